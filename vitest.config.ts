@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// Integration tests start real servers (Temporal, OpenBao, sshd) from test/harness;
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+    fileParallelism: false,
+    pool: 'forks',
+    reporters: ['default', 'json'],
+    outputFile: { json: '.test-runs/vitest-results.json' },
+  },
+});
