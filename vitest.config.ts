@@ -1,6 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 // Integration tests start real servers (Temporal, OpenBao, sshd) from test/harness;
+// files run one at a time so those servers fit within the machine's 2 cores.
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],

@@ -1,0 +1,70 @@
+// An appliance process runs two workers: one on the appliance's shared queue (takes fetches
+// from any scan), one on a queue only this process polls (uses the secrets it fetched).
+import { randomUUID } from 'node:crypto';
+import { Worker, type NativeConnection } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
+import { createApplianceActivities } from '../../activities/appliance.js';
+import { SecretStore } from '../../activities/secrets/secret-store.js';
+import { getVaultAdapter } from '../../activities/vault/registry.js';
+import { getAuthTechnology } from '../../activities/auth/registry.js';
+import { applianceQueue } from '../../workflows/activity-stubs.js';
+
+export interface ApplianceWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  dataConverter: DataConverter;
+  applianceId: string;
+  /** Longest a fetched secret may live unused; the sweeper purges it after that. */
+  secretTtlMs?: number;
+  maxConcurrentActivities?: number;
+}
+
+export interface ApplianceWorkers {
+  sharedQueue: string;
+  ownQueue: string;
+  store: SecretStore;
+  run(): Promise<void>;
+  shutdown(): void;
+}
+
+export async function createApplianceWorkers(options: ApplianceWorkerOptions): Promise<ApplianceWorkers> {
+  const sharedQueue = applianceQueue(options.applianceId);
+  const ownQueue = `${sharedQueue}.${randomUUID()}`;
+  const store = new SecretStore({ ttlMs: options.secretTtlMs ?? 10 * 60_000 });
+  const activities = createApplianceActivities({
+    ownQueue,
+    store,
+    vaults: (type) => getVaultAdapter(type),
+    technologies: (name) => getAuthTechnology(name),
+  });
+  const common = {
+    connection: options.connection,
+    namespace: options.namespace,
+    dataConverter: options.dataConverter,
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 64,
+    shutdownGraceTime: '5 seconds',
+  };
+  const { fetchCredentials, ...secretUsers } = activities;
+  const workers = await Promise.all([
+    Worker.create({ ...common, taskQueue: sharedQueue, activities: { fetchCredentials } }),
+    Worker.create({ ...common, taskQueue: ownQueue, activities: secretUsers }),
+  ]);
+  store.startSweeper();
+  return {
+    sharedQueue,
+    ownQueue,
+    store,
+    async run() {
+      try {
+        await Promise.all(workers.map((w) => w.run()));
+      } finally {
+        // Whatever a workflow left behind dies with the workers.
+        store.stopSweeper();
+        await store.purgeAll();
+      }
+    },
+    shutdown() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    },
+  };
+}

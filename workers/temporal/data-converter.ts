@@ -1,0 +1,11 @@
+import { fileURLToPath } from 'node:url';
+import type { DataConverter } from '@temporalio/common';
+import { EncryptionCodec } from './encryption-codec.js';
+import type { Keyring } from './keyring.js';
+
+const failureConverterPath = fileURLToPath(new URL('./failure-converter.cjs', import.meta.url));
+
+/** The one data converter used by every client and worker of a deployment. */
+export function createDataConverter(keyring: Keyring): DataConverter {
+  return { payloadCodecs: [new EncryptionCodec(keyring)], failureConverterPath };
+}

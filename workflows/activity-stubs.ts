@@ -1,0 +1,45 @@
+// Activity proxies, one place for their timeouts. Retries belong to the workflows (so every
+// attempt lands in the report), hence maximumAttempts: 1 on the steps that touch a host.
+import { proxyActivities } from '@temporalio/workflow';
+import type { ApplianceActivities } from '../activities/appliance.js';
+import type { ControlPlaneActivities } from '../activities/control-plane.js';
+import type { ProfileSettings } from '../domain/scan-types.js';
+
+export const CONTROL_PLANE_QUEUE = 'vaultscan.control-plane';
+
+export function applianceQueue(applianceId: string): string {
+  return `appliance.${applianceId}`;
+}
+
+export const controlPlane = proxyActivities<ControlPlaneActivities>({
+  taskQueue: CONTROL_PLANE_QUEUE,
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
+});
+
+const applianceLostMs = (p: ProfileSettings) => p.timeouts.applianceLostMs ?? 30_000;
+const heartbeatMs = (p: ProfileSettings) => p.timeouts.heartbeatMs ?? 15_000;
+
+/** fetchCredentials on the appliance's shared queue: any of its workers may take it. */
+export function sharedApplianceActivities(applianceId: string, profile: ProfileSettings) {
+  return proxyActivities<Pick<ApplianceActivities, 'fetchCredentials'>>({
+    taskQueue: applianceQueue(applianceId),
+    startToCloseTimeout: profile.timeouts.vaultMs + 5_000,
+    retry: { maximumAttempts: 1 },
+  });
+}
+
+/**
+ * The steps that need the secret, on the queue of the one worker holding it. If that worker
+ * dies nobody else can take them: schedule-to-start and heartbeat timeouts notice it.
+ */
+export function ownQueueActivities(queue: string, profile: ProfileSettings) {
+  const stepMs = profile.timeouts.connectMs + 4 * profile.timeouts.commandMs;
+  return proxyActivities<Omit<ApplianceActivities, 'fetchCredentials'>>({
+    taskQueue: queue,
+    scheduleToStartTimeout: applianceLostMs(profile),
+    startToCloseTimeout: stepMs,
+    heartbeatTimeout: heartbeatMs(profile),
+    retry: { maximumAttempts: 1 },
+  });
+}
