@@ -1,0 +1,12 @@
+// The authentication technologies this build supports. A new one: one file plus one line here.
+import type { Technology } from '../../domain/categories.js';
+import type { AuthTechnology } from './technology.js';
+import { unixTechnology } from './unix.js';
+
+export const authTechnologies: Record<Technology, AuthTechnology> = {
+  unix: unixTechnology,
+};
+
+export function getAuthTechnology(name: string): AuthTechnology | undefined {
+  return Object.prototype.hasOwnProperty.call(authTechnologies, name) ? authTechnologies[name as Technology] : undefined;
+}

@@ -1,0 +1,178 @@
+// Unix over SSH (ssh2): password, private key, key with passphrase; root delegation with sudo;
+// collects the OS release, kernel and installed packages (dpkg or rpm).
+import { createHash } from 'node:crypto';
+import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import { ScanError } from '../../domain/scan-error.js';
+import type { AuthSession, AuthTechnology, CollectedData, ConnectOptions, PackageRecord, PrivilegeCheck, TargetCredentials, TargetEndpoint } from './technology.js';
+import { parseOsRelease, parsePackageLines } from './unix-parsers.js';
+
+interface ExecResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function exec(client: Client, command: string, timeoutMs: number, stdin?: (channel: ClientChannel) => void): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    client.exec(command, (err, channel) => {
+      if (err) return reject(new ScanError('COLLECTION_FAILED', `could not run a command on the host: ${err.message}`));
+      const out: Buffer[] = [];
+      const errOut: Buffer[] = [];
+      const timer = setTimeout(() => {
+        channel.close();
+        reject(new ScanError('COLLECTION_FAILED', `a command did not finish within ${timeoutMs} ms`));
+      }, timeoutMs);
+      channel.on('data', (d: Buffer) => out.push(d));
+      channel.stderr.on('data', (d: Buffer) => errOut.push(d));
+      channel.on('close', (code: number | null) => {
+        clearTimeout(timer);
+        resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') });
+      });
+      stdin?.(channel);
+    });
+  });
+}
+
+/** Why sudo said no, in words, without echoing anything that was typed. */
+function sudoRefusal(stderr: string): string {
+  if (/not in the sudoers file|is not allowed to run sudo|may not run sudo/i.test(stderr)) return 'sudo refused: the account is not allowed to use sudo on this host';
+  if (/incorrect password|Sorry, try again|password attempts/i.test(stderr)) return 'sudo refused: the password was not accepted for sudo';
+  if (/a password is required|no tty present|terminal is required/i.test(stderr)) return 'sudo refused: it needs a password and none was available';
+  if (/command not found|No such file/i.test(stderr)) return 'sudo is not installed on this host';
+  return 'sudo refused root delegation';
+}
+
+class UnixSession implements AuthSession {
+  private closed = false;
+  constructor(private readonly client: Client, private readonly credentials: TargetCredentials, private readonly hostKeySha256: string, private readonly commandTimeoutMs: number) {}
+
+  async checkPrivileges(): Promise<PrivilegeCheck> {
+    const id = await exec(this.client, 'id -u', this.commandTimeoutMs);
+    if (id.stdout.trim() === '0') return { ok: true, method: 'root' };
+    const password = this.credentials.password;
+    // -S reads the password from stdin, -k ignores cached credentials, -p '' prints no prompt:
+    // the password goes through the channel, never onto a command line.
+    const result = password
+      ? await exec(this.client, "sudo -S -k -p '' true", this.commandTimeoutMs, (ch) => {
+          ch.write(password);
+          ch.end('\n');
+        })
+      : await exec(this.client, 'sudo -n true', this.commandTimeoutMs);
+    if (result.code === 0) return { ok: true, method: 'sudo' };
+    return { ok: false, code: 'PRIVILEGE_ESCALATION_FAILED', message: sudoRefusal(result.stderr) };
+  }
+
+  async collect(options: { commandTimeoutMs: number }): Promise<CollectedData> {
+    const run = async (command: string) => {
+      const r = await exec(this.client, command, options.commandTimeoutMs);
+      if (r.code !== 0) throw new ScanError('COLLECTION_FAILED', `"${command.split(' ')[0]}" failed on the host (exit ${r.code}): ${r.stderr.trim().slice(0, 200)}`);
+      return r.stdout;
+    };
+    const os = parseOsRelease(await run('cat /etc/os-release'));
+    const [kernel, arch, hostname] = (await run('uname -r; uname -m; uname -n')).split('\n').map((s) => s.trim());
+    const probe = await exec(this.client, 'command -v dpkg-query || command -v rpm || true', options.commandTimeoutMs);
+    let packageManager = 'none';
+    let packages: PackageRecord[] = [];
+    if (probe.stdout.includes('dpkg-query')) {
+      packageManager = 'dpkg';
+      packages = parsePackageLines(await run("dpkg-query -W -f='${db:Status-Abbrev}\\t${Package}\\t${Version}\\t${Architecture}\\n'"), true);
+    } else if (probe.stdout.includes('rpm')) {
+      packageManager = 'rpm';
+      packages = parsePackageLines(await run("rpm -qa --qf '%{NAME}\\t%{VERSION}-%{RELEASE}\\t%{ARCH}\\n'"), false);
+    }
+    return {
+      facts: { ...os, kernel: kernel ?? '', arch: arch ?? '', hostname: hostname ?? '', packageManager, 'hostKey.sha256': this.hostKeySha256 },
+      packages,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.client.end();
+  }
+}
+
+function classifyConnectError(err: Error & { code?: string; level?: string }, endpoint: TargetEndpoint, offered: string[]): ScanError {
+  const where = `${endpoint.ip}:${endpoint.port}`;
+  if (['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'].includes(err.code ?? '')) return new ScanError('TARGET_UNREACHABLE', `nothing answered on ${where} (${err.code})`, err.code);
+  if (err.level === 'client-timeout' || /timed out/i.test(err.message)) return new ScanError('TARGET_TIMEOUT', `the SSH handshake with ${where} did not complete in time`);
+  if (err.level === 'client-authentication') {
+    const methods = (err as { methods?: string[] }).methods ?? [];
+    if (methods.length > 0 && !offered.some((m) => methods.includes(m))) {
+      return new ScanError('AUTH_METHOD_REJECTED', `${where} accepts only ${methods.join(', ')}; this record provides ${offered.join(', ')}`);
+    }
+    return new ScanError('AUTH_FAILED', `${where} rejected the credentials for this account`);
+  }
+  if (/passphrase|parse|privateKey|Cannot parse/i.test(err.message)) return new ScanError('AUTH_FAILED', 'the private key could not be used (wrong passphrase or unsupported format)');
+  return new ScanError('TARGET_UNREACHABLE', `the SSH connection to ${where} failed: ${err.message}`, err.code);
+}
+
+export const unixTechnology: AuthTechnology = {
+  name: 'unix',
+  defaultPort: 22,
+
+  connect(endpoint, credentials, options: ConnectOptions): Promise<AuthSession> {
+    return new Promise((resolve, reject) => {
+      const client = new Client();
+      let hostKeySha256 = '';
+      const offered: string[] = [];
+      // ssh2 takes the password only as a string: that copy lives until garbage collection.
+      const password = credentials.password?.toString('utf8');
+      const config: ConnectConfig = {
+        host: endpoint.ip,
+        port: endpoint.port,
+        username: credentials.username,
+        readyTimeout: options.connectTimeoutMs,
+        keepaliveInterval: 15_000,
+        hostVerifier: (key: Buffer) => {
+          hostKeySha256 = createHash('sha256').update(key).digest('base64').replace(/=+$/, '');
+          return true;
+        },
+      };
+      if (credentials.privateKey) offered.push('publickey');
+      if (password) offered.push('password', 'keyboard-interactive');
+      // Ask with "none" first to learn what the server accepts, then try only what both sides
+      // have: a server that takes none of our methods is AUTH_METHOD_REJECTED, not AUTH_FAILED.
+      const queue = [...offered];
+      let serverMethods: string[] | undefined;
+      config.authHandler = ((methodsLeft: string[] | null, _partial: boolean | null, next: (auth: unknown) => void) => {
+        if (methodsLeft === null) return next('none');
+        serverMethods ??= [...methodsLeft];
+        for (;;) {
+          const method = queue.shift();
+          if (!method) return next(false);
+          if (!methodsLeft.includes(method)) continue;
+          const username = credentials.username;
+          if (method === 'publickey') return next({ type: 'publickey', username, key: credentials.privateKey, passphrase: credentials.passphrase });
+          if (method === 'password') return next({ type: 'password', username, password });
+          return next({ type: 'keyboard-interactive', username, prompt: (_n: string, _i: string, _l: string, prompts: unknown[], finish: (answers: string[]) => void) => finish(prompts.map(() => password ?? '')) });
+        }
+      }) as unknown as ConnectConfig['authHandler'];
+      let settled = false;
+      const fail = (err: ScanError) => {
+        if (settled) return;
+        settled = true;
+        client.end();
+        reject(err);
+      };
+      const onAbort = () => fail(new ScanError('TARGET_TIMEOUT', 'the login was cancelled'));
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      client.on('ready', () => {
+        settled = true;
+        options.signal?.removeEventListener('abort', onAbort);
+        resolve(new UnixSession(client, credentials, hostKeySha256, options.commandTimeoutMs));
+      });
+      client.on('error', (err) => {
+        const e = err as Error & { code?: string; level?: string; methods?: string[] };
+        if (e.level === 'client-authentication' && serverMethods) e.methods = serverMethods;
+        fail(classifyConnectError(e, endpoint, offered));
+      });
+      try {
+        client.connect(config);
+      } catch (err) {
+        fail(classifyConnectError(err as Error, endpoint, offered));
+      }
+    });
+  },
+};

@@ -1,0 +1,106 @@
+// The Unix technology against real sshd processes with real users and sudoers rules.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unixTechnology } from '../activities/auth/unix.js';
+import type { TargetCredentials } from '../activities/auth/technology.js';
+import { ScanError } from '../domain/scan-error.js';
+import { cleanupAll, createTestUser, generateKeyPair, startSshd, type SshdServer } from './harness/ssh-targets.js';
+import { freePort } from '../workers/net.js';
+
+const tag = randomBytes(3).toString('hex');
+const admin = { name: `vstest-ua-${tag}`, password: `ua-${randomBytes(8).toString('hex')}` };
+const plain = { name: `vstest-up-${tag}`, password: `up-${randomBytes(8).toString('hex')}` };
+const keyUser = `vstest-uk-${tag}`;
+const keyPass = `kp-${tag}`;
+let key: { privateKey: string; publicKey: string };
+let protectedKey: { privateKey: string; publicKey: string };
+let sshd: SshdServer;
+let keysOnly: SshdServer;
+
+beforeAll(async () => {
+  await cleanupAll();
+  key = generateKeyPair();
+  protectedKey = generateKeyPair({ passphrase: keyPass });
+  await createTestUser({ ...admin, sudo: 'password' });
+  await createTestUser({ ...plain, sudo: 'none' });
+  await createTestUser({ name: keyUser, authorizedKey: `${key.publicKey}\n${protectedKey.publicKey}`, sudo: 'none' });
+  sshd = await startSshd({ address: '127.0.0.2' });
+  keysOnly = await startSshd({ address: '127.0.0.3', passwordAuthentication: false });
+});
+afterAll(async () => {
+  await sshd?.stop();
+  await keysOnly?.stop();
+  await cleanupAll();
+});
+
+const opts = { connectTimeoutMs: 10_000, commandTimeoutMs: 30_000 };
+const login = (server: SshdServer, creds: TargetCredentials) => unixTechnology.connect({ ip: server.address, port: server.port }, creds, opts);
+async function loginError(server: SshdServer | { address: string; port: number }, creds: TargetCredentials): Promise<ScanError> {
+  try {
+    const s = await unixTechnology.connect({ ip: server.address, port: server.port }, creds, opts);
+    await s.close();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ScanError);
+    for (const secret of [admin.password, plain.password, keyPass]) expect((err as Error).message).not.toContain(secret);
+    return err as ScanError;
+  }
+  throw new Error('expected the login to fail');
+}
+
+describe('unix over SSH', () => {
+  it('password login, sudo allowed, and the collection this machine really has', async () => {
+    const session = await login(sshd, { username: admin.name, password: Buffer.from(admin.password) });
+    try {
+      expect(await session.checkPrivileges()).toEqual({ ok: true, method: 'sudo' });
+      const data = await session.collect(opts);
+      const osId = /^ID=(.*)$/m.exec(execFileSync('cat', ['/etc/os-release']).toString())![1]!.replace(/"/g, '');
+      expect(data.facts).toMatchObject({ 'os.id': osId, kernel: execFileSync('uname', ['-r']).toString().trim(), packageManager: 'dpkg' });
+      expect(data.facts['hostKey.sha256']).toMatch(/^[A-Za-z0-9+/]{43}$/);
+      const version = execFileSync('dpkg-query', ['-W', '-f=${Version}', 'openssh-server']).toString();
+      expect(data.packages).toContainEqual({ name: 'openssh-server', version, arch: expect.any(String) });
+      expect(data.packages.length).toBeGreaterThan(100);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('a user without sudo rights: logged in, PRIVILEGE_ESCALATION_FAILED', async () => {
+    const session = await login(sshd, { username: plain.name, password: Buffer.from(plain.password) });
+    const check = await session.checkPrivileges();
+    await session.close();
+    expect(check).toMatchObject({ ok: false, code: 'PRIVILEGE_ESCALATION_FAILED', message: expect.stringMatching(/not allowed to use sudo/) });
+  });
+
+  it('wrong password → AUTH_FAILED', async () => {
+    expect((await loginError(sshd, { username: admin.name, password: Buffer.from('wrong') })).code).toBe('AUTH_FAILED');
+  });
+
+  it('private key, and private key with passphrase; a wrong passphrase → AUTH_FAILED', async () => {
+    const s1 = await login(sshd, { username: keyUser, privateKey: Buffer.from(key.privateKey) });
+    expect(await s1.checkPrivileges()).toMatchObject({ ok: false, code: 'PRIVILEGE_ESCALATION_FAILED' });
+    await s1.close();
+    const s2 = await login(keysOnly, { username: keyUser, privateKey: Buffer.from(protectedKey.privateKey), passphrase: Buffer.from(keyPass) });
+    await s2.close();
+    expect((await loginError(sshd, { username: keyUser, privateKey: Buffer.from(protectedKey.privateKey), passphrase: Buffer.from('nope') })).code).toBe('AUTH_FAILED');
+  });
+
+  it('a password where the host takes keys only → AUTH_METHOD_REJECTED', async () => {
+    expect((await loginError(keysOnly, { username: admin.name, password: Buffer.from(admin.password) })).code).toBe('AUTH_METHOD_REJECTED');
+  });
+
+  it('nothing listening → TARGET_UNREACHABLE', async () => {
+    expect((await loginError({ address: '127.0.0.9', port: await freePort('127.0.0.9') }, { username: admin.name, password: Buffer.from('x') })).code).toBe('TARGET_UNREACHABLE');
+  });
+
+  it('the sudo password is never on a command line', async () => {
+    const session = await login(sshd, { username: admin.name, password: Buffer.from(admin.password) });
+    const seen: string[] = [];
+    const watcher = setInterval(() => seen.push(execFileSync('ps', ['-eo', 'args']).toString()), 20);
+    await session.checkPrivileges();
+    clearInterval(watcher);
+    seen.push(execFileSync('ps', ['-eo', 'args']).toString());
+    await session.close();
+    expect(seen.join('\n')).not.toContain(admin.password);
+  });
+});

@@ -1,0 +1,106 @@
+// A real OpenBao dev server (the HashiCorp Vault API) for tests, on a free loopback port,
+// plus the few admin calls the tests need, made over its HTTP API with the root token.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { baoPath } from '../../scripts/tools.mjs';
+import { freePort, waitForPort } from '../../workers/net.js';
+
+export interface OpenBaoServer {
+  url: string;
+  rootToken: string;
+  request(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; json: any }>;
+  writeKv2(mount: string, path: string, data: Record<string, unknown>): Promise<void>;
+  writeKv1(mount: string, path: string, data: Record<string, unknown>): Promise<void>;
+  enableKv1(mount: string): Promise<void>;
+  /** A token with one policy made from the given HCL. */
+  createToken(policies: string[], policyHcl?: string): Promise<string>;
+  createAppRole(name: string, policyHcl: string): Promise<{ roleId: string; secretId: string }>;
+  seal(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const live = new Set<() => void>();
+process.once('exit', () => live.forEach((kill) => kill()));
+
+export async function startOpenBao(): Promise<OpenBaoServer> {
+  const bin = baoPath();
+  if (!existsSync(bin)) throw new Error(`OpenBao is not installed at ${bin}: run "node scripts/bootstrap.mjs --for-tests"`);
+  const port = await freePort();
+  const rootToken = `root-${randomBytes(12).toString('hex')}`;
+  const child = spawn(bin, ['server', '-dev', `-dev-root-token-id=${rootToken}`, `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, HOME: process.env.HOME ?? '/root', BAO_ADDR: '', VAULT_ADDR: '' },
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
+  child.stderr.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const kill = () => child.kill('SIGKILL');
+  live.add(kill);
+  const url = `http://127.0.0.1:${port}`;
+
+  const request = async (method: string, path: string, body?: unknown, token = rootToken) => {
+    const res = await fetch(`${url}/v1/${path}`, { method, headers: { 'X-Vault-Token': token }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    return { status: res.status, json: text ? JSON.parse(text) : undefined };
+  };
+  const ok = async (method: string, path: string, body?: unknown) => {
+    const res = await request(method, path, body);
+    if (res.status >= 300) throw new Error(`OpenBao ${method} ${path} answered ${res.status}: ${JSON.stringify(res.json?.errors)}`);
+    return res.json;
+  };
+
+  try {
+    await waitForPort('127.0.0.1', port, 30_000, () => child.exitCode === null);
+    for (let i = 0; i < 100; i++) {
+      const health = await fetch(`${url}/v1/sys/health`).catch(() => undefined);
+      if (health?.status === 200) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (err) {
+    kill();
+    throw new Error(`OpenBao did not start: ${(err as Error).message}\n${output}`);
+  }
+
+  let policies = 0;
+  return {
+    url,
+    rootToken,
+    request,
+    async writeKv2(mount, path, data) {
+      await ok('POST', `${mount}/data/${path}`, { data });
+    },
+    async writeKv1(mount, path, data) {
+      await ok('POST', `${mount}/${path}`, data);
+    },
+    async enableKv1(mount) {
+      await ok('POST', `sys/mounts/${mount}`, { type: 'kv', options: { version: '1' } });
+    },
+    async createToken(names, policyHcl) {
+      if (policyHcl) for (const name of names) await ok('PUT', `sys/policies/acl/${name}`, { policy: policyHcl });
+      const json = await ok('POST', 'auth/token/create', { policies: names, ttl: '1h' });
+      return json.auth.client_token as string;
+    },
+    async createAppRole(name, policyHcl) {
+      const policy = `approle-${name}-${++policies}`;
+      await ok('PUT', `sys/policies/acl/${policy}`, { policy: policyHcl });
+      const mounts = await ok('GET', 'sys/auth');
+      if (!mounts['approle/'] && !mounts.data?.['approle/']) await ok('POST', 'sys/auth/approle', { type: 'approle' });
+      await ok('POST', `auth/approle/role/${name}`, { token_policies: [policy], token_ttl: '10m' });
+      const roleId = (await ok('GET', `auth/approle/role/${name}/role-id`)).data.role_id as string;
+      const secretId = (await ok('POST', `auth/approle/role/${name}/secret-id`)).data.secret_id as string;
+      return { roleId, secretId };
+    },
+    async seal() {
+      await ok('PUT', 'sys/seal');
+    },
+    async stop() {
+      live.delete(kill);
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(kill, 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
