@@ -92,14 +92,20 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
   try {
     await hostScope.run(async () => {
       while (cursor < input.totalHosts && startedThisRun < childrenPerRun && !workflowInfo().continueAsNewSuggested) {
-        const page = await controlPlane.resolveTargets({ scanId: input.scanId, offset: cursor, limit: Math.min(pageSize, childrenPerRun - startedThisRun) });
+        const technologies = input.profile.technologies;
+        const page = await controlPlane.resolveTargets({ scanId: input.scanId, offset: cursor, limit: Math.min(pageSize, childrenPerRun - startedThisRun), technologies });
         if (page.hosts.length === 0) break;
         cursor += page.hosts.length;
 
-        const uncovered = page.hosts.filter((h) => h.authRecordId === null).map((h) => h.ip);
+        const uncovered = page.hosts.filter((h) => h.authRecordId === null);
         if (uncovered.length > 0) {
-          const published = await controlPlane.publishNotAttempted({ scanId: input.scanId, ips: uncovered });
-          for (const [category, n] of Object.entries(published)) counts[category as ReportCategory] += n;
+          const code = technologies.length === 0 ? 'TECHNOLOGY_DISABLED' : 'NO_AUTH_RECORD';
+          const published = await controlPlane.publishNotAttempted({
+            scanId: input.scanId,
+            hosts: uncovered.map((h) => ({ ip: h.ip, code })),
+            technology: technologies[0] ?? 'unix',
+          });
+          for (const [category, n] of Object.entries(published)) counts[category as ReportCategory] += n ?? 0;
         }
         for (const host of page.hosts) {
           if (host.authRecordId === null) continue;

@@ -1,7 +1,10 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+import protos from '@temporalio/proto';
+
+// A CommonJS package: Node's ESM loader sees only its default export.
+const { temporal } = protos;
 import { SEARCH_ATTRIBUTES } from '../../domain/search-attributes.js';
 
 export interface TemporalSettings {

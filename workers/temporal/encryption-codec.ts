@@ -2,7 +2,10 @@
 // heartbeats, queries, signals, memos) is sealed, tagged with the key id so keys can rotate.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+import protos from '@temporalio/proto';
+
+// A CommonJS package: Node's ESM loader sees only its default export.
+const { temporal } = protos;
 import type { Keyring } from './keyring.js';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';

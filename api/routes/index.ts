@@ -1,0 +1,109 @@
+// The REST surface under /api/v1.
+import type { FastifyInstance } from 'fastify';
+import type { Client } from '@temporalio/client';
+import type { Database } from '../../db/client.js';
+import type { SecretBox } from '../../db/crypto.js';
+import { applianceRepo, assetRepo, authRecordRepo, profileRepo, vaultRepo } from '../../db/repositories/index.js';
+import type { AuthRecordInput, ProfileInput } from '../../db/repositories/index.js';
+import { getVaultAdapter } from '../../activities/vault/registry.js';
+import { applianceQueue } from '../../workflows/activity-stubs.js';
+import { badRequest } from '../problems.js';
+import * as S from '../schemas.js';
+import { registerResource } from './records.js';
+import { scanRoutes } from './scans.js';
+
+export interface ApiDeps {
+  db: Database;
+  box: SecretBox;
+  temporal: Client;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+const stamps = (r: { createdAt: Date; updatedAt: Date }) => ({ createdAt: iso(r.createdAt), updatedAt: iso(r.updatedAt) });
+
+function checkProblems(problems: { field: string; reason: string }[]): void {
+  const first = problems[0];
+  if (first) throw badRequest(first.field, first.reason, { problems });
+}
+
+function validateVault(type: string, body: { config?: Record<string, unknown>; access?: Record<string, unknown> }, currentConfig?: Record<string, unknown>) {
+  const adapter = getVaultAdapter(type);
+  if (!adapter) throw badRequest('type', `unknown vault type "${type}"`);
+  if (body.config) checkProblems(adapter.validateConfig(body.config));
+  if (body.access) checkProblems(adapter.validateAccess(body.access, body.config ?? currentConfig ?? {}));
+}
+
+async function validateLocator(db: Database, vaultId: string, locator: Record<string, unknown>) {
+  const vault = await vaultRepo.get(db, vaultId).catch(() => {
+    throw badRequest('vaultId', `vault ${vaultId} does not exist`);
+  });
+  checkProblems(getVaultAdapter(String(vault.type))!.validateLocator(locator));
+}
+
+export async function registerResourceRoutes(api: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const { db, box } = deps;
+
+  registerResource<Awaited<ReturnType<typeof assetRepo.get>>, { name: string; value: string }, { name?: string; value?: string }>(api, {
+    path: '/assets', tag: 'assets', createBody: S.AssetBody, patchBody: S.Type_Partial(S.AssetBody), view: S.Asset,
+    toView: (r) => ({ id: r.id, name: r.name, kind: r.kind, value: r.value, ...stamps(r as never) }),
+    list: (p) => assetRepo.list(db, p) as never, get: (id) => assetRepo.get(db, id) as never,
+    create: (b) => assetRepo.create(db, b) as never,
+    update: (id, b) => assetRepo.update(db, id, b) as never,
+    remove: (id) => assetRepo.remove(db, id),
+  });
+
+  registerResource<Awaited<ReturnType<typeof applianceRepo.get>>, { name: string; description?: string }, { name?: string; description?: string }>(api, {
+    path: '/appliances', tag: 'appliances', createBody: S.ApplianceBody, patchBody: S.Type_Partial(S.ApplianceBody), view: S.Appliance,
+    toView: (r) => ({ id: r.id, name: r.name, description: r.description, taskQueue: applianceQueue(String(r.id)), ...stamps(r as never) }),
+    list: (p) => applianceRepo.list(db, p) as never, get: (id) => applianceRepo.get(db, id) as never,
+    create: (b) => applianceRepo.create(db, b) as never, update: (id, b) => applianceRepo.update(db, id, b) as never,
+    remove: (id) => applianceRepo.remove(db, id),
+  });
+
+  type VaultCreate = { name: string; type: string; config: Record<string, unknown>; access: Record<string, unknown> };
+  registerResource<Awaited<ReturnType<typeof vaultRepo.get>>, VaultCreate, Partial<Omit<VaultCreate, 'type'>>>(api, {
+    path: '/vaults', tag: 'vaults', createBody: S.VaultBody, patchBody: S.VaultPatch, view: S.Vault,
+    toView: (r) => ({ id: r.id, name: r.name, type: r.type, config: r.config, ...stamps(r as never) }),
+    list: (p) => vaultRepo.list(db, p) as never, get: (id) => vaultRepo.get(db, id) as never,
+    create: async (b) => {
+      validateVault(b.type, b);
+      return vaultRepo.create(db, box, b) as never;
+    },
+    update: async (id, b) => {
+      const current = await vaultRepo.get(db, id);
+      validateVault(String(current.type), b, current.config as Record<string, unknown>);
+      return vaultRepo.update(db, box, id, b) as never;
+    },
+    remove: (id) => vaultRepo.remove(db, id),
+  });
+
+  registerResource<Awaited<ReturnType<typeof authRecordRepo.get>>, Omit<AuthRecordInput, 'port'> & { port?: number }, Partial<AuthRecordInput>>(api, {
+    path: '/auth-records', tag: 'auth-records', createBody: S.AuthRecordBody, patchBody: S.AuthRecordPatch, view: S.AuthRecord,
+    toView: (r) => ({ id: r.id, name: r.name, technology: r.technology, targets: r.targets, username: r.username, port: r.port, vaultId: r.vaultId, locator: r.locator, fields: r.fields, ...stamps(r as never) }),
+    list: (p) => authRecordRepo.list(db, p) as never, get: (id) => authRecordRepo.get(db, id) as never,
+    create: async (b) => {
+      await validateLocator(db, b.vaultId, b.locator);
+      return authRecordRepo.create(db, { ...b, port: b.port ?? 22 }) as never;
+    },
+    update: async (id, b) => {
+      const current = await authRecordRepo.get(db, id);
+      if (b.locator || b.vaultId) await validateLocator(db, b.vaultId ?? String(current.vaultId), (b.locator ?? current.locator) as Record<string, unknown>);
+      return authRecordRepo.update(db, id, b) as never;
+    },
+    remove: (id) => authRecordRepo.remove(db, id),
+  });
+
+  const checkRetry = (b: Partial<ProfileInput>) => {
+    if (b.retry && b.retry.maxIntervalMs < b.retry.initialIntervalMs) throw badRequest('retry.maxIntervalMs', 'must not be smaller than retry.initialIntervalMs');
+  };
+  registerResource<Awaited<ReturnType<typeof profileRepo.get>>, ProfileInput, Partial<ProfileInput>>(api, {
+    path: '/option-profiles', tag: 'option-profiles', createBody: S.ProfileBody, patchBody: S.ProfilePatch, view: S.Profile,
+    toView: (r) => ({ id: r.id, name: r.name, technologies: r.technologies, maxParallelHosts: r.maxParallelHosts, timeouts: r.timeouts, retry: r.retry, isDefault: r.isDefault, ...stamps(r as never) }),
+    list: (p) => profileRepo.list(db, p) as never, get: (id) => profileRepo.get(db, id) as never,
+    create: async (b) => (checkRetry(b), profileRepo.create(db, b) as never),
+    update: async (id, b) => (checkRetry(b), profileRepo.update(db, id, b) as never),
+    remove: (id) => profileRepo.remove(db, id),
+  });
+
+  await api.register(scanRoutes, deps);
+}

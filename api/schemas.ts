@@ -1,0 +1,100 @@
+// Request and response schemas: validation (400 naming the field) and the OpenAPI document.
+import { Type, type TSchema } from '@fastify/type-provider-typebox';
+import { TECHNOLOGIES, VAULT_TYPES, REPORT_CATEGORIES } from '../domain/categories.js';
+
+const Name = Type.String({ minLength: 1, maxLength: 200 });
+export const Id = Type.String({ format: 'uuid' });
+export const IdParams = Type.Object({ id: Id });
+export const Page = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })), offset: Type.Optional(Type.Integer({ minimum: 0 })) }, { additionalProperties: false });
+const Timestamps = { createdAt: Type.String(), updatedAt: Type.String() };
+
+export const AssetBody = Type.Object(
+  { name: Name, value: Type.String({ minLength: 1, maxLength: 100, description: 'One IP, one range a-b or one CIDR block, IPv4 or IPv6' }) },
+  { additionalProperties: false },
+);
+export const Asset = Type.Object({ id: Id, name: Type.String(), kind: Type.String(), value: Type.String(), ...Timestamps });
+
+export const ApplianceBody = Type.Object({ name: Name, description: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false });
+export const Appliance = Type.Object({ id: Id, name: Type.String(), description: Type.String(), taskQueue: Type.String(), ...Timestamps });
+
+export const VaultBody = Type.Object(
+  {
+    name: Name,
+    type: Type.Union(VAULT_TYPES.map((t) => Type.Literal(t))),
+    config: Type.Object({}, { additionalProperties: true, description: 'Type-specific, non-secret settings' }),
+    access: Type.Object({}, { additionalProperties: true, description: "The scanner's own credentials for this vault (write-only)" }),
+  },
+  { additionalProperties: false },
+);
+export const VaultPatch = Type.Partial(Type.Omit(VaultBody, ['type']), { additionalProperties: false });
+export const Vault = Type.Object({ id: Id, name: Type.String(), type: Type.String(), config: Type.Object({}, { additionalProperties: true }), ...Timestamps });
+
+const Fields = Type.Object(
+  { password: Type.Optional(Type.String({ minLength: 1 })), privateKey: Type.Optional(Type.String({ minLength: 1 })), passphrase: Type.Optional(Type.String({ minLength: 1 })) },
+  { additionalProperties: false, minProperties: 1, description: 'Names of the vault item fields holding each secret' },
+);
+export const AuthRecordBody = Type.Object(
+  {
+    name: Name,
+    technology: Type.Union(TECHNOLOGIES.map((t) => Type.Literal(t))),
+    targets: Type.String({ minLength: 1, maxLength: 10_000 }),
+    username: Type.String({ minLength: 1, maxLength: 256 }),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    vaultId: Id,
+    locator: Type.Object({}, { additionalProperties: true }),
+    fields: Fields,
+  },
+  { additionalProperties: false },
+);
+export const AuthRecordPatch = Type.Partial(AuthRecordBody, { additionalProperties: false });
+export const AuthRecord = Type.Object({
+  id: Id, name: Type.String(), technology: Type.String(), targets: Type.String(), username: Type.String(), port: Type.Integer(),
+  vaultId: Id, locator: Type.Object({}, { additionalProperties: true }), fields: Type.Object({}, { additionalProperties: true }), ...Timestamps,
+});
+
+export const ProfileBody = Type.Object(
+  {
+    name: Name,
+    technologies: Type.Array(Type.Union(TECHNOLOGIES.map((t) => Type.Literal(t))), { uniqueItems: true }),
+    maxParallelHosts: Type.Integer({ minimum: 1, maximum: 1000 }),
+    timeouts: Type.Object(
+      {
+        connectMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
+        commandMs: Type.Integer({ minimum: 100, maximum: 3_600_000 }),
+        vaultMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
+        applianceLostMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000 })),
+        heartbeatMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 600_000 })),
+      },
+      { additionalProperties: false },
+    ),
+    retry: Type.Object(
+      { maxAttempts: Type.Integer({ minimum: 1, maximum: 10 }), initialIntervalMs: Type.Integer({ minimum: 0, maximum: 600_000 }), maxIntervalMs: Type.Integer({ minimum: 0, maximum: 3_600_000 }) },
+      { additionalProperties: false },
+    ),
+    isDefault: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export const ProfilePatch = Type.Partial(ProfileBody, { additionalProperties: false });
+export const Profile = Type.Intersect([ProfileBody, Type.Object({ id: Id, isDefault: Type.Boolean(), ...Timestamps })]);
+
+export const ScanBody = Type.Object(
+  {
+    title: Type.String({ minLength: 1, maxLength: 300 }),
+    targets: Type.String({ minLength: 1, maxLength: 10_000, description: 'IPs, ranges and CIDRs, comma or space separated; all inside registered assets' }),
+    optionProfileId: Type.Optional(Id),
+    applianceId: Type.Optional(Id),
+  },
+  { additionalProperties: false },
+);
+const Counts = Type.Object(Object.fromEntries(REPORT_CATEGORIES.map((c) => [c, Type.Integer()])));
+export const Scan = Type.Object({
+  id: Id, title: Type.String(), targets: Type.String(), status: Type.String(), hostCount: Type.Integer(), optionProfileId: Id, applianceId: Id,
+  workflowId: Type.Union([Type.String(), Type.Null()]), createdAt: Type.String(), startedAt: Type.Union([Type.String(), Type.Null()]),
+  finishedAt: Type.Union([Type.String(), Type.Null()]), progress: Type.Object({ doneHosts: Type.Integer(), totalHosts: Type.Integer(), counts: Counts }),
+});
+
+/** A PATCH body: every field optional, unknown fields still refused. */
+export function Type_Partial<T extends TSchema>(schema: T) {
+  return Type.Partial(schema, { additionalProperties: false });
+}

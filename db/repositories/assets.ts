@@ -1,0 +1,76 @@
+// Registered assets: the IPs, ranges and CIDR blocks scans are allowed to target.
+import { asc, eq } from 'drizzle-orm';
+import type { Database } from '../client.js';
+import { InvalidValueError } from '../errors.js';
+import { assets } from '../schema.js';
+import { normaliseRanges, parseTargetEntry, TargetSpecError, type IpRange } from '../../domain/targets.js';
+import { deleteById, firstOrNotFound, pageOf, requireId, type Page } from './shared.js';
+
+const ENTITY = 'asset';
+
+type AssetRow = typeof assets.$inferSelect;
+
+export interface Asset extends AssetRow {
+  /** The asset's one range, as a list (ready for rangesWithin / containsIp). */
+  ranges: IpRange[];
+}
+
+export interface AssetInput {
+  name: string;
+  /** One IP, one range a-b or one CIDR block. */
+  value: string;
+}
+
+const toAsset = (row: AssetRow): Asset => ({ ...row, ranges: [{ first: row.firstIp, last: row.lastIp, version: row.ipVersion === 4 ? 4 : 6 }] });
+
+function parseValue(value: string) {
+  const entry = value.trim();
+  if (/[\s,]/.test(entry.replace(/\s*-\s*/, '-'))) {
+    throw new InvalidValueError('value', 'an asset is one IP address, range or CIDR block; register each entry separately');
+  }
+  try {
+    const { kind, range } = parseTargetEntry(entry);
+    return { kind, value: entry, firstIp: range.first, lastIp: range.last, ipVersion: range.version };
+  } catch (err) {
+    if (err instanceof TargetSpecError) throw new InvalidValueError('value', err.message);
+    throw err;
+  }
+}
+
+export const assetRepo = {
+  async list(db: Database, page?: Page): Promise<Asset[]> {
+    const { limit, offset } = pageOf(page);
+    const rows = await db.select().from(assets).orderBy(asc(assets.createdAt), asc(assets.id)).limit(limit).offset(offset);
+    return rows.map(toAsset);
+  },
+
+  async get(db: Database, id: string): Promise<Asset> {
+    requireId(ENTITY, id);
+    return toAsset(firstOrNotFound(await db.select().from(assets).where(eq(assets.id, id)), ENTITY, id));
+  },
+
+  async create(db: Database, input: AssetInput): Promise<Asset> {
+    const [row] = await db
+      .insert(assets)
+      .values({ name: input.name, ...parseValue(input.value) })
+      .returning();
+    return toAsset(row!);
+  },
+
+  async update(db: Database, id: string, patch: Partial<AssetInput>): Promise<Asset> {
+    requireId(ENTITY, id);
+    const changes = { ...(patch.name !== undefined && { name: patch.name }), ...(patch.value !== undefined && parseValue(patch.value)) };
+    if (Object.keys(changes).length === 0) return assetRepo.get(db, id);
+    return toAsset(firstOrNotFound(await db.update(assets).set(changes).where(eq(assets.id, id)).returning(), ENTITY, id));
+  },
+
+  remove(db: Database, id: string): Promise<void> {
+    return deleteById(db, assets, ENTITY, id);
+  },
+
+  /** Everything registered, merged into sorted ranges: what scans may target. */
+  async coveredRanges(db: Database): Promise<IpRange[]> {
+    const rows = await db.select({ first: assets.firstIp, last: assets.lastIp, ipVersion: assets.ipVersion }).from(assets);
+    return normaliseRanges(rows.map((r) => ({ first: r.first, last: r.last, version: r.ipVersion === 4 ? 4 : 6 })));
+  },
+};

@@ -1,0 +1,19 @@
+// The repositories, one per aggregate. Each function takes the database (or a transaction) first.
+export { assetRepo, type Asset, type AssetInput } from './assets.js';
+export { applianceRepo, type Appliance, type ApplianceInput } from './appliances.js';
+export { vaultRepo, vaultAad, type VaultInput, type VaultPatch, type VaultRecord } from './vaults.js';
+export { authRecordRepo, type AuthRecord, type AuthRecordInput } from './auth-records.js';
+export { profileRepo, profileSettings, DEFAULT_PROFILE, DEFAULT_PROFILE_NAME, type OptionProfile, type ProfileInput } from './option-profiles.js';
+export { scanRepo, type Scan, type ScanInput, type ScanStatus } from './scans.js';
+export {
+  resultRepo,
+  type AttemptView,
+  type AuthenticationReport,
+  type HostResult,
+  type HostResultInput,
+  type PackageRow,
+  type ReportHost,
+  type ResultFilter,
+  type ResultView,
+} from './results.js';
+export { type Page } from './shared.js';

@@ -1,0 +1,239 @@
+// What a scan found, per host and technology: the verdict, every attempt, the package inventory.
+// publish is idempotent — a retried publishResults activity leaves exactly one copy.
+import { and, asc, count, eq, getTableColumns, inArray, type SQL } from 'drizzle-orm';
+import type { Database } from '../client.js';
+import { InvalidValueError } from '../errors.js';
+import { authRecords, hostAttempts, hostPackages, hostResults } from '../schema.js';
+import { withDbErrors } from '../translate-errors.js';
+import { REPORT_CATEGORIES, type ReportCategory } from '../../domain/categories.js';
+import { describeCode, type ErrorCode } from '../../domain/errors.js';
+import type { AttemptRecord } from '../../domain/scan-types.js';
+import { ipSortKey, normaliseIp, TargetSpecError } from '../../domain/targets.js';
+import { scanRepo } from './scans.js';
+import { firstOrNotFound, isUuid, pageOf, requireId, requireReference, type Page } from './shared.js';
+
+export interface PackageRow {
+  name: string;
+  version: string;
+  arch: string;
+}
+
+export interface HostResultInput {
+  scanId: string;
+  ip: string;
+  technology: string;
+  category: ReportCategory;
+  errorCode: string | null;
+  vendorCode: string | null;
+  cause: string | null;
+  login: string | null;
+  authRecordId: string | null;
+  facts: Record<string, string> | null;
+  packages: PackageRow[];
+  attempts: AttemptRecord[];
+}
+
+export type HostResult = Omit<typeof hostResults.$inferSelect, 'ipKey'>;
+
+export interface AttemptView {
+  attemptNo: number;
+  code: string | null;
+  vendorCode: string | null;
+  httpStatus: number | null;
+  message: string | null;
+  at: Date;
+}
+
+export interface ResultView extends HostResult {
+  attempts: AttemptView[];
+  /** Present when asked for (includePackages). */
+  packages?: PackageRow[];
+}
+
+export interface ResultFilter extends Page {
+  category?: ReportCategory;
+  includePackages?: boolean;
+}
+
+export interface ReportHost {
+  ip: string;
+  technology: string;
+  category: ReportCategory;
+  errorCode: string | null;
+  vendorCode: string | null;
+  cause: string | null;
+  login: string | null;
+  authRecordId: string | null;
+  authRecordName: string | null;
+  finishedAt: Date;
+  attempts: AttemptView[];
+}
+
+export interface AuthenticationReport {
+  scan: { id: string; title: string; status: string; hostCount: number; createdAt: Date; startedAt: Date | null; finishedAt: Date | null };
+  /** Hosts per category over the whole scan. */
+  counts: Record<ReportCategory, number>;
+  /** Hosts matching the filter (all pages). */
+  total: number;
+  hosts: ReportHost[];
+}
+
+// One INSERT carries at most this many packages: 4 parameters each, well under PostgreSQL's 65,535.
+const PACKAGE_BATCH = 5_000;
+
+const { ipKey: _ipKey, ...resultColumns } = getTableColumns(hostResults);
+
+function hostIp(ip: string): { ip: string; ipKey: string } {
+  try {
+    return { ip: normaliseIp(ip), ipKey: ipSortKey(ip).toString() };
+  } catch (err) {
+    if (err instanceof TargetSpecError) throw new InvalidValueError('ip', err.message);
+    throw err;
+  }
+}
+
+function checkCategory(category: string): void {
+  if (!(REPORT_CATEGORIES as readonly string[]).includes(category)) throw new InvalidValueError('category', `must be one of ${REPORT_CATEGORIES.join(', ')}`);
+}
+
+const emptyCounts = () => Object.fromEntries(REPORT_CATEGORIES.map((c) => [c, 0])) as Record<ReportCategory, number>;
+
+async function attemptsOf(db: Database, resultIds: string[]): Promise<Map<string, AttemptView[]>> {
+  const byResult = new Map<string, AttemptView[]>(resultIds.map((id) => [id, []]));
+  if (resultIds.length === 0) return byResult;
+  const rows = await db.select().from(hostAttempts).where(inArray(hostAttempts.resultId, resultIds)).orderBy(asc(hostAttempts.resultId), asc(hostAttempts.attemptNo));
+  for (const { resultId, ...attempt } of rows) byResult.get(resultId)?.push(attempt);
+  return byResult;
+}
+
+async function packagesOf(db: Database, resultIds: string[]): Promise<Map<string, PackageRow[]>> {
+  const byResult = new Map<string, PackageRow[]>(resultIds.map((id) => [id, []]));
+  if (resultIds.length === 0) return byResult;
+  const rows = await db.select().from(hostPackages).where(inArray(hostPackages.resultId, resultIds)).orderBy(asc(hostPackages.name), asc(hostPackages.version), asc(hostPackages.arch));
+  for (const { resultId, ...pkg } of rows) byResult.get(resultId)?.push(pkg);
+  return byResult;
+}
+
+function scanFilter(scanId: string, category?: ReportCategory): SQL {
+  return category ? and(eq(hostResults.scanId, scanId), eq(hostResults.category, category))! : eq(hostResults.scanId, scanId);
+}
+
+export const resultRepo = {
+  /**
+   * Writes one host's result, its attempts and its package inventory in one transaction.
+   * Publishing again replaces them: one result, its attempts and one copy of the packages.
+   */
+  async publish(db: Database, input: HostResultInput): Promise<{ resultId: string }> {
+    requireReference('scanId', 'scan', input.scanId);
+    if (input.authRecordId !== null) requireReference('authRecordId', 'authentication record', input.authRecordId);
+    checkCategory(input.category);
+    const { packages, attempts, ...fields } = input;
+    const result = { ...fields, ...hostIp(input.ip), packageCount: packages.length, finishedAt: new Date() };
+    return withDbErrors({ operation: 'write' }, () =>
+      db.transaction(async (tx) => {
+        const [row] = await tx
+          .insert(hostResults)
+          .values(result)
+          .onConflictDoUpdate({ target: [hostResults.scanId, hostResults.ip, hostResults.technology], set: result })
+          .returning({ id: hostResults.id });
+        const resultId = row!.id;
+        await tx.delete(hostAttempts).where(eq(hostAttempts.resultId, resultId));
+        if (attempts.length > 0) await tx.insert(hostAttempts).values(attempts.map((a) => ({ ...a, resultId, at: new Date(a.at) })));
+        await tx.delete(hostPackages).where(eq(hostPackages.resultId, resultId));
+        for (let i = 0; i < packages.length; i += PACKAGE_BATCH) {
+          await tx.insert(hostPackages).values(packages.slice(i, i + PACKAGE_BATCH).map((p) => ({ name: p.name, version: p.version, arch: p.arch, resultId })));
+        }
+        return { resultId };
+      }),
+    );
+  },
+
+  /**
+   * Many NOT_ATTEMPTED hosts at once (no record covers them, or the profile disables the
+   * technology). A host that already has a result keeps it. Returns how many were new.
+   */
+  async publishNotAttempted(db: Database, scanId: string, hosts: { ip: string; code: ErrorCode }[], technology: string): Promise<number> {
+    requireReference('scanId', 'scan', scanId);
+    if (hosts.length === 0) return 0;
+    const finishedAt = new Date();
+    const rows = hosts.map((h) => ({ scanId, technology, ...hostIp(h.ip), category: 'NOT_ATTEMPTED' as const, errorCode: h.code, cause: describeCode(h.code).summary, finishedAt }));
+    const inserted = await withDbErrors({ operation: 'write' }, () => db.insert(hostResults).values(rows).onConflictDoNothing().returning({ id: hostResults.id }));
+    return inserted.length;
+  },
+
+  async countByCategory(db: Database, scanId: string): Promise<Record<ReportCategory, number>> {
+    const counts = emptyCounts();
+    if (!isUuid(scanId)) return counts; // a malformed id has no results, rather than a SQL error
+    const rows = await db.select({ category: hostResults.category, n: count() }).from(hostResults).where(eq(hostResults.scanId, scanId)).groupBy(hostResults.category);
+    for (const row of rows) counts[row.category] = Number(row.n);
+    return counts;
+  },
+
+  /** A page of results in address order, each with its attempts (and, if asked, its packages). */
+  async list(db: Database, scanId: string, filter: ResultFilter = {}): Promise<ResultView[]> {
+    const { limit, offset } = pageOf(filter);
+    if (!isUuid(scanId)) return [];
+    const rows = await db
+      .select(resultColumns)
+      .from(hostResults)
+      .where(scanFilter(scanId, filter.category))
+      .orderBy(asc(hostResults.ipKey), asc(hostResults.technology))
+      .limit(limit)
+      .offset(offset);
+    const ids = rows.map((r) => r.id);
+    const attempts = await attemptsOf(db, ids);
+    const packages = filter.includePackages ? await packagesOf(db, ids) : undefined;
+    return rows.map((r) => ({ ...r, attempts: attempts.get(r.id) ?? [], ...(packages && { packages: packages.get(r.id) ?? [] }) }));
+  },
+
+  /** One host's result with its attempts and full package inventory. */
+  async get(db: Database, scanId: string, ip: string, technology: string): Promise<ResultView & { packages: PackageRow[] }> {
+    const what = `result for ${ip} (${technology}) of scan`;
+    requireId(what, scanId);
+    const where = and(eq(hostResults.scanId, scanId), eq(hostResults.ip, hostIp(ip).ip), eq(hostResults.technology, technology));
+    const row = firstOrNotFound(await db.select(resultColumns).from(hostResults).where(where), what, scanId);
+    const [attempts, packages] = [await attemptsOf(db, [row.id]), await packagesOf(db, [row.id])];
+    return { ...row, attempts: attempts.get(row.id) ?? [], packages: packages.get(row.id) ?? [] };
+  },
+
+  /**
+   * The Authentication Report: per host and technology, the category, the cause (our code, the
+   * vendor's code), the login and record used, and every attempt — a page at a time.
+   */
+  async authenticationReport(db: Database, scanId: string, filter: Page & { category?: ReportCategory } = {}): Promise<AuthenticationReport> {
+    const { limit, offset } = pageOf(filter);
+    const scan = await scanRepo.get(db, scanId);
+    const counts = await resultRepo.countByCategory(db, scanId);
+    const total = filter.category ? counts[filter.category] : Object.values(counts).reduce((a, b) => a + b, 0);
+    const rows = await db
+      .select({
+        id: hostResults.id,
+        ip: hostResults.ip,
+        technology: hostResults.technology,
+        category: hostResults.category,
+        errorCode: hostResults.errorCode,
+        vendorCode: hostResults.vendorCode,
+        cause: hostResults.cause,
+        login: hostResults.login,
+        authRecordId: hostResults.authRecordId,
+        authRecordName: authRecords.name,
+        finishedAt: hostResults.finishedAt,
+      })
+      .from(hostResults)
+      .leftJoin(authRecords, eq(authRecords.id, hostResults.authRecordId))
+      .where(scanFilter(scanId, filter.category))
+      .orderBy(asc(hostResults.ipKey), asc(hostResults.technology))
+      .limit(limit)
+      .offset(offset);
+    const attempts = await attemptsOf(
+      db,
+      rows.map((r) => r.id),
+    );
+    return {
+      scan: { id: scan.id, title: scan.title, status: scan.status, hostCount: scan.hostCount, createdAt: scan.createdAt, startedAt: scan.startedAt, finishedAt: scan.finishedAt },
+      counts,
+      total,
+      hosts: rows.map(({ id, ...host }) => ({ ...host, attempts: attempts.get(id) ?? [] })),
+    };
+  },
+};

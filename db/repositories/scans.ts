@@ -1,0 +1,98 @@
+// Scans: what to scan, with which profile on which appliance, and how far it got.
+import { and, asc, desc, eq, inArray } from 'drizzle-orm';
+import type { Database } from '../client.js';
+import { InvalidValueError } from '../errors.js';
+import { scans, type ScanStatus } from '../schema.js';
+import { withDbErrors } from '../translate-errors.js';
+import { countHosts, parseScanTargets, TargetSpecError, type IpRange } from '../../domain/targets.js';
+import { deleteById, firstOrNotFound, pageOf, requireId, requireReference, type Page } from './shared.js';
+
+const ENTITY = 'scan';
+
+export type Scan = typeof scans.$inferSelect;
+export type { ScanStatus };
+
+export interface ScanInput {
+  title: string;
+  /** The target spec as entered. */
+  targets: string;
+  /** Its parsed form, when the caller already has it; otherwise parsed (and size-checked) here. */
+  ranges?: IpRange[];
+  optionProfileId: string;
+  applianceId: string;
+}
+
+/** A scan that has ended stays ended: a replayed activity cannot reopen or re-finish it. */
+const OPEN_STATUSES: ScanStatus[] = ['QUEUED', 'RUNNING'];
+
+function scanRanges(input: ScanInput): IpRange[] {
+  if (input.ranges) return input.ranges;
+  try {
+    return parseScanTargets(input.targets);
+  } catch (err) {
+    if (err instanceof TargetSpecError) throw new InvalidValueError('targets', err.message);
+    throw err;
+  }
+}
+
+export const scanRepo = {
+  /** Creates a QUEUED scan. Its host count comes from the ranges. */
+  async create(db: Database, input: ScanInput): Promise<Scan> {
+    requireReference('optionProfileId', 'option profile', input.optionProfileId);
+    requireReference('applianceId', 'appliance', input.applianceId);
+    const ranges = scanRanges(input);
+    const values = { title: input.title, targets: input.targets, ranges, hostCount: Number(countHosts(ranges)), optionProfileId: input.optionProfileId, applianceId: input.applianceId };
+    const [row] = await withDbErrors({ operation: 'write' }, () => db.insert(scans).values(values).returning());
+    return row!;
+  },
+
+  async get(db: Database, id: string): Promise<Scan> {
+    requireId(ENTITY, id);
+    return firstOrNotFound(await db.select().from(scans).where(eq(scans.id, id)), ENTITY, id);
+  },
+
+  /** Newest first. */
+  async list(db: Database, page?: Page): Promise<Scan[]> {
+    const { limit, offset } = pageOf(page);
+    return db.select().from(scans).orderBy(desc(scans.createdAt), asc(scans.id)).limit(limit).offset(offset);
+  },
+
+  async setWorkflowId(db: Database, id: string, workflowId: string): Promise<Scan> {
+    requireId(ENTITY, id);
+    return firstOrNotFound(await db.update(scans).set({ workflowId }).where(eq(scans.id, id)).returning(), ENTITY, id);
+  },
+
+  /** QUEUED → RUNNING, stamping started_at; a no-op for a scan that is already running or ended. */
+  async markRunning(db: Database, id: string): Promise<Scan> {
+    requireId(ENTITY, id);
+    await db
+      .update(scans)
+      .set({ status: 'RUNNING', startedAt: new Date() })
+      .where(and(eq(scans.id, id), eq(scans.status, 'QUEUED')));
+    return scanRepo.get(db, id);
+  },
+
+  /**
+   * Ends an open scan (FINISHED, CANCELED or FAILED) with its summary, stamping finished_at.
+   * Ending it again keeps the first ending, so the activity may safely be retried.
+   */
+  async finish(db: Database, id: string, status: Exclude<ScanStatus, 'QUEUED' | 'RUNNING'>, summary?: Record<string, number>): Promise<Scan> {
+    requireId(ENTITY, id);
+    await db
+      .update(scans)
+      .set({ status, finishedAt: new Date(), ...(summary && { summary }) })
+      .where(and(eq(scans.id, id), inArray(scans.status, OPEN_STATUSES)));
+    return scanRepo.get(db, id);
+  },
+
+  /** Replaces the summary (e.g. progress counts while the scan runs). */
+  async setSummary(db: Database, id: string, summary: Record<string, number>): Promise<Scan> {
+    requireId(ENTITY, id);
+    return firstOrNotFound(await db.update(scans).set({ summary }).where(eq(scans.id, id)).returning(), ENTITY, id);
+  },
+
+  /** Deletes the scan and, by cascade, its results. */
+  remove(db: Database, id: string): Promise<void> {
+    return deleteById(db, scans, ENTITY, id);
+  },
+};

@@ -1,0 +1,108 @@
+// Turns the database's constraint violations into the typed errors of db/errors.ts, naming the
+// API field at fault. Works for postgres.js and PGlite errors, also when drizzle wraps them.
+import { ConflictError, InUseError, InvalidReferenceError, InvalidValueError } from './errors.js';
+
+interface UniqueRule {
+  field: string;
+  /** "an appliance", "a vault record"… */
+  what: string;
+}
+
+export const UNIQUE_CONSTRAINTS: Record<string, UniqueRule> = {
+  appliances_name_unique: { field: 'name', what: 'an appliance' },
+  vault_records_name_unique: { field: 'name', what: 'a vault record' },
+  auth_records_name_unique: { field: 'name', what: 'an authentication record' },
+  option_profiles_name_unique: { field: 'name', what: 'an option profile' },
+  option_profiles_one_default: { field: 'isDefault', what: 'a default option profile' },
+  host_results_scan_ip_technology: { field: 'ip', what: 'a result for this host and technology' },
+  host_attempts_result_attempt: { field: 'attemptNo', what: 'an attempt with this number' },
+};
+
+interface ForeignKeyRule {
+  /** The referencing field, as the API names it. */
+  field: string;
+  /** The referenced entity. */
+  entity: string;
+  /** Why the referenced row cannot be deleted. */
+  inUse: string;
+}
+
+export const FOREIGN_KEYS: Record<string, ForeignKeyRule> = {
+  auth_records_vault_id_vault_records_id_fk: {
+    field: 'vaultId',
+    entity: 'vault record',
+    inUse: 'the vault record is used by authentication records; delete them or point them at another vault first',
+  },
+  scans_option_profile_id_option_profiles_id_fk: { field: 'optionProfileId', entity: 'option profile', inUse: 'the option profile is used by scans' },
+  scans_appliance_id_appliances_id_fk: { field: 'applianceId', entity: 'appliance', inUse: 'the appliance has scans' },
+  host_results_scan_id_scans_id_fk: { field: 'scanId', entity: 'scan', inUse: 'the scan has results' },
+  host_results_auth_record_id_auth_records_id_fk: { field: 'authRecordId', entity: 'authentication record', inUse: 'the authentication record has results' },
+  host_attempts_result_id_host_results_id_fk: { field: 'resultId', entity: 'host result', inUse: 'the host result has attempts' },
+  host_packages_result_id_host_results_id_fk: { field: 'resultId', entity: 'host result', inUse: 'the host result has packages' },
+};
+
+export const CHECK_CONSTRAINTS: Record<string, { field: string; reason: string }> = {
+  assets_kind_check: { field: 'kind', reason: "must be 'ip', 'range' or 'cidr'" },
+  assets_ip_version_check: { field: 'value', reason: 'must be an IPv4 or IPv6 target' },
+  auth_records_port_check: { field: 'port', reason: 'must be between 1 and 65535' },
+  option_profiles_parallel_check: { field: 'maxParallelHosts', reason: 'must be at least 1' },
+  scans_status_check: { field: 'status', reason: 'is not a scan status' },
+  host_results_category_check: { field: 'category', reason: 'is not a report category' },
+};
+
+export const UNIQUE_VIOLATION = '23505';
+const FOREIGN_KEY_VIOLATION = '23503';
+// PostgreSQL 17 (and so PGlite) reports ON DELETE RESTRICT with its own code.
+const RESTRICT_VIOLATION = '23001';
+const CHECK_VIOLATION = '23514';
+
+/** SQLSTATE and constraint name of a PostgreSQL error, looking through wrappers' `cause`. */
+export function pgErrorOf(err: unknown): { code: string; constraint?: string } | undefined {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const fields = e as { code?: unknown; constraint_name?: unknown; constraint?: unknown };
+    if (typeof fields.code === 'string' && /^[0-9A-Z]{5}$/.test(fields.code)) {
+      const constraint = fields.constraint_name ?? fields.constraint;
+      return { code: fields.code, constraint: typeof constraint === 'string' ? constraint : undefined };
+    }
+  }
+  return undefined;
+}
+
+export interface ErrorContext {
+  /** 'delete' turns a foreign-key violation into "still in use"; otherwise it is a bad reference. */
+  operation: 'write' | 'delete';
+  /** The unique name the caller tried to use, to quote it back. */
+  name?: string;
+}
+
+/** The typed error for a constraint violation, or the original error when it is something else. */
+export function translateDbError(err: unknown, context: ErrorContext): unknown {
+  const pg = pgErrorOf(err);
+  if (!pg?.constraint) return err;
+  if (pg.code === UNIQUE_VIOLATION) {
+    const rule = UNIQUE_CONSTRAINTS[pg.constraint];
+    if (!rule) return err;
+    const named = rule.field === 'name' && context.name !== undefined ? ` named "${context.name}"` : '';
+    return new ConflictError(`${rule.field}: ${rule.what}${named} already exists`, rule.field);
+  }
+  if (pg.code === FOREIGN_KEY_VIOLATION || pg.code === RESTRICT_VIOLATION) {
+    const rule = FOREIGN_KEYS[pg.constraint];
+    if (!rule) return err;
+    const stillReferenced = pg.code === RESTRICT_VIOLATION || context.operation === 'delete';
+    return stillReferenced ? new InUseError(rule.inUse) : new InvalidReferenceError(rule.field, rule.entity);
+  }
+  if (pg.code === CHECK_VIOLATION) {
+    const rule = CHECK_CONSTRAINTS[pg.constraint];
+    return rule ? new InvalidValueError(rule.field, rule.reason) : err;
+  }
+  return err;
+}
+
+/** Runs a statement (or a transaction) and rethrows its constraint violations as typed errors. */
+export async function withDbErrors<T>(context: ErrorContext, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    throw translateDbError(err, context);
+  }
+}

@@ -1,0 +1,158 @@
+// The REST API through real HTTP, with the real database and Temporal behind it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startScanEnvironment, type ScanEnvironment } from './harness/scan-env.js';
+
+let env: ScanEnvironment;
+
+beforeAll(async () => {
+  env = await startScanEnvironment();
+});
+afterAll(async () => {
+  await env?.stop();
+});
+
+const vaultBody = (name: string) => ({
+  name,
+  type: 'hashicorp',
+  config: { url: 'http://127.0.0.1:8200', authMethod: 'token' },
+  access: { token: 'hvs.api-test-token-never-returned' },
+});
+
+describe('authentication', () => {
+  it('refuses requests without the API token', async () => {
+    const res = await fetch(`${env.apiUrl}/api/v1/assets`);
+    expect(res.status).toBe(401);
+    const wrong = await fetch(`${env.apiUrl}/api/v1/assets`, { headers: { authorization: 'Bearer nope' } });
+    expect(wrong.status).toBe(401);
+  });
+
+  it('serves the OpenAPI document and the docs page', async () => {
+    const doc = (await (await fetch(`${env.apiUrl}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/assets', '/api/v1/scans', '/api/v1/scans/{id}/authentication-report']));
+    expect((await fetch(`${env.apiUrl}/docs/`)).status).toBe(200);
+  });
+});
+
+describe('records: create, list, get, update, delete', () => {
+  it('assets accept an IP, a range and a CIDR, IPv4 and IPv6', async () => {
+    for (const value of ['10.1.0.5', '10.1.1.1-10.1.1.20', '10.2.0.0/24', '2001:db8::/120']) {
+      const res = await env.api('POST', '/assets', { name: `asset ${value}`, value });
+      expect(res.status, res.text).toBe(201);
+    }
+    const list = await env.api<{ kind: string; value: string }[]>('GET', '/assets');
+    expect(list.body.map((a) => a.kind)).toEqual(['ip', 'range', 'cidr', 'cidr']);
+    const first = (list.body as unknown as { id: string }[])[0]!;
+    const renamed = await env.api('PATCH', `/assets/${first.id}`, { name: 'renamed' });
+    expect(renamed.body.name).toBe('renamed');
+    expect((await env.api('GET', `/assets/${first.id}`)).body.value).toBe('10.1.0.5');
+    expect((await env.api('DELETE', `/assets/${first.id}`)).status).toBe(204);
+    expect((await env.api('GET', `/assets/${first.id}`)).status).toBe(404);
+  });
+
+  it('vaults never return their access secret, and check type-specific settings', async () => {
+    const created = await env.api('POST', '/vaults', vaultBody('vault-a'));
+    expect(created.status, created.text).toBe(201);
+    expect(created.text).not.toContain('api-test-token');
+    expect((await env.api('GET', `/vaults/${created.body.id}`)).text).not.toContain('api-test-token');
+    const rows = await env.database.query('select * from vault_records');
+    expect(JSON.stringify(rows)).not.toContain('api-test-token');
+    const bad = await env.api('POST', '/vaults', { ...vaultBody('vault-b'), config: { url: 'ftp://x', authMethod: 'token' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.field).toBe('config.url');
+    const approle = await env.api('POST', '/vaults', { ...vaultBody('vault-c'), config: { url: 'http://127.0.0.1:8200', authMethod: 'approle', roleId: 'r' }, access: { token: 'x' } });
+    expect(approle.body.field).toBe('access.secretId');
+    const dup = await env.api('POST', '/vaults', vaultBody('vault-a'));
+    expect(dup.status).toBe(409);
+  });
+
+  it('auth records reference a vault and are validated against its type', async () => {
+    const vault = (await env.api('POST', '/vaults', vaultBody('vault-for-records'))).body;
+    const body = { name: 'unix-a', technology: 'unix', targets: '10.2.0.1-10.2.0.9', username: 'scanner', vaultId: vault.id, locator: { path: 'servers/a' }, fields: { password: 'password' } };
+    const created = await env.api('POST', '/auth-records', body);
+    expect(created.status, created.text).toBe(201);
+    expect(created.body.port).toBe(22);
+    expect((await env.api('POST', '/auth-records', { ...body, name: 'unix-b', locator: {} })).body.field).toBe('locator.path');
+    const unknownVault = await env.api('POST', '/auth-records', { ...body, name: 'unix-c', vaultId: '00000000-0000-4000-8000-000000000000' });
+    expect([unknownVault.status, unknownVault.body.field]).toEqual([400, 'vaultId']);
+    const inUse = await env.api('DELETE', `/vaults/${vault.id}`);
+    expect(inUse.status).toBe(409);
+    expect((await env.api('GET', `/vaults/${vault.id}`)).status).toBe(200);
+    expect((await env.api('PATCH', `/auth-records/${created.body.id}`, { port: 2222 })).body.port).toBe(2222);
+    expect((await env.api('DELETE', `/auth-records/${created.body.id}`)).status).toBe(204);
+    expect((await env.api('DELETE', `/vaults/${vault.id}`)).status).toBe(204);
+  });
+
+  it('appliances and option profiles', async () => {
+    const appliance = await env.api('POST', '/appliances', { name: 'dc1', description: 'first data centre' });
+    expect(appliance.status).toBe(201);
+    expect(appliance.body.taskQueue).toBe(`appliance.${appliance.body.id}`);
+    const profile = await env.api('POST', '/option-profiles', {
+      name: 'fast', technologies: ['unix'], maxParallelHosts: 5,
+      timeouts: { connectMs: 2000, commandMs: 5000, vaultMs: 2000 }, retry: { maxAttempts: 2, initialIntervalMs: 100, maxIntervalMs: 1000 },
+    });
+    expect(profile.status, profile.text).toBe(201);
+    const badRetry = await env.api('PATCH', `/option-profiles/${profile.body.id}`, { retry: { maxAttempts: 2, initialIntervalMs: 5000, maxIntervalMs: 10 } });
+    expect(badRetry.body.field).toBe('retry.maxIntervalMs');
+  });
+});
+
+describe('bad input gets a 400 naming the field', () => {
+  it.each([
+    ['/assets', { name: 'x', value: '10.0.0.300' }, 'value', /10\.0\.0\.300/],
+    ['/assets', { name: 'x', value: '10.0.0.9-10.0.0.1' }, 'value', /before/],
+    ['/assets', { value: '10.0.0.1' }, 'name', /required/],
+    ['/assets', { name: 5, value: '10.0.0.1' }, 'name', /string/],
+    ['/assets', { name: 'x', value: '10.0.0.1', colour: 'red' }, 'colour', /not a known field/],
+    ['/vaults', { name: 'v', type: 'keepass', config: {}, access: {} }, 'type', /./],
+    ['/auth-records', { name: 'r', technology: 'unix', targets: '10.0.0.1', username: 'u', port: 70000, vaultId: '00000000-0000-4000-8000-000000000000', locator: { path: 'p' }, fields: { password: 'p' } }, 'port', /65535/],
+    ['/scans', { title: 't', targets: '10.0.0.1, 10.0.0' }, 'targets', /10\.0\.0 is not a valid IP/],
+  ])('POST %s %j', async (path, body, field, reason) => {
+    const res = await env.api('POST', path, body);
+    expect(res.status, res.text).toBe(400);
+    expect(res.body.field).toBe(field);
+    expect(res.body.message).toMatch(reason);
+  });
+
+  it('unknown ids are 404, malformed ids 400', async () => {
+    expect((await env.api('GET', '/scans/00000000-0000-4000-8000-000000000000')).status).toBe(404);
+    expect((await env.api('GET', '/scans/nope')).body.field).toBe('id');
+  });
+});
+
+describe('scans', () => {
+  it('refuses targets outside the registered assets, naming them, and stores nothing', async () => {
+    const before = await env.database.query('select count(*)::int as n from scans');
+    const res = await env.api('POST', '/scans', { title: 'outside', targets: '10.2.0.250-10.2.1.3, 192.0.2.7' });
+    expect(res.status).toBe(400);
+    expect(res.body.field).toBe('targets');
+    expect(res.body.message).toContain('10.2.1.0-10.2.1.3');
+    expect(res.body.message).toContain('192.0.2.7');
+    expect(await env.database.query('select count(*)::int as n from scans')).toEqual(before);
+  });
+
+  it('runs a scan as a workflow: hosts no record covers end NOT_ATTEMPTED, with report and CSV', async () => {
+    const launched = await env.api('POST', '/scans', { title: 'no records', targets: '10.2.0.10-10.2.0.12' });
+    expect(launched.status, launched.text).toBe(202);
+    const id = launched.body.id as string;
+    let scan = launched.body;
+    for (let i = 0; i < 100 && scan.status !== 'FINISHED'; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      scan = (await env.api('GET', `/scans/${id}`)).body;
+    }
+    expect(scan.status).toBe('FINISHED');
+    expect(scan.progress).toMatchObject({ doneHosts: 3, totalHosts: 3, counts: { NOT_ATTEMPTED: 3, PASSED: 0 } });
+    const report = await env.api('GET', `/scans/${id}/authentication-report`);
+    expect(report.body.hosts.map((h: { ip: string; status: string; errorCode: string }) => [h.ip, h.status, h.errorCode])).toEqual([
+      ['10.2.0.10', 'NOT_ATTEMPTED', 'NO_AUTH_RECORD'],
+      ['10.2.0.11', 'NOT_ATTEMPTED', 'NO_AUTH_RECORD'],
+      ['10.2.0.12', 'NOT_ATTEMPTED', 'NO_AUTH_RECORD'],
+    ]);
+    const csv = await env.api('GET', `/scans/${id}/authentication-report?format=csv`);
+    expect(csv.text.split('\r\n')[0]).toBe('ip,technology,status,cause,errorCode,vendorCode,login,authRecord,attempts,finishedAt');
+    expect(csv.text).toContain('10.2.0.11,unix,NOT_ATTEMPTED');
+    expect((await env.api('GET', `/scans/${id}/results`)).body.results).toHaveLength(3);
+    expect((await env.api('POST', `/scans/${id}/cancel`)).status).toBe(409);
+    const listed = await env.api<{ id: string }[]>('GET', '/scans');
+    expect(listed.body.some((s) => s.id === id)).toBe(true);
+  });
+});

@@ -1,0 +1,121 @@
+// A complete vaultscan stack for end-to-end tests, built from the product's own parts:
+// a Temporal dev server, a database, the control-plane worker, the API on a real port, and
+// appliance workers as separate processes. Every log line goes to files the tests can search.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundleWorkflowCode, type Worker } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import { createLogger, installTemporalRuntime } from '../../workers/logger.js';
+import { parseKeyring } from '../../workers/temporal/keyring.js';
+import { createDataConverter } from '../../workers/temporal/data-converter.js';
+import { EncryptionCodec } from '../../workers/temporal/encryption-codec.js';
+import { connectClient, connectWorkerConnection } from '../../workers/temporal/connection.js';
+import { startTemporalDevServer, type TemporalDevServer } from '../../workers/embedded/temporal-dev-server.js';
+import { createControlPlaneWorker, workflowsPath } from '../../workers/control-plane/create-worker.js';
+import { createControlPlaneActivities } from '../../activities/control-plane.js';
+import { openDatabase, type OpenedDatabase } from '../../db/client.js';
+import { SecretBox } from '../../db/crypto.js';
+import { buildApp } from '../../api/app.js';
+import { spawnAppliance, type ApplianceProcess } from './appliance-process.js';
+
+export interface ScanEnvironment {
+  workDir: string;
+  logFiles: string[];
+  temporal: TemporalDevServer;
+  client: Client;
+  database: OpenedDatabase;
+  apiUrl: string;
+  apiToken: string;
+  codecKeys: string;
+  api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T; text: string }>;
+  startAppliance(applianceId: string): Promise<ApplianceProcess>;
+  /** Ends every appliance process this environment started (SIGKILL: as a crash would). */
+  killAppliances(signal: NodeJS.Signals): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const newKeys = (id: string) => `${id}:${randomBytes(32).toString('base64')}`;
+
+export async function startScanEnvironment(options: { databaseUrl?: string } = {}): Promise<ScanEnvironment> {
+  const workDir = mkdtempSync(join(tmpdir(), 'vstest-scan-'));
+  const controlLog = join(workDir, 'control-plane.log');
+  const logger = createLogger('test-control-plane', createWriteStream(controlLog));
+  installTemporalRuntime(logger, { level: 'INFO' });
+  const logFiles = [controlLog];
+  const stops: (() => Promise<unknown>)[] = [];
+
+  const codecKeys = newKeys('test');
+  const dataConverter = createDataConverter(parseKeyring(codecKeys, 'test'));
+  const box = new SecretBox(parseKeyring(newKeys('master'), 'test'));
+
+  const temporal = await startTemporalDevServer({ ui: false });
+  stops.push(() => temporal.stop());
+  const settings = { address: temporal.address, namespace: 'default', dataConverter };
+  const database = await openDatabase({ url: options.databaseUrl });
+  stops.push(() => database.close());
+  const client = await connectClient(settings);
+  stops.push(() => client.connection.close());
+
+  const connection = await connectWorkerConnection(settings);
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath, failureConverterPath: (dataConverter as { failureConverterPath: string }).failureConverterPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never });
+  const worker: Worker = await createControlPlaneWorker({ connection, namespace: 'default', dataConverter, activities: createControlPlaneActivities({ db: database.db, box }), workflowBundle });
+  const workerRun = worker.run();
+  stops.push(async () => {
+    worker.shutdown();
+    await workerRun;
+    await connection.close();
+  });
+
+  const apiToken = randomBytes(16).toString('hex');
+  const app: FastifyInstance = await buildApp({ logger, apiToken, codec: new EncryptionCodec(parseKeyring(codecKeys, 'test')), db: database.db, box, temporal: client });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  stops.push(() => app.close());
+  const address = app.server.address();
+  const apiUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+
+  const appliances: ApplianceProcess[] = [];
+  stops.push(() => Promise.all(appliances.map((a) => a.kill('SIGTERM'))));
+
+  return {
+    workDir,
+    logFiles,
+    temporal,
+    client,
+    database,
+    apiUrl,
+    apiToken,
+    codecKeys,
+    async api(method, path, body) {
+      const res = await fetch(`${apiUrl}/api/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${apiToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        /* CSV and empty bodies stay text */
+      }
+      return { status: res.status, body: parsed as never, text };
+    },
+    async startAppliance(applianceId) {
+      const logFile = join(workDir, `appliance-${appliances.length + 1}.log`);
+      logFiles.push(logFile);
+      const appliance = spawnAppliance({ temporalAddress: temporal.address, applianceId, codecKeys, logFile });
+      appliances.push(appliance);
+      await appliance.ready;
+      return appliance;
+    },
+    async killAppliances(signal) {
+      await Promise.all(appliances.map((a) => a.kill(signal)));
+    },
+    async stop() {
+      for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    },
+  };
+}

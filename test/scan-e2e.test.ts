@@ -1,0 +1,223 @@
+// The foundation's promise, end to end through the real parts: hosts, a HashiCorp Vault
+// (OpenBao) record and Unix authentication records registered through the REST API; a scan
+// over six loopback hosts; per-host results and the Authentication Report; the planted
+// password and the vault token nowhere in histories, logs, the database or temp files.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import protos from '@temporalio/proto';
+import { startScanEnvironment, type ScanEnvironment } from './harness/scan-env.js';
+import { startOpenBao, type OpenBaoServer } from './harness/openbao.js';
+import { cleanupAll, createTestUser, startSshd, type SshdServer } from './harness/ssh-targets.js';
+import { freePort } from '../workers/net.js';
+import { EncryptionCodec } from '../workers/temporal/encryption-codec.js';
+import { parseKeyring } from '../workers/temporal/keyring.js';
+
+let env: ScanEnvironment;
+let bao: OpenBaoServer;
+const sshds: SshdServer[] = [];
+const plantedPassword = `vstest-planted-${randomBytes(12).toString('hex')}`;
+const suffix = randomBytes(3).toString('hex');
+let vaultToken: string;
+let applianceId: string;
+
+const hosts = {
+  passed: '127.0.0.2',
+  insufficient: '127.0.0.3',
+  wrongPassword: '127.0.0.4',
+  missingSecret: '127.0.0.5',
+  unreachable: '127.0.0.6',
+  notAttempted: '127.0.0.7',
+};
+
+async function waitForScan(id: string, timeoutMs = 180_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const scan = (await env.api('GET', `/scans/${id}`)).body;
+    if (['FINISHED', 'CANCELED', 'FAILED'].includes(scan.status)) return scan;
+    if (Date.now() > deadline) throw new Error(`scan ${id} still ${scan.status} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+beforeAll(async () => {
+  await cleanupAll();
+  bao = await startOpenBao();
+  env = await startScanEnvironment();
+
+  // The vault: a token whose policy reads only the scanner's KV paths.
+  await bao.writeKv2('secret', 'servers/admin', { password: plantedPassword });
+  await bao.writeKv2('secret', 'servers/plain', { password: `plain-${suffix}-pw` });
+  await bao.writeKv2('secret', 'servers/wrong', { password: 'not-the-real-password' });
+  vaultToken = await bao.createToken(['scanner-read'], 'path "secret/data/servers/*" { capabilities = ["read"] }');
+
+  // The targets: real users on real sshd processes, one loopback address each.
+  await createTestUser({ name: `vstest-admin-${suffix}`, password: plantedPassword, sudo: 'password' });
+  await createTestUser({ name: `vstest-plain-${suffix}`, password: `plain-${suffix}-pw`, sudo: 'none' });
+  await createTestUser({ name: `vstest-wrong-${suffix}`, password: `real-${suffix}-pw`, sudo: 'none' });
+  for (const address of [hosts.passed, hosts.insufficient, hosts.wrongPassword, hosts.missingSecret]) sshds.push(await startSshd({ address }));
+
+  applianceId = (await env.api('POST', '/appliances', { name: 'e2e', description: 'test appliance' })).body.id;
+  await env.startAppliance(applianceId);
+}, 240_000);
+
+afterAll(async () => {
+  await env?.stop();
+  await Promise.all(sshds.map((s) => s.stop()));
+  await bao?.stop();
+  await cleanupAll();
+});
+
+describe('a scan over six loopback hosts', () => {
+  let scanId: string;
+
+  it('gives exactly the expected category for each host', async () => {
+    expect((await env.api('POST', '/assets', { name: 'loopback lab', value: '127.0.0.2-127.0.0.7' })).status).toBe(201);
+    const vault = await env.api('POST', '/vaults', { name: 'openbao', type: 'hashicorp', config: { url: bao.url, authMethod: 'token' }, access: { token: vaultToken } });
+    expect(vault.status, vault.text).toBe(201);
+    const port = (ip: string) => sshds.find((s) => s.address === ip)?.port;
+    const unreachablePort = await freePort(hosts.unreachable);
+    const records = [
+      { ip: hosts.passed, user: `vstest-admin-${suffix}`, path: 'servers/admin', port: port(hosts.passed) },
+      { ip: hosts.insufficient, user: `vstest-plain-${suffix}`, path: 'servers/plain', port: port(hosts.insufficient) },
+      { ip: hosts.wrongPassword, user: `vstest-wrong-${suffix}`, path: 'servers/wrong', port: port(hosts.wrongPassword) },
+      { ip: hosts.missingSecret, user: `vstest-admin-${suffix}`, path: 'servers/does-not-exist', port: port(hosts.missingSecret) },
+      { ip: hosts.unreachable, user: `vstest-admin-${suffix}`, path: 'servers/admin', port: unreachablePort },
+    ];
+    for (const r of records) {
+      const res = await env.api('POST', '/auth-records', {
+        name: `unix ${r.ip}`, technology: 'unix', targets: r.ip, username: r.user, port: r.port,
+        vaultId: vault.body.id, locator: { mount: 'secret', path: r.path }, fields: { password: 'password' },
+      });
+      expect(res.status, res.text).toBe(201);
+    }
+    const profile = await env.api('POST', '/option-profiles', {
+      name: 'e2e', technologies: ['unix'], maxParallelHosts: 4,
+      timeouts: { connectMs: 10_000, commandMs: 30_000, vaultMs: 5_000, applianceLostMs: 5_000, heartbeatMs: 3_000 },
+      retry: { maxAttempts: 2, initialIntervalMs: 200, maxIntervalMs: 1_000 },
+    });
+    const launched = await env.api('POST', '/scans', { title: 'e2e', targets: '127.0.0.2-127.0.0.7', optionProfileId: profile.body.id, applianceId });
+    expect(launched.status, launched.text).toBe(202);
+    scanId = launched.body.id;
+
+    const scan = await waitForScan(scanId);
+    expect(scan.status).toBe('FINISHED');
+    expect(scan.progress.counts).toEqual({ PASSED: 1, INSUFFICIENT_PRIVILEGES: 1, FAILED: 2, NOT_ATTEMPTED: 1, UNREACHABLE: 1 });
+
+    const report = (await env.api('GET', `/scans/${scanId}/authentication-report`)).body;
+    const byIp = Object.fromEntries(report.hosts.map((h: { ip: string }) => [h.ip, h]));
+    expect(byIp[hosts.passed]).toMatchObject({ status: 'PASSED', errorCode: null, login: `vstest-admin-${suffix}` });
+    expect(byIp[hosts.insufficient]).toMatchObject({ status: 'INSUFFICIENT_PRIVILEGES', errorCode: 'PRIVILEGE_ESCALATION_FAILED' });
+    expect(byIp[hosts.wrongPassword]).toMatchObject({ status: 'FAILED', errorCode: 'AUTH_FAILED' });
+    expect(byIp[hosts.missingSecret]).toMatchObject({ status: 'FAILED', errorCode: 'VAULT_SECRET_NOT_FOUND', vendorCode: expect.any(String) });
+    expect(byIp[hosts.unreachable]).toMatchObject({ status: 'UNREACHABLE', errorCode: 'TARGET_UNREACHABLE', attempts: 2 });
+    expect(byIp[hosts.notAttempted]).toMatchObject({ status: 'NOT_ATTEMPTED', errorCode: 'NO_AUTH_RECORD' });
+
+    const results = (await env.api('GET', `/scans/${scanId}/results`)).body.results;
+    const passed = results.find((r: { ip: string }) => r.ip === hosts.passed);
+    const localOs = /^ID=(.*)$/m.exec(readFileSync('/etc/os-release', 'utf8'))![1]!.replace(/"/g, '');
+    expect(passed.collected.facts['os.id']).toBe(localOs);
+    const sshVersion = execFileSync('dpkg-query', ['-W', '-f=${Version}', 'openssh-server']).toString();
+    expect(passed.collected.packages).toContainEqual(expect.objectContaining({ name: 'openssh-server', version: sshVersion }));
+    const missing = results.find((r: { ip: string }) => r.ip === hosts.missingSecret);
+    expect(missing.attempts[0]).toMatchObject({ code: 'VAULT_SECRET_NOT_FOUND', httpStatus: 404 });
+  });
+
+  it('leaves the planted password and the vault token nowhere: histories, logs, database, temp files', async () => {
+    const needles = [plantedPassword, vaultToken];
+    // Every workflow history of the scan, as the server stores it.
+    const histories: Buffer[] = [];
+    const ids = [`scan-${scanId}`];
+    for await (const wf of env.client.workflow.list({ query: `VaultscanScanId = "${scanId}"` })) ids.push(wf.workflowId);
+    expect(new Set(ids).size).toBeGreaterThanOrEqual(6);
+    for (const id of new Set(ids)) {
+      const history = await env.client.workflow.getHandle(id).fetchHistory();
+      histories.push(Buffer.from(protos.temporal.api.history.v1.History.encode(history).finish()));
+    }
+    for (const h of histories) for (const n of needles) expect(h.includes(n), `history contains a secret`).toBe(false);
+
+    // The search can find what is there: decoded with the codec, the parent's history does
+    // carry the vault token (inside encrypted payloads), which proves the check is live.
+    const codec = new EncryptionCodec(parseKeyring(env.codecKeys, 'test'));
+    const parent = await env.client.workflow.getHandle(`scan-${scanId}`).fetchHistory();
+    const payloads = (parent.events ?? []).flatMap((e) => e.activityTaskCompletedEventAttributes?.result?.payloads ?? []);
+    const decoded = Buffer.concat((await codec.decode(payloads)).map((p) => Buffer.from(p.data ?? [])));
+    expect(decoded.includes(vaultToken)).toBe(true);
+
+    for (const file of env.logFiles) {
+      const text = readFileSync(file, 'utf8');
+      expect(text.length).toBeGreaterThan(0);
+      for (const n of needles) expect(text.includes(n), `${file} contains a secret`).toBe(false);
+    }
+
+    const tables = (await env.database.query("select tablename from pg_tables where schemaname = 'public'")).map((r) => String(r.tablename));
+    expect(tables).toEqual(expect.arrayContaining(['vault_records', 'host_results', 'host_attempts', 'host_packages']));
+    for (const table of tables) {
+      const dump = JSON.stringify(await env.database.query(`select * from "${table}"`));
+      for (const n of needles) expect(dump.includes(n), `table ${table} contains a secret`).toBe(false);
+    }
+
+    const grep = (dir: string) => {
+      try {
+        return execFileSync('grep', ['-rlsF', '--exclude-dir=node_modules', '-e', plantedPassword, '-e', vaultToken, dir], { timeout: 60_000 }).toString().trim();
+      } catch (err) {
+        const status = (err as { status?: number }).status;
+        if (status === 1) return '';
+        throw err;
+      }
+    };
+    expect(grep(tmpdir())).toBe('');
+  });
+});
+
+describe('an appliance worker killed while it holds a secret', () => {
+  it('is replaced, and the scan completes with each host published exactly once', async () => {
+    const user = `vstest-slow-${suffix}`;
+    await createTestUser({ name: user, password: `slow-${suffix}-pw`, sudo: 'password' });
+    // Every command on this host takes two seconds more: a wide window in which the
+    // appliance holds the fetched secret between the fetch and the purge.
+    execFileSync('bash', ['-c', `printf 'sleep 2\\n' > /home/${user}/.bashrc && chown ${user} /home/${user}/.bashrc`]);
+    await bao.writeKv2('secret', 'servers/slow', { password: `slow-${suffix}-pw` });
+    const sshd = await startSshd({ address: '127.0.0.8' });
+    sshds.push(sshd);
+    await env.api('POST', '/assets', { name: 'slow host', value: '127.0.0.8' });
+    const vaultId = (await env.api('GET', '/vaults')).body.find((v: { name: string }) => v.name === 'openbao').id;
+    await env.api('POST', '/auth-records', {
+      name: 'unix slow', technology: 'unix', targets: '127.0.0.8', username: user, port: sshd.port,
+      vaultId, locator: { path: 'servers/slow' }, fields: { password: 'password' },
+    });
+    const profile = (await env.api('GET', '/option-profiles')).body.find((p: { name: string }) => p.name === 'e2e');
+    const launched = await env.api('POST', '/scans', { title: 'kill', targets: '127.0.0.8, 127.0.0.2', optionProfileId: profile.id, applianceId });
+    const scanId = launched.body.id as string;
+
+    // Wait until the secret is held: fetchCredentials has completed for the slow host.
+    const child = env.client.workflow.getHandle(`scan-${scanId}/unix/127.0.0.8`);
+    const deadline = Date.now() + 60_000;
+    let fetched = false;
+    while (!fetched && Date.now() < deadline) {
+      try {
+        const events = (await child.fetchHistory()).events ?? [];
+        const fetchIds = new Set(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'fetchCredentials').map((e) => String(e.eventId)));
+        fetched = events.some((e) => fetchIds.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)));
+      } catch {
+        /* the child is not started yet */
+      }
+      if (!fetched) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(fetched).toBe(true);
+    await env.killAppliances('SIGKILL');
+    await env.startAppliance(applianceId);
+
+    const scan = await waitForScan(scanId);
+    expect(scan.status).toBe('FINISHED');
+    const rows = await env.database.query(`select ip, category from host_results where scan_id = '${scanId}' order by ip`);
+    expect(rows).toEqual([
+      { ip: '127.0.0.2', category: 'PASSED' },
+      { ip: '127.0.0.8', category: 'PASSED' },
+    ]);
+    const slow = (await env.api('GET', `/scans/${scanId}/results`)).body.results.find((r: { ip: string }) => r.ip === '127.0.0.8');
+    expect(slow.attempts.map((a: { code: string | null }) => a.code)).toEqual(['APPLIANCE_LOST', null]);
+  });
+});

@@ -1,0 +1,121 @@
+// `npm start`: the whole product on one machine. A Temporal dev server (with its Web UI),
+// PGlite in .data/, the control-plane worker and the API in this process, and one local
+// appliance worker in its own process — as a real appliance would be.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { projectRoot } from '../../scripts/tools.mjs';
+import { createLogger, installTemporalRuntime } from '../logger.js';
+import { loadCodecKeyring } from '../temporal/codec-keys.js';
+import { createDataConverter } from '../temporal/data-converter.js';
+import { EncryptionCodec } from '../temporal/encryption-codec.js';
+import { connectClient, connectWorkerConnection, ensureSearchAttributes } from '../temporal/connection.js';
+import { startTemporalDevServer, type TemporalDevServer } from './temporal-dev-server.js';
+import { createControlPlaneWorker } from '../control-plane/create-worker.js';
+import { createControlPlaneActivities } from '../../activities/control-plane.js';
+import { openDatabase } from '../../db/client.js';
+import { SecretBox } from '../../db/crypto.js';
+import { keyringFromEnv } from '../temporal/keyring.js';
+import { applianceRepo, profileRepo } from '../../db/repositories/index.js';
+import { buildApp } from '../../api/app.js';
+
+const dataDir = process.env.VAULTSCAN_DATA_DIR ?? join(projectRoot, '.data');
+const apiHost = process.env.VAULTSCAN_API_HOST ?? '127.0.0.1';
+const apiPort = Number(process.env.VAULTSCAN_API_PORT ?? 8800);
+
+/** The API token: VAULTSCAN_API_TOKEN, or one generated once into the data folder. */
+function apiToken(): string {
+  if (process.env.VAULTSCAN_API_TOKEN) return process.env.VAULTSCAN_API_TOKEN;
+  const file = join(dataDir, 'api-token');
+  if (!existsSync(file)) writeFileSync(file, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
+}
+
+async function main(): Promise<void> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const logger = createLogger('vaultscan');
+  installTemporalRuntime(logger, { handleSignals: false });
+  const stops: (() => Promise<unknown>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((err: unknown) => logger.warn({ err }, 'shutdown step failed'));
+  };
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      logger.info('stopping…');
+      void stopAll().then(() => process.exit(0));
+    });
+  }
+
+  try {
+    const codecKeyring = loadCodecKeyring(dataDir);
+    const dataConverter = createDataConverter(codecKeyring);
+    const box = new SecretBox(keyringFromEnv('VAULTSCAN_MASTER_KEYS', 'VAULTSCAN_MASTER_KEY_FILE', join(dataDir, 'master.keys')));
+
+    let temporalAddress = process.env.TEMPORAL_ADDRESS;
+    let dev: TemporalDevServer | undefined;
+    if (!temporalAddress) {
+      dev = await startTemporalDevServer({
+        dbFile: join(dataDir, 'temporal.sqlite'),
+        port: Number(process.env.VAULTSCAN_TEMPORAL_PORT ?? 7233),
+        uiPort: Number(process.env.VAULTSCAN_TEMPORAL_UI_PORT ?? 8233),
+        codecEndpoint: `http://${apiHost}:${apiPort}/codec`,
+      });
+      stops.push(() => dev!.stop());
+      temporalAddress = dev.address;
+    }
+    const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
+    const settings = { address: temporalAddress, namespace, dataConverter };
+
+    const database = await openDatabase({ url: process.env.DATABASE_URL, pgliteDir: join(dataDir, 'pglite') });
+    stops.push(() => database.close());
+    const local = await applianceRepo.ensure(database.db, 'local', 'The appliance worker that npm start runs on this machine');
+    await profileRepo.getDefault(database.db);
+
+    const client = await connectClient(settings);
+    stops.push(() => client.connection.close());
+    await ensureSearchAttributes(client, namespace);
+
+    const connection = await connectWorkerConnection(settings);
+    const worker = await createControlPlaneWorker({ connection, namespace, dataConverter, activities: createControlPlaneActivities({ db: database.db, box }) });
+    const workerRun = worker.run();
+    stops.push(async () => {
+      worker.shutdown();
+      await workerRun;
+      await connection.close();
+    });
+
+    const appliance = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'workers/appliance/main.ts')], {
+      env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: namespace, VAULTSCAN_APPLIANCE_ID: local.id, VAULTSCAN_DATA_DIR: dataDir },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    const applianceExit = new Promise((resolve) => appliance.once('exit', resolve));
+    stops.push(async () => {
+      if (appliance.exitCode === null) appliance.kill('SIGTERM');
+      await applianceExit;
+    });
+
+    const token = apiToken();
+    const app = await buildApp({ logger, apiToken: token, codec: new EncryptionCodec(codecKeyring), temporalUiOrigin: dev?.uiUrl, db: database.db, box, temporal: client });
+    await app.listen({ host: apiHost, port: apiPort });
+    stops.push(() => app.close());
+
+    const api = `http://${apiHost}:${apiPort}`;
+    console.log(`
+vaultscan is running (data in ${dataDir})
+  API:          ${api}/api/v1   (token in ${process.env.VAULTSCAN_API_TOKEN ? 'VAULTSCAN_API_TOKEN' : join(dataDir, 'api-token')})
+  API docs:     ${api}/docs
+  Temporal UI:  ${dev?.uiUrl ?? `(your cluster at ${temporalAddress})`}
+  Appliance:    "local" (${local.id})
+Press Ctrl-C to stop.`);
+  } catch (err) {
+    logger.error({ err }, 'vaultscan failed to start');
+    await stopAll();
+    process.exit(1);
+  }
+}
+
+void main();
