@@ -156,3 +156,17 @@ describe('scans', () => {
     expect(listed.body.some((s) => s.id === id)).toBe(true);
   });
 });
+
+describe('the codec endpoint for the Temporal Web UI', () => {
+  it('encodes and decodes payloads with the deployment keys, CORS for the UI origin only', async () => {
+    const plain = { metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: Buffer.from('"hello"').toString('base64') };
+    const post = (path: string, body: unknown) => fetch(`${env.apiUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const encoded = (await (await post('/codec/encode', { payloads: [plain] })).json()) as { payloads: { metadata: Record<string, string>; data: string }[] };
+    expect(Buffer.from(encoded.payloads[0]!.metadata.encoding!, 'base64').toString()).toBe('binary/encrypted');
+    expect(Buffer.from(encoded.payloads[0]!.data, 'base64').includes('hello')).toBe(false);
+    const decoded = (await (await post('/codec/decode', encoded)).json()) as { payloads: unknown[] };
+    expect(decoded.payloads[0]).toEqual(plain);
+    const foreign = await fetch(`${env.apiUrl}/codec/decode`, { method: 'OPTIONS', headers: { origin: 'http://evil.example' } });
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});

@@ -32,6 +32,23 @@ const hosts = {
   notAttempted: '127.0.0.7',
 };
 
+/** Polls a workflow's history until an activity of that type has completed. */
+async function waitForActivity(workflowId: string, activity: string, timeoutMs = 60_000): Promise<boolean> {
+  const handle = env.client.workflow.getHandle(workflowId);
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const events = (await handle.fetchHistory()).events ?? [];
+      const scheduled = new Set(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activity).map((e) => String(e.eventId)));
+      if (events.some((e) => scheduled.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)))) return true;
+    } catch {
+      /* not started yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
 async function waitForScan(id: string, timeoutMs = 180_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -193,20 +210,7 @@ describe('an appliance worker killed while it holds a secret', () => {
     const scanId = launched.body.id as string;
 
     // Wait until the secret is held: fetchCredentials has completed for the slow host.
-    const child = env.client.workflow.getHandle(`scan-${scanId}/unix/127.0.0.8`);
-    const deadline = Date.now() + 60_000;
-    let fetched = false;
-    while (!fetched && Date.now() < deadline) {
-      try {
-        const events = (await child.fetchHistory()).events ?? [];
-        const fetchIds = new Set(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'fetchCredentials').map((e) => String(e.eventId)));
-        fetched = events.some((e) => fetchIds.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)));
-      } catch {
-        /* the child is not started yet */
-      }
-      if (!fetched) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(fetched).toBe(true);
+    expect(await waitForActivity(`scan-${scanId}/unix/127.0.0.8`, 'fetchCredentials')).toBe(true);
     await env.killAppliances('SIGKILL');
     await env.startAppliance(applianceId);
 
@@ -219,5 +223,23 @@ describe('an appliance worker killed while it holds a secret', () => {
     ]);
     const slow = (await env.api('GET', `/scans/${scanId}/results`)).body.results.find((r: { ip: string }) => r.ip === '127.0.0.8');
     expect(slow.attempts.map((a: { code: string | null }) => a.code)).toEqual(['APPLIANCE_LOST', null]);
+  });
+});
+
+describe('cancelling a scan', () => {
+  it('stops its hosts, purges the secret they hold, and ends CANCELED', async () => {
+    const profile = (await env.api('GET', '/option-profiles')).body.find((p: { name: string }) => p.name === 'e2e');
+    const launched = await env.api('POST', '/scans', { title: 'cancel me', targets: '127.0.0.8', optionProfileId: profile.id, applianceId });
+    const scanId = launched.body.id as string;
+    const hostWorkflow = `scan-${scanId}/unix/127.0.0.8`;
+    expect(await waitForActivity(hostWorkflow, 'fetchCredentials')).toBe(true);
+    const cancel = await env.api('POST', `/scans/${scanId}/cancel`);
+    expect(cancel.status).toBe(202);
+    const scan = await waitForScan(scanId, 60_000);
+    expect(scan.status).toBe('CANCELED');
+    // The purge ran on the worker holding the secret although the host was cancelled.
+    expect(await waitForActivity(hostWorkflow, 'purgeSecrets', 5_000)).toBe(true);
+    expect((await env.client.workflow.getHandle(hostWorkflow).describe()).status.name).toBe('CANCELLED');
+    expect((await env.api('POST', `/scans/${scanId}/cancel`)).status).toBe(409);
   });
 });

@@ -31,6 +31,8 @@ export interface ScanInput {
   pageSize?: number;
   /** Children started per run before continuing as new (keeps each run's history small). */
   childrenPerRun?: number;
+  /** Pages read per run before continuing as new (bounds runs over hosts no record covers). */
+  pagesPerRun?: number;
 }
 
 export interface ScanSummary {
@@ -50,9 +52,11 @@ export function hostWorkflowId(scanId: string, ip: string, technology: string): 
 export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
   const pageSize = input.pageSize ?? 500;
   const childrenPerRun = input.childrenPerRun ?? 1_000;
+  const pagesPerRun = input.pagesPerRun ?? 100;
   const counts = input.counts ?? emptyCounts();
   let cursor = input.cursor ?? 0;
   let cancelRequested = false;
+  let endStatus: ScanSummary['status'] | undefined = undefined;
   const running = new Set<Promise<void>>();
   const done = () => Object.values(counts).reduce((a, b) => a + b, 0);
 
@@ -62,7 +66,7 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
     hostScope.cancel();
   });
   setHandler(progressQuery, (): ScanProgress => ({
-    status: cancelRequested ? 'CANCELING' : 'RUNNING',
+    status: endStatus ?? (cancelRequested ? 'CANCELING' : 'RUNNING'),
     totalHosts: input.totalHosts,
     doneHosts: done(),
     runningHosts: running.size,
@@ -89,9 +93,12 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
   };
 
   let startedThisRun = 0;
+  let pagesThisRun = 0;
+  const roomInThisRun = () => startedThisRun < childrenPerRun && pagesThisRun < pagesPerRun && !workflowInfo().continueAsNewSuggested;
   try {
     await hostScope.run(async () => {
-      while (cursor < input.totalHosts && startedThisRun < childrenPerRun && !workflowInfo().continueAsNewSuggested) {
+      while (cursor < input.totalHosts && roomInThisRun()) {
+        pagesThisRun++;
         const technologies = input.profile.technologies;
         const page = await controlPlane.resolveTargets({ scanId: input.scanId, offset: cursor, limit: Math.min(pageSize, childrenPerRun - startedThisRun), technologies });
         if (page.hosts.length === 0) break;
@@ -133,6 +140,7 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
     return continueAsNew<typeof scanWorkflow>({ ...input, cursor, counts });
   }
   const status = cancelRequested ? 'CANCELED' : 'FINISHED';
+  endStatus = status;
   await controlPlane.finishScan({ scanId: input.scanId, status, counts });
   upsertSearchAttributes([{ key: ScanStatusAttr, value: status }]);
   return { scanId: input.scanId, status, totalHosts: input.totalHosts, counts };

@@ -18,14 +18,21 @@ function exec(client: Client, command: string, timeoutMs: number, stdin?: (chann
       if (err) return reject(new ScanError('COLLECTION_FAILED', `could not run a command on the host: ${err.message}`));
       const out: Buffer[] = [];
       const errOut: Buffer[] = [];
+      const onConnectionClosed = () => {
+        clearTimeout(timer);
+        reject(new ScanError('COLLECTION_FAILED', 'the SSH connection closed while a command ran'));
+      };
       const timer = setTimeout(() => {
+        client.off('close', onConnectionClosed);
         channel.close();
         reject(new ScanError('COLLECTION_FAILED', `a command did not finish within ${timeoutMs} ms`));
       }, timeoutMs);
+      client.once('close', onConnectionClosed);
       channel.on('data', (d: Buffer) => out.push(d));
       channel.stderr.on('data', (d: Buffer) => errOut.push(d));
       channel.on('close', (code: number | null) => {
         clearTimeout(timer);
+        client.off('close', onConnectionClosed);
         resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') });
       });
       stdin?.(channel);

@@ -115,7 +115,11 @@ export async function startScanEnvironment(options: { databaseUrl?: string } = {
       await Promise.all(appliances.map((a) => a.kill(signal)));
     },
     async stop() {
-      for (const stop of stops.reverse()) await stop().catch(() => undefined);
+      for (const stop of stops.reverse()) {
+        const started = Date.now();
+        await Promise.race([stop().catch(() => undefined), new Promise((r) => setTimeout(r, 30_000))]);
+        if (Date.now() - started > 5_000) console.warn(`scan-env: a shutdown step took ${Date.now() - started} ms: ${stop.toString().slice(0, 120)}`);
+      }
     },
   };
 }

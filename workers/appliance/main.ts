@@ -29,7 +29,11 @@ async function run(): Promise<void> {
   }
 }
 
-run().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+run().then(
+  // Shutdown is complete and every secret purged: nothing left in flight deserves to keep us alive.
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
