@@ -1,6 +1,6 @@
 // What a scan found, per host and technology: the verdict, every attempt, the package inventory.
 // publish is idempotent — a retried publishResults activity leaves exactly one copy.
-import { and, asc, count, eq, getTableColumns, inArray, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../client.js';
 import { InvalidValueError } from '../errors.js';
 import { authRecords, hostAttempts, hostPackages, hostResults } from '../schema.js';
@@ -78,9 +78,6 @@ export interface AuthenticationReport {
   hosts: ReportHost[];
 }
 
-// One INSERT carries at most this many packages: 4 parameters each, well under PostgreSQL's 65,535.
-const PACKAGE_BATCH = 5_000;
-
 const { ipKey: _ipKey, ...resultColumns } = getTableColumns(hostResults);
 
 function hostIp(ip: string): { ip: string; ipKey: string } {
@@ -140,8 +137,12 @@ export const resultRepo = {
         await tx.delete(hostAttempts).where(eq(hostAttempts.resultId, resultId));
         if (attempts.length > 0) await tx.insert(hostAttempts).values(attempts.map((a) => ({ ...a, resultId, at: new Date(a.at) })));
         await tx.delete(hostPackages).where(eq(hostPackages.resultId, resultId));
-        for (let i = 0; i < packages.length; i += PACKAGE_BATCH) {
-          await tx.insert(hostPackages).values(packages.slice(i, i + PACKAGE_BATCH).map((p) => ({ name: p.name, version: p.version, arch: p.arch, resultId })));
+        // One statement with one parameter whatever the inventory size: the packages travel as
+        // a JSON array and are expanded server-side, far cheaper than thousands of VALUES tuples.
+        if (packages.length > 0) {
+          const rows = JSON.stringify(packages.map((p) => ({ name: p.name, version: p.version, arch: p.arch })));
+          await tx.execute(sql`insert into host_packages (result_id, name, version, arch)
+            select ${resultId}::uuid, t.name, t.version, t.arch from jsonb_to_recordset(${rows}::jsonb) as t(name text, version text, arch text)`);
         }
         return { resultId };
       }),

@@ -7,6 +7,8 @@ import { createApplianceActivities } from '../../activities/appliance.js';
 import { SecretStore } from '../../activities/secrets/secret-store.js';
 import { getVaultAdapter } from '../../activities/vault/registry.js';
 import { getAuthTechnology } from '../../activities/auth/registry.js';
+import type { VaultAdapter } from '../../activities/vault/adapter.js';
+import type { AuthTechnology } from '../../activities/auth/technology.js';
 import { applianceQueue } from '../../workflows/activity-stubs.js';
 
 export interface ApplianceWorkerOptions {
@@ -17,6 +19,9 @@ export interface ApplianceWorkerOptions {
   /** Longest a fetched secret may live unused; the sweeper purges it after that. */
   secretTtlMs?: number;
   maxConcurrentActivities?: number;
+  /** Overrides of the registries, for benchmarks that simulate vaults and targets. */
+  vaults?: (type: string) => VaultAdapter | undefined;
+  technologies?: (name: string) => AuthTechnology | undefined;
 }
 
 export interface ApplianceWorkers {
@@ -34,8 +39,8 @@ export async function createApplianceWorkers(options: ApplianceWorkerOptions): P
   const activities = createApplianceActivities({
     ownQueue,
     store,
-    vaults: (type) => getVaultAdapter(type),
-    technologies: (name) => getAuthTechnology(name),
+    vaults: options.vaults ?? getVaultAdapter,
+    technologies: options.technologies ?? getAuthTechnology,
   });
   const common = {
     connection: options.connection,

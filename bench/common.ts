@@ -1,0 +1,44 @@
+// What every benchmark needs: a fresh PostgreSQL database, repeated runs, and honest stats.
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { openDatabase, type OpenedDatabase } from '../db/client.js';
+
+const ADMIN_URL = process.env.VAULTSCAN_TEST_PG_ADMIN_URL ?? 'postgres://root@127.0.0.1:5432/test';
+
+export async function freshPostgres(): Promise<{ database: OpenedDatabase; url: string; dispose(): Promise<void> }> {
+  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => undefined });
+  const name = `vstest_bench_${randomBytes(4).toString('hex')}`;
+  await admin.unsafe(`create database ${name}`);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  const database = await openDatabase({ url: url.toString() });
+  return {
+    database,
+    url: url.toString(),
+    async dispose() {
+      await database.close();
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}
+
+export interface Stats {
+  median: number;
+  min: number;
+  max: number;
+  runs: number[];
+}
+
+export function stats(values: number[]): Stats {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { median, min: sorted[0]!, max: sorted.at(-1)!, runs: values };
+}
+
+export const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+export function describeStats(s: Stats, unit: string): string {
+  return `median ${fmt(s.median)} ${unit} (min ${fmt(s.min)}, max ${fmt(s.max)}; runs: ${s.runs.map((r) => fmt(r)).join(', ')})`;
+}
