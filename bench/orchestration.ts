@@ -7,8 +7,9 @@ import { createApplianceWorkers } from '../workers/appliance/create-workers.js';
 import { startScanEnvironment } from '../test/harness/scan-env.js';
 import { describeStats, freshPostgres, stats, type Stats } from './common.js';
 import { instantTechnology, instantVault } from './simulated.js';
+import { describeCpu, startCpuMeter } from './cpu.js';
 
-export async function benchOrchestration(options: { hosts: number; parallel: number; runs: number }): Promise<{ hostsPerSecond: Stats; text: string }> {
+export async function benchOrchestration(options: { hosts: number; parallel: number; runs: number }): Promise<{ hostsPerSecond: Stats; text: string; cpu: string }> {
   const pg = await freshPostgres();
   await pg.database.close();
   const env = await startScanEnvironment({ databaseUrl: pg.url });
@@ -29,11 +30,13 @@ export async function benchOrchestration(options: { hosts: number; parallel: num
     });
     const running = workers.run();
     const rates: number[] = [];
+    let cpu = '';
     try {
       for (let run = 0; run < options.runs; run++) {
         const first = 0x0a400000 + run * options.hosts;
         const ip = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
         const started = performance.now();
+        const meter = startCpuMeter();
         const scan = (await env.api('POST', '/scans', { title: `bench ${run}`, targets: `${ip(first)}-${ip(first + options.hosts - 1)}`, optionProfileId: profile.id, applianceId: appliance.id })).body;
         for (;;) {
           const s = (await env.api('GET', `/scans/${scan.id}`)).body;
@@ -42,6 +45,7 @@ export async function benchOrchestration(options: { hosts: number; parallel: num
           await new Promise((r) => setTimeout(r, 100));
         }
         rates.push(options.hosts / ((performance.now() - started) / 1000));
+        cpu = describeCpu(meter());
       }
     } finally {
       workers.shutdown();
@@ -49,7 +53,7 @@ export async function benchOrchestration(options: { hosts: number; parallel: num
       await connection.close();
     }
     const hostsPerSecond = stats(rates);
-    return { hostsPerSecond, text: `${options.hosts} hosts a scan, ${options.parallel} in parallel: ${describeStats(hostsPerSecond, 'hosts/s')}` };
+    return { hostsPerSecond, cpu, text: `${options.hosts} hosts a scan, ${options.parallel} in parallel: ${describeStats(hostsPerSecond, 'hosts/s')}` };
   } finally {
     await env.stop();
     await pg.dispose();

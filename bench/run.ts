@@ -1,0 +1,35 @@
+// `npm run bench`: runs the benchmarks and writes their raw figures into BENCHMARKS.md
+// (between the markers), with the date, the machine and the command. Not part of npm test.
+import { cpus, totalmem } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { benchPipeline } from './pipeline.js';
+import { benchOrchestration } from './orchestration.js';
+import { benchPublish } from './publish.js';
+import { benchApiLoad } from './api-load.js';
+
+const only = process.argv.slice(2);
+const wanted = (name: string) => only.length === 0 || only.includes(name);
+const lines: string[] = [];
+const log = (line: string) => {
+  console.log(line);
+  lines.push(line);
+};
+
+log(`- date: ${new Date().toISOString()}`);
+log(`- machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
+log(`- command: npm run bench${only.length ? ` -- ${only.join(' ')}` : ''}`);
+if (wanted('pipeline')) log(`- figure 1, pipeline vs bare loop: ${(await benchPipeline({ targets: 200, parallel: 32, runs: 3 })).text}`);
+if (wanted('orchestration')) {
+  const r = await benchOrchestration({ hosts: 1_000, parallel: 200, runs: 3 });
+  log(`- figure 2, orchestration alone: ${r.text}; CPU during the last run: ${r.cpu}`);
+}
+if (wanted('publish')) log(`- figure 4, publishing: ${(await benchPublish(5)).text}`);
+if (wanted('api')) log(`- figure 5, API under load: ${(await benchApiLoad({ rate: 200, seconds: 30 })).text}`);
+
+const file = new URL('../BENCHMARKS.md', import.meta.url);
+const doc = readFileSync(file, 'utf8');
+const start = '<!-- bench:latest -->';
+const end = '<!-- /bench:latest -->';
+const block = `${start}\n${lines.join('\n')}\n${end}`;
+writeFileSync(file, doc.includes(start) ? doc.replace(new RegExp(`${start}[\\s\\S]*?${end}`), block) : `${doc}\n## Latest run\n\n${block}\n`);
+process.exit(0);
