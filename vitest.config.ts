@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/harness/reap-leftovers.ts'],
     testTimeout: 120_000,
     hookTimeout: 180_000,
     fileParallelism: false,

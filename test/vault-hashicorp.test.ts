@@ -146,12 +146,33 @@ describe('every failure is classified, with the vendor text kept', () => {
   });
 });
 
+describe('cancellation and missing fields', () => {
+  it('a cancelled fetch is no vault failure; a deadline is VAULT_TIMEOUT', async () => {
+    const silent = createTcpServer(() => undefined);
+    servers.push(silent);
+    const port = await freePort();
+    await new Promise<void>((r) => silent.listen(port, '127.0.0.1', r));
+    const config = { url: `http://127.0.0.1:${port}`, authMethod: 'token' };
+    const controller = new AbortController();
+    const cancelled = hashicorpVault.fetch({ config, access: { token }, locator: { path: 'p' }, fields: { password: 'password' }, signal: controller.signal });
+    setTimeout(() => controller.abort(), 100);
+    await expect(cancelled).rejects.not.toBeInstanceOf(ScanError);
+    const deadline = hashicorpVault.fetch({ config, access: { token }, locator: { path: 'p' }, fields: { password: 'password' }, signal: AbortSignal.timeout(100) });
+    await expect(deadline).rejects.toMatchObject({ code: 'VAULT_TIMEOUT' });
+  });
+  it('naming no field is a configuration error', async () => {
+    expect((await failure(fetchWith({ url: bao.url, authMethod: 'token' }, { token }, { path: 'servers/web' }, {}))).code).toBe('CONFIG_INVALID');
+  });
+});
+
 describe('validation names the field and the reason', () => {
   it.each([
     [{ url: 'ftp://x', authMethod: 'token' }, 'config.url'],
     [{ url: 'http://x', authMethod: 'ldap' }, 'config.authMethod'],
     [{ url: 'http://x', authMethod: 'approle' }, 'config.roleId'],
     [{ url: 'http://x', authMethod: 'token', tls: true }, 'config.tls'],
+    [{ url: 'http://user:pw@x', authMethod: 'token' }, 'config.url'],
+    [{ url: 'http://x', authMethod: 'token', caCert: '-----BEGIN CERTIFICATE----- junk' }, 'config.caCert'],
   ])('config %j', (config, field) => {
     expect(hashicorpVault.validateConfig(config)[0]?.field).toBe(field);
   });

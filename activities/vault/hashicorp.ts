@@ -1,5 +1,6 @@
 // HashiCorp Vault and OpenBao: token or AppRole login, KV v2 or v1, optional namespace.
 // Failures keep Vault's own error text (vendor code) and HTTP status beside our code.
+import { X509Certificate } from 'node:crypto';
 import type { ErrorCode } from '../../domain/errors.js';
 import { ScanError } from '../../domain/scan-error.js';
 import type { CredentialFields, FetchedCredential, ValidationProblem, VaultAdapter, VaultFetchRequest } from './adapter.js';
@@ -20,6 +21,16 @@ interface HashicorpLocator {
   path: string;
   kvVersion?: 1 | 2;
   version?: number;
+}
+
+function isPemCertificate(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    new X509Certificate(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -70,7 +81,9 @@ class HashicorpClient {
   async classifyForbidden(token: string, res: VaultHttpResponse, what: string): Promise<ScanError> {
     const probe = await this.call('GET', 'auth/token/lookup-self', token);
     if (probe.status === 200) return new ScanError('VAULT_PERMISSION_DENIED', `the vault token may not read ${what}: ${vendorError(res)}`, vendorError(res), 403);
-    return new ScanError('VAULT_AUTH_FAILED', `the vault rejected the scanner's token: ${vendorError(res)}`, vendorError(res), 403);
+    if (probe.status === 403) return new ScanError('VAULT_AUTH_FAILED', `the vault rejected the scanner's token: ${vendorError(res)}`, vendorError(res), 403);
+    // The probe itself failed (sealed, overloaded…): say that, not a verdict on the token.
+    return new ScanError(codeForStatus(probe.status), `checking the vault token after a 403 failed: ${vendorError(probe)}`, vendorError(probe), probe.status);
   }
 }
 
@@ -96,6 +109,7 @@ export const hashicorpVault: VaultAdapter = {
     try {
       const url = new URL(String(config.url));
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error();
+      if (url.username || url.password) problems.push({ field: 'config.url', reason: 'must not carry a user name or password; put credentials in access' });
     } catch {
       problems.push({ field: 'config.url', reason: 'must be an http or https URL, e.g. https://vault.example.com:8200' });
     }
@@ -103,7 +117,7 @@ export const hashicorpVault: VaultAdapter = {
     if (config.authMethod === 'approle' && !nonEmpty(config.roleId)) problems.push({ field: 'config.roleId', reason: 'is required for AppRole login' });
     if (config.namespace !== undefined && !(nonEmpty(config.namespace) && segment.test(String(config.namespace)))) problems.push({ field: 'config.namespace', reason: 'must be a namespace path such as ns1/ns2' });
     if (config.approleMount !== undefined && !(nonEmpty(config.approleMount) && segment.test(String(config.approleMount)))) problems.push({ field: 'config.approleMount', reason: 'must be a mount path such as approle' });
-    if (config.caCert !== undefined && !(typeof config.caCert === 'string' && config.caCert.includes('BEGIN CERTIFICATE'))) problems.push({ field: 'config.caCert', reason: 'must be a PEM certificate' });
+    if (config.caCert !== undefined && !isPemCertificate(config.caCert)) problems.push({ field: 'config.caCert', reason: 'must be a PEM certificate (-----BEGIN CERTIFICATE----- …)' });
     if (config.timeoutMs !== undefined && !(Number.isInteger(config.timeoutMs) && Number(config.timeoutMs) >= 100 && Number(config.timeoutMs) <= 600_000)) problems.push({ field: 'config.timeoutMs', reason: 'must be an integer from 100 to 600000' });
     const known = new Set(['url', 'authMethod', 'namespace', 'approleMount', 'roleId', 'caCert', 'timeoutMs']);
     for (const key of Object.keys(config)) if (!known.has(key)) problems.push({ field: `config.${key}`, reason: 'is not a known setting of a HashiCorp Vault record' });
@@ -127,6 +141,9 @@ export const hashicorpVault: VaultAdapter = {
   },
 
   async fetch(request: VaultFetchRequest): Promise<FetchedCredential> {
+    if (!request.fields.password && !request.fields.privateKey && !request.fields.passphrase) {
+      throw new ScanError('CONFIG_INVALID', 'the authentication record names no vault field to read');
+    }
     const config = request.config as unknown as HashicorpConfig;
     const locator = request.locator as unknown as HashicorpLocator;
     const client = new HashicorpClient(config, request.signal);

@@ -31,6 +31,7 @@ function classifyTransport(err: NodeJS.ErrnoException, url: URL, timedOut: boole
   const where = `${url.protocol}//${url.host}`;
   if (timedOut) return new ScanError('VAULT_TIMEOUT', `the vault at ${where} did not answer in time`);
   const code = err.code ?? '';
+  if (code.startsWith('HPE_')) return new ScanError('VAULT_BAD_RESPONSE', `the vault at ${where} did not answer with HTTP (${code})`, code);
   if (TLS_CODES.has(code) || /certificate|ssl|tls/i.test(err.message)) return new ScanError('VAULT_TLS_ERROR', `TLS with the vault at ${where} failed: ${code || err.message}`, code || undefined);
   if (UNREACHABLE_CODES.has(code)) return new ScanError('VAULT_UNREACHABLE', `the vault at ${where} could not be reached (${code})`, code);
   return new ScanError('VAULT_UNREACHABLE', `the vault at ${where} could not be reached (${code || err.message})`, code || undefined);
@@ -64,15 +65,18 @@ export function vaultHttp(req: VaultHttpRequest): Promise<VaultHttpResponse> {
       timedOut = true;
       r.destroy(new Error('timeout'));
     }, req.timeoutMs);
+    let cancelled = false;
     const onAbort = () => {
-      timedOut = true;
+      // The caller's deadline is a timeout; anything else (the scan was cancelled) is no vault failure.
+      if ((req.signal?.reason as Error | undefined)?.name === 'TimeoutError') timedOut = true;
+      else cancelled = true;
       r.destroy(new Error('aborted'));
     };
     if (req.signal?.aborted) onAbort();
     req.signal?.addEventListener('abort', onAbort, { once: true });
     r.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(classifyTransport(err, url, timedOut));
+      reject(cancelled ? new Error('the vault request was cancelled') : classifyTransport(err, url, timedOut));
     });
     r.end(payload);
   });

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { baoPath } from '../../scripts/tools.mjs';
 import { freePort, waitForPort } from '../../workers/net.js';
 
@@ -20,13 +21,23 @@ export interface OpenBaoServer {
   stop(): Promise<void>;
 }
 
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
+
 const live = new Set<() => void>();
 process.once('exit', () => live.forEach((kill) => kill()));
 
 export async function startOpenBao(): Promise<OpenBaoServer> {
   const bin = baoPath();
   if (!existsSync(bin)) throw new Error(`OpenBao is not installed at ${bin}: run "node scripts/bootstrap.mjs --for-tests"`);
-  const port = await freePort();
+  // The dev server also takes port+1 for its cluster listener: find a pair that is free.
+  let port = await freePort();
+  while (!(await portIsFree(port + 1))) port = await freePort();
   const rootToken = `root-${randomBytes(12).toString('hex')}`;
   const child = spawn(bin, ['server', '-dev', `-dev-root-token-id=${rootToken}`, `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token'], {
     stdio: ['ignore', 'pipe', 'pipe'],
