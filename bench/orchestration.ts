@@ -31,6 +31,7 @@ export async function benchOrchestration(options: { hosts: number; parallel: num
     const running = workers.run();
     const rates: number[] = [];
     let cpu = '';
+    let eventsPerHost = 0;
     try {
       for (let run = 0; run < options.runs; run++) {
         const first = 0x0a400000 + run * options.hosts;
@@ -46,6 +47,10 @@ export async function benchOrchestration(options: { hosts: number; parallel: num
         }
         rates.push(options.hosts / ((performance.now() - started) / 1000));
         cpu = describeCpu(meter());
+        // History events per host: what the Temporal server had to persist for each one.
+        let events = 0;
+        for await (const wf of env.client.workflow.list({ query: `VaultscanScanId = "${scan.id}"` })) events += wf.historyLength;
+        eventsPerHost = events / options.hosts;
       }
     } finally {
       workers.shutdown();
@@ -53,7 +58,7 @@ export async function benchOrchestration(options: { hosts: number; parallel: num
       await connection.close();
     }
     const hostsPerSecond = stats(rates);
-    return { hostsPerSecond, cpu, text: `${options.hosts} hosts a scan, ${options.parallel} in parallel: ${describeStats(hostsPerSecond, 'hosts/s')}` };
+    return { hostsPerSecond, cpu, text: `${options.hosts} hosts a scan, ${options.parallel} in parallel: ${describeStats(hostsPerSecond, 'hosts/s')}; ${eventsPerHost.toFixed(1)} history events per host (parent runs included)` };
   } finally {
     await env.stop();
     await pg.dispose();
