@@ -12,7 +12,3 @@ export class ApiProblem extends Error {
 
 export const badRequest = (field: string, reason: string, details?: Record<string, unknown>) =>
   new ApiProblem(400, `${field}: ${reason}`, field, details);
-
-export const notFound = (what: string, id: string) => new ApiProblem(404, `${what} ${id} does not exist`);
-
-export const conflict = (message: string, field?: string) => new ApiProblem(409, message, field);

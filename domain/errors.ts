@@ -36,7 +36,6 @@ const catalogue = {
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof catalogue;
-export const ERROR_CODES = Object.keys(catalogue) as ErrorCode[];
 
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(catalogue, value);
@@ -45,6 +44,3 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 export function describeCode(code: ErrorCode): ErrorCodeInfo {
   return catalogue[code];
 }
-
-/** Codes that must never be retried: used as Temporal's nonRetryableErrorTypes. */
-export const NON_RETRYABLE_CODES: ErrorCode[] = ERROR_CODES.filter((c) => !catalogue[c].retryable);

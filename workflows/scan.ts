@@ -14,7 +14,7 @@ import {
   allHandlersFinished,
 } from '@temporalio/workflow';
 import { REPORT_CATEGORIES, type ReportCategory } from '../domain/categories.js';
-import type { HostOutcome, ProfileSettings } from '../domain/scan-types.js';
+import type { HostOutcome, HostPlan, ProfileSettings } from '../domain/scan-types.js';
 import { ApplianceIdAttr, ScanIdAttr, ScanStatusAttr, TargetIpAttr } from '../domain/search-attributes.js';
 import { controlPlane } from './activity-stubs.js';
 import { hostScanWorkflow } from './host-scan.js';
@@ -75,7 +75,7 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
 
   if (input.cursor === undefined) await controlPlane.markScanRunning({ scanId: input.scanId });
 
-  const runHost = async (ip: string, plan: NonNullable<Awaited<ReturnType<typeof controlPlane.resolveTargets>>['plans'][string]>) => {
+  const runHost = async (ip: string, plan: HostPlan) => {
     const child = await startChild(hostScanWorkflow, {
       workflowId: hostWorkflowId(input.scanId, ip, plan.technology),
       args: [{ scanId: input.scanId, ip, applianceId: input.applianceId, technology: plan.technology, plan, profile: input.profile }],

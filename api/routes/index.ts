@@ -45,50 +45,50 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: ApiDeps
 
   registerResource<Awaited<ReturnType<typeof assetRepo.get>>, { name: string; value: string }, { name?: string; value?: string }>(api, {
     path: '/assets', tag: 'assets', createBody: S.AssetBody, patchBody: S.Type_Partial(S.AssetBody), view: S.Asset,
-    toView: (r) => ({ id: r.id, name: r.name, kind: r.kind, value: r.value, ...stamps(r as never) }),
-    list: (p) => assetRepo.list(db, p) as never, get: (id) => assetRepo.get(db, id) as never,
-    create: (b) => assetRepo.create(db, b) as never,
-    update: (id, b) => assetRepo.update(db, id, b) as never,
+    toView: (r) => ({ id: r.id, name: r.name, kind: r.kind, value: r.value, ...stamps(r) }),
+    list: (p) => assetRepo.list(db, p), get: (id) => assetRepo.get(db, id),
+    create: (b) => assetRepo.create(db, b),
+    update: (id, b) => assetRepo.update(db, id, b),
     remove: (id) => assetRepo.remove(db, id),
   });
 
   registerResource<Awaited<ReturnType<typeof applianceRepo.get>>, { name: string; description?: string }, { name?: string; description?: string }>(api, {
     path: '/appliances', tag: 'appliances', createBody: S.ApplianceBody, patchBody: S.Type_Partial(S.ApplianceBody), view: S.Appliance,
-    toView: (r) => ({ id: r.id, name: r.name, description: r.description, taskQueue: applianceQueue(String(r.id)), ...stamps(r as never) }),
-    list: (p) => applianceRepo.list(db, p) as never, get: (id) => applianceRepo.get(db, id) as never,
-    create: (b) => applianceRepo.create(db, b) as never, update: (id, b) => applianceRepo.update(db, id, b) as never,
+    toView: (r) => ({ id: r.id, name: r.name, description: r.description, taskQueue: applianceQueue(String(r.id)), ...stamps(r) }),
+    list: (p) => applianceRepo.list(db, p), get: (id) => applianceRepo.get(db, id),
+    create: (b) => applianceRepo.create(db, b), update: (id, b) => applianceRepo.update(db, id, b),
     remove: (id) => applianceRepo.remove(db, id),
   });
 
   type VaultCreate = { name: string; type: string; config: Record<string, unknown>; access: Record<string, unknown> };
   registerResource<Awaited<ReturnType<typeof vaultRepo.get>>, VaultCreate, Partial<Omit<VaultCreate, 'type'>>>(api, {
     path: '/vaults', tag: 'vaults', createBody: S.VaultBody, patchBody: S.VaultPatch, view: S.Vault,
-    toView: (r) => ({ id: r.id, name: r.name, type: r.type, config: r.config, ...stamps(r as never) }),
-    list: (p) => vaultRepo.list(db, p) as never, get: (id) => vaultRepo.get(db, id) as never,
+    toView: (r) => ({ id: r.id, name: r.name, type: r.type, config: r.config, ...stamps(r) }),
+    list: (p) => vaultRepo.list(db, p), get: (id) => vaultRepo.get(db, id),
     create: async (b) => {
       validateVault(b.type, b);
-      return vaultRepo.create(db, box, b) as never;
+      return vaultRepo.create(db, box, b);
     },
     update: async (id, b) => {
       const current = await vaultRepo.get(db, id);
       validateVault(String(current.type), b, current.config as Record<string, unknown>);
-      return vaultRepo.update(db, box, id, b) as never;
+      return vaultRepo.update(db, box, id, b);
     },
     remove: (id) => vaultRepo.remove(db, id),
   });
 
   registerResource<Awaited<ReturnType<typeof authRecordRepo.get>>, Omit<AuthRecordInput, 'port'> & { port?: number }, Partial<AuthRecordInput>>(api, {
     path: '/auth-records', tag: 'auth-records', createBody: S.AuthRecordBody, patchBody: S.AuthRecordPatch, view: S.AuthRecord,
-    toView: (r) => ({ id: r.id, name: r.name, technology: r.technology, targets: r.targets, username: r.username, port: r.port, vaultId: r.vaultId, locator: r.locator, fields: r.fields, ...stamps(r as never) }),
-    list: (p) => authRecordRepo.list(db, p) as never, get: (id) => authRecordRepo.get(db, id) as never,
+    toView: (r) => ({ id: r.id, name: r.name, technology: r.technology, targets: r.targets, username: r.username, port: r.port, vaultId: r.vaultId, locator: r.locator, fields: r.fields, ...stamps(r) }),
+    list: (p) => authRecordRepo.list(db, p), get: (id) => authRecordRepo.get(db, id),
     create: async (b) => {
       await validateLocator(db, b.vaultId, b.locator);
-      return authRecordRepo.create(db, { ...b, port: b.port ?? 22 }) as never;
+      return authRecordRepo.create(db, { ...b, port: b.port ?? 22 });
     },
     update: async (id, b) => {
       const current = await authRecordRepo.get(db, id);
       if (b.locator || b.vaultId) await validateLocator(db, b.vaultId ?? String(current.vaultId), (b.locator ?? current.locator) as Record<string, unknown>);
-      return authRecordRepo.update(db, id, b) as never;
+      return authRecordRepo.update(db, id, b);
     },
     remove: (id) => authRecordRepo.remove(db, id),
   });
@@ -98,10 +98,10 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: ApiDeps
   };
   registerResource<Awaited<ReturnType<typeof profileRepo.get>>, ProfileInput, Partial<ProfileInput>>(api, {
     path: '/option-profiles', tag: 'option-profiles', createBody: S.ProfileBody, patchBody: S.ProfilePatch, view: S.Profile,
-    toView: (r) => ({ id: r.id, name: r.name, technologies: r.technologies, maxParallelHosts: r.maxParallelHosts, timeouts: r.timeouts, retry: r.retry, isDefault: r.isDefault, ...stamps(r as never) }),
-    list: (p) => profileRepo.list(db, p) as never, get: (id) => profileRepo.get(db, id) as never,
-    create: async (b) => (checkRetry(b), profileRepo.create(db, b) as never),
-    update: async (id, b) => (checkRetry(b), profileRepo.update(db, id, b) as never),
+    toView: (r) => ({ id: r.id, name: r.name, technologies: r.technologies, maxParallelHosts: r.maxParallelHosts, timeouts: r.timeouts, retry: r.retry, isDefault: r.isDefault, ...stamps(r) }),
+    list: (p) => profileRepo.list(db, p), get: (id) => profileRepo.get(db, id),
+    create: async (b) => (checkRetry(b), profileRepo.create(db, b)),
+    update: async (id, b) => (checkRetry(b), profileRepo.update(db, id, b)),
     remove: (id) => profileRepo.remove(db, id),
   });
 
