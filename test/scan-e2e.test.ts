@@ -118,6 +118,7 @@ describe('a scan over six loopback hosts', () => {
     });
     const launched = await env.api('POST', '/scans', { title: 'e2e', targets: '127.0.0.2-127.0.0.7', optionProfileId: profile.body.id, applianceId });
     expect(launched.status, launched.text).toBe(202);
+    expect(launched.body.warnings).toEqual([]);
     scanId = launched.body.id;
 
     const scan = await waitForScan(scanId);

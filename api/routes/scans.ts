@@ -12,6 +12,7 @@ import { ApiProblem, badRequest } from '../problems.js';
 import { IdParams, Page, Scan, ScanBody } from '../schemas.js';
 import type { ApiDeps } from './index.js';
 import { toCsv } from '../csv.js';
+import { applianceIsPolling } from '../appliance-status.js';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const tags = ['scans'];
@@ -30,7 +31,7 @@ export async function scanRoutes(api: FastifyInstance, { db, temporal }: ApiDeps
 
   api.post<{ Body: { title: string; targets: string; optionProfileId?: string; applianceId?: string } }>(
     '/scans',
-    { schema: { tags, body: ScanBody, response: { 202: Scan } } },
+    { schema: { tags, body: ScanBody, response: { 202: Type.Intersect([Scan, Type.Object({ warnings: Type.Array(Type.String()) })]) } } },
     async (request, reply) => {
       const body = request.body;
       let ranges;
@@ -75,7 +76,11 @@ export async function scanRoutes(api: FastifyInstance, { db, temporal }: ApiDeps
         throw new ApiProblem(503, 'the scan could not be started: Temporal is unavailable');
       }
       await scanRepo.setWorkflowId(db, scan.id, workflowId);
-      return reply.code(202).send(await view({ ...scan, workflowId }));
+      const warnings: string[] = [];
+      if (!(await applianceIsPolling(temporal, appliance.id).catch(() => true))) {
+        warnings.push(`appliance "${appliance.name}" has no worker polling its queue: its hosts wait until one starts (workers/appliance/main.ts with VAULTSCAN_APPLIANCE_ID=${appliance.id})`);
+      }
+      return reply.code(202).send({ ...(await view({ ...scan, workflowId })), warnings });
     },
   );
 
