@@ -1,14 +1,16 @@
 // Activities that run on a scanner appliance: the only code that ever sees a target secret.
+// Each works on a batch of hosts (one Temporal round trip per step per batch, not per host).
 // fetchCredentials runs on the appliance's shared queue; the rest run on the queue of the
-// very process that holds the secret (its own queue), found through fetchCredentials' result.
+// very process that holds the secrets (its own queue), found through fetchCredentials' result.
 import { Context } from '@temporalio/activity';
 import type { Technology } from '../domain/categories.js';
-import type { HostPlan } from '../domain/scan-types.js';
+import type { HostBatch, HostFailure } from '../domain/scan-types.js';
 import { ScanError } from '../domain/scan-error.js';
-import { classified } from './failures.js';
-import type { SecretStore } from './secrets/secret-store.js';
-import type { VaultAdapter } from './vault/adapter.js';
-import type { AuthTechnology, CollectedData, PrivilegeCheck } from './auth/technology.js';
+import { packCollectedData } from './collected-data.js';
+import { classified, toHostFailure } from './failures.js';
+import { copyCredential, wipeCredential, type SecretStore } from './secrets/secret-store.js';
+import type { FetchedCredential, VaultAdapter } from './vault/adapter.js';
+import type { AuthTechnology, PrivilegeCheck } from './auth/technology.js';
 
 export interface ApplianceDeps {
   /** This process's own task queue: where the secret it fetched can be used. */
@@ -19,31 +21,30 @@ export interface ApplianceDeps {
 }
 
 export interface FetchCredentialsInput {
-  scanId: string;
-  ip: string;
-  plan: HostPlan;
+  batch: HostBatch;
   vaultTimeoutMs: number;
 }
 
 export interface FetchCredentialsResult {
-  handle: string;
+  /** The queue of this very process: the only place the handles below mean anything. */
   queue: string;
+  held: { ip: string; handle: string }[];
+  failed: { ip: string; failure: HostFailure }[];
 }
 
-export interface AuthenticateInput {
-  handle: string;
-  ip: string;
-  port: number;
+export interface LoginAndCollectInput {
   technology: Technology;
-  username: string;
+  hosts: { ip: string; handle: string; port: number; username: string }[];
   connectTimeoutMs: number;
   commandTimeoutMs: number;
 }
 
-export interface CollectInput {
-  handle: string;
-  commandTimeoutMs: number;
-}
+export type HostScanResult =
+  | { ip: string; ok: true; privileges: PrivilegeCheck; collected: PackedCollectedData }
+  | { ip: string; ok: false; failure: HostFailure };
+
+/** CollectedData as gzip + base64 (see collected-data.ts). */
+export type PackedCollectedData = string;
 
 /** Heartbeats while a long step runs, so a dead worker is noticed within the heartbeat timeout. */
 async function heartbeating<T>(body: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -65,46 +66,72 @@ export function createApplianceActivities(deps: ApplianceDeps) {
     return technology;
   };
 
+  /** One host: log in with the held secret, check root delegation, collect. Never throws. */
+  const scanHost = async (host: LoginAndCollectInput['hosts'][number], input: LoginAndCollectInput, signal: AbortSignal): Promise<HostScanResult> => {
+    try {
+      const credential = deps.store.credential(host.handle);
+      const session = await technologyOf(input.technology).connect(
+        { ip: host.ip, port: host.port },
+        { username: host.username, ...credential },
+        { connectTimeoutMs: input.connectTimeoutMs, commandTimeoutMs: input.commandTimeoutMs, signal },
+      );
+      deps.store.attachSession(host.handle, session);
+      const privileges = await session.checkPrivileges();
+      const data = await session.collect({ commandTimeoutMs: input.commandTimeoutMs, signal });
+      return { ip: host.ip, ok: true, privileges, collected: await packCollectedData(data) };
+    } catch (err) {
+      if (signal.aborted) throw err; // cancelled: the workflow is told by the cancellation itself
+      return { ip: host.ip, ok: false, failure: toHostFailure(err) };
+    }
+  };
+
   return {
+    /**
+     * Fetches the credentials of a batch of hosts. Hosts covered by the same record share one
+     * vault read (same item), but each gets its own copy behind its own handle, so each
+     * purge stands alone. A vault failure fails every host of that record, as data.
+     */
     async fetchCredentials(input: FetchCredentialsInput): Promise<FetchCredentialsResult> {
       return classified(async () => {
-        const { plan } = input;
-        const adapter = deps.vaults(plan.vault.type);
-        if (!adapter) throw new ScanError('CONFIG_INVALID', `this appliance does not support the vault type "${plan.vault.type}"`);
+        const { batch } = input;
         const signal = AbortSignal.any([Context.current().cancellationSignal, AbortSignal.timeout(input.vaultTimeoutMs)]);
-        const credential = await adapter.fetch({ config: plan.vault.config, access: plan.vault.access, locator: plan.locator, fields: plan.fields, signal });
-        const handle = deps.store.put(credential);
-        return { handle, queue: deps.ownQueue };
+        const result: FetchCredentialsResult = { queue: deps.ownQueue, held: [], failed: [] };
+        const byRecord = new Map<string, HostBatch['hosts']>();
+        for (const host of batch.hosts) {
+          const hosts = byRecord.get(host.authRecordId) ?? [];
+          hosts.push(host);
+          byRecord.set(host.authRecordId, hosts);
+        }
+        await Promise.all(
+          [...byRecord].map(async ([recordId, hosts]) => {
+            const plan = batch.plans[recordId];
+            let credential: FetchedCredential | undefined;
+            try {
+              if (!plan) throw new ScanError('CONFIG_INVALID', `no plan for authentication record ${recordId}`);
+              const adapter = deps.vaults(plan.vault.type);
+              if (!adapter) throw new ScanError('CONFIG_INVALID', `this appliance does not support the vault type "${plan.vault.type}"`);
+              credential = await adapter.fetch({ config: plan.vault.config, access: plan.vault.access, locator: plan.locator, fields: plan.fields, signal });
+              for (const host of hosts) result.held.push({ ip: host.ip, handle: deps.store.put(copyCredential(credential)) });
+            } catch (err) {
+              for (const host of hosts) result.failed.push({ ip: host.ip, failure: toHostFailure(err) });
+            } finally {
+              if (credential) wipeCredential(credential);
+            }
+          }),
+        );
+        return result;
       });
     },
 
-    async authenticate(input: AuthenticateInput): Promise<PrivilegeCheck> {
-      return classified(() =>
-        heartbeating(async (signal) => {
-          const credential = deps.store.credential(input.handle);
-          const session = await technologyOf(input.technology).connect(
-            { ip: input.ip, port: input.port },
-            { username: input.username, ...credential },
-            { connectTimeoutMs: input.connectTimeoutMs, commandTimeoutMs: input.commandTimeoutMs, signal },
-          );
-          deps.store.attachSession(input.handle, session);
-          return session.checkPrivileges();
-        }),
-      );
+    /** Logs in to each host of the batch and collects, all at once; one result per host. */
+    async loginAndCollect(input: LoginAndCollectInput): Promise<HostScanResult[]> {
+      return classified(() => heartbeating((signal) => Promise.all(input.hosts.map((host) => scanHost(host, input, signal)))));
     },
 
-    async collect(input: CollectInput): Promise<CollectedData> {
-      return classified(() =>
-        heartbeating(async (signal) => {
-          const session = deps.store.session(input.handle);
-          if (!session) throw new ScanError('SECRET_EXPIRED', 'no logged-in session is held for this handle');
-          return session.collect({ commandTimeoutMs: input.commandTimeoutMs, signal });
-        }),
-      );
-    },
-
-    async purgeSecrets(input: { handle: string }): Promise<{ purged: boolean }> {
-      return { purged: await deps.store.purge(input.handle) };
+    /** Zero-fills and forgets the batch's secrets and closes their sessions. */
+    async purgeSecrets(input: { handles: string[] }): Promise<{ purged: number }> {
+      const purged = await Promise.all(input.handles.map((h) => deps.store.purge(h)));
+      return { purged: purged.filter(Boolean).length };
     },
   };
 }

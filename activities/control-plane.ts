@@ -6,6 +6,11 @@ import type { HostResultInput } from '../db/repositories/index.js';
 import { containsIp, hostsAt } from '../domain/targets.js';
 import type { HostPlan, TargetPage } from '../domain/scan-types.js';
 import type { ReportCategory, Technology, VaultType } from '../domain/categories.js';
+import type { PackedCollectedData } from './appliance.js';
+import { unpackCollectedData } from './collected-data.js';
+
+/** A host's result as the workflow holds it: collected data still packed as it came from the appliance. */
+export type PublishableHostResult = Omit<HostResultInput, 'facts' | 'packages'> & { collected: PackedCollectedData | null };
 
 export interface ControlPlaneDeps {
   db: Database;
@@ -45,8 +50,15 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
       return { NOT_ATTEMPTED: input.hosts.length };
     },
 
-    async publishHostResult(input: HostResultInput): Promise<void> {
-      await resultRepo.publish(db, input);
+    /** A batch's results in one transaction; run again, it leaves exactly one copy of each. */
+    async publishHostResults(input: { results: PublishableHostResult[] }): Promise<void> {
+      const rows: HostResultInput[] = await Promise.all(
+        input.results.map(async ({ collected, ...result }) => {
+          const data = collected === null ? null : await unpackCollectedData(collected);
+          return { ...result, facts: data?.facts ?? null, packages: data?.packages ?? [] };
+        }),
+      );
+      await resultRepo.publishMany(db, rows);
     },
 
     async finishScan(input: { scanId: string; status: 'FINISHED' | 'CANCELED'; counts: Record<ReportCategory, number> }): Promise<void> {

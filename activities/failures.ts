@@ -3,6 +3,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { describeCode } from '../domain/errors.js';
 import { ScanError } from '../domain/scan-error.js';
+import type { HostFailure } from '../domain/scan-types.js';
 
 export interface FailureDetails {
   vendorCode: string | null;
@@ -27,4 +28,11 @@ export async function classified<T>(body: () => Promise<T>): Promise<T> {
   } catch (err) {
     throw toActivityFailure(err);
   }
+}
+
+/** The same classification as data, for batch activities that report each host's failure. */
+export function toHostFailure(err: unknown): HostFailure {
+  if (err instanceof ScanError) return { code: err.code, vendorCode: err.vendorCode ?? null, httpStatus: err.httpStatus ?? null, message: err.message };
+  const message = err instanceof Error ? `${err.name}: ${err.message}` : 'unexpected failure';
+  return { code: 'INTERNAL_ERROR', vendorCode: null, httpStatus: null, message };
 }

@@ -8,7 +8,7 @@ import { connectWorkerConnection } from '../workers/temporal/connection.js';
 import { createApplianceWorkers } from '../workers/appliance/create-workers.js';
 import { startScanEnvironment } from '../test/harness/scan-env.js';
 import { freshPostgres } from './common.js';
-import { instantTechnology, instantVault } from './simulated.js';
+import { instantTechnology, instantVault } from '../test/harness/simulated.js';
 
 export interface ApiLoadResult {
   requests: number;

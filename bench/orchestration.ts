@@ -6,7 +6,7 @@ import { connectWorkerConnection } from '../workers/temporal/connection.js';
 import { createApplianceWorkers } from '../workers/appliance/create-workers.js';
 import { startScanEnvironment } from '../test/harness/scan-env.js';
 import { describeStats, freshPostgres, stats, type Stats } from './common.js';
-import { instantTechnology, instantVault } from './simulated.js';
+import { instantTechnology, instantVault } from '../test/harness/simulated.js';
 import { describeCpu, startCpuMeter } from './cpu.js';
 
 export async function benchOrchestration(options: { hosts: number; parallel: number; runs: number }): Promise<{ hostsPerSecond: Stats; text: string; cpu: string }> {

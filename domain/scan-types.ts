@@ -49,9 +49,21 @@ export interface AttemptRecord {
   at: string;
 }
 
-export interface HostOutcome {
-  ip: string;
-  technology: Technology;
-  category: ReportCategory;
-  code: ErrorCode | null;
+/** A failure of one host's step, as data: batch activities report per host instead of throwing. */
+export interface HostFailure {
+  code: ErrorCode;
+  vendorCode: string | null;
+  httpStatus: number | null;
+  message: string;
 }
+
+/** A batch of hosts of one technology, each with the record that covers it. */
+export interface HostBatch {
+  scanId: string;
+  technology: Technology;
+  hosts: { ip: string; authRecordId: string }[];
+  plans: Record<string, HostPlan>;
+}
+
+/** What a batch child reports to its parent: only the tally, the details are published. */
+export type BatchOutcome = Record<ReportCategory, number>;

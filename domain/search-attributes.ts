@@ -1,10 +1,13 @@
 // Search attributes that make scans and hosts easy to find in the Temporal Web UI.
-// Only ids and statuses: visibility stores them in plain text, so never anything secret.
+// Only ids, addresses and statuses: visibility stores them in plain text, never anything secret.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 export const ScanIdAttr = defineSearchAttributeKey('VaultscanScanId', SearchAttributeType.KEYWORD);
-export const TargetIpAttr = defineSearchAttributeKey('VaultscanTargetIp', SearchAttributeType.KEYWORD);
+/** Every host a batch workflow scans: `VaultscanTargetIps = "10.0.0.5"` finds the host's workflow. */
+export const TargetIpsAttr = defineSearchAttributeKey('VaultscanTargetIps', SearchAttributeType.KEYWORD_LIST);
 export const ApplianceIdAttr = defineSearchAttributeKey('VaultscanApplianceId', SearchAttributeType.KEYWORD);
 export const ScanStatusAttr = defineSearchAttributeKey('VaultscanStatus', SearchAttributeType.KEYWORD);
+/** The report categories a finished batch's hosts landed in: `VaultscanHostCategories = "FAILED"`. */
+export const HostCategoriesAttr = defineSearchAttributeKey('VaultscanHostCategories', SearchAttributeType.KEYWORD_LIST);
 
-export const SEARCH_ATTRIBUTES = [ScanIdAttr, TargetIpAttr, ApplianceIdAttr, ScanStatusAttr];
+export const SEARCH_ATTRIBUTES = [ScanIdAttr, TargetIpsAttr, ApplianceIdAttr, ScanStatusAttr, HostCategoriesAttr];

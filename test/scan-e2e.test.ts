@@ -50,6 +50,16 @@ async function waitForActivity(workflowId: string, activity: string, timeoutMs =
   return false;
 }
 
+/** The batch workflow that scans a host, found the way an operator would: by search attribute. */
+async function workflowScanning(scanId: string, ip: string, timeoutMs = 60_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for await (const wf of env.client.workflow.list({ query: `VaultscanScanId = "${scanId}" AND VaultscanTargetIps = "${ip}"` })) return wf.workflowId;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no workflow of scan ${scanId} scans ${ip}`);
+}
+
 async function waitForScan(id: string, timeoutMs = 180_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -112,7 +122,8 @@ describe('a scan over six loopback hosts', () => {
       expect(res.status, res.text).toBe(201);
     }
     const profile = await env.api('POST', '/option-profiles', {
-      name: 'e2e', technologies: ['unix'], maxParallelHosts: 4,
+      // 8 in parallel: batches of two hosts, so batching is exercised end to end.
+      name: 'e2e', technologies: ['unix'], maxParallelHosts: 8,
       timeouts: { connectMs: 10_000, commandMs: 30_000, vaultMs: 5_000, applianceLostMs: 5_000, heartbeatMs: 3_000 },
       retry: { maxAttempts: 2, initialIntervalMs: 200, maxIntervalMs: 1_000 },
     });
@@ -149,8 +160,14 @@ describe('a scan over six loopback hosts', () => {
     // Every workflow history of the scan, as the server stores it.
     const histories: Buffer[] = [];
     const ids = [`scan-${scanId}`];
-    for await (const wf of env.client.workflow.list({ query: `VaultscanScanId = "${scanId}"` })) ids.push(wf.workflowId);
-    expect(new Set(ids).size).toBeGreaterThanOrEqual(6);
+    const scannedIps: string[] = [];
+    for await (const wf of env.client.workflow.list({ query: `VaultscanScanId = "${scanId}"` })) {
+      ids.push(wf.workflowId);
+      scannedIps.push(...((wf.searchAttributes.VaultscanTargetIps as string[] | undefined) ?? []));
+    }
+    // Five covered hosts in batches of two: three batch workflows, each host in exactly one.
+    expect(new Set(ids).size).toBe(4);
+    expect(scannedIps.sort()).toEqual([hosts.passed, hosts.insufficient, hosts.wrongPassword, hosts.missingSecret, hosts.unreachable].sort());
     for (const id of new Set(ids)) {
       const history = await env.client.workflow.getHandle(id).fetchHistory();
       histories.push(Buffer.from(protos.temporal.api.history.v1.History.encode(history).finish()));
@@ -214,8 +231,10 @@ describe('an appliance worker killed while it holds a secret', () => {
     const launched = await env.api('POST', '/scans', { title: 'kill', targets: '127.0.0.8, 127.0.0.2', optionProfileId: profile.id, applianceId });
     const scanId = launched.body.id as string;
 
-    // Wait until the secret is held: fetchCredentials has completed for the slow host.
-    expect(await waitForActivity(`scan-${scanId}/unix/127.0.0.8`, 'fetchCredentials')).toBe(true);
+    // Wait until the secret is held: fetchCredentials has completed for the slow host's batch.
+    const batch = await workflowScanning(scanId, '127.0.0.8');
+    expect(batch).toBe(`scan-${scanId}/unix/127.0.0.2..127.0.0.8`);
+    expect(await waitForActivity(batch, 'fetchCredentials')).toBe(true);
     await env.killAppliances('SIGKILL');
     await env.startAppliance(applianceId);
 
@@ -226,8 +245,10 @@ describe('an appliance worker killed while it holds a secret', () => {
       { ip: '127.0.0.2', category: 'PASSED' },
       { ip: '127.0.0.8', category: 'PASSED' },
     ]);
-    const slow = (await env.api('GET', `/scans/${scanId}/results`)).body.results.find((r: { ip: string }) => r.ip === '127.0.0.8');
-    expect(slow.attempts.map((a: { code: string | null }) => a.code)).toEqual(['APPLIANCE_LOST', null]);
+    // The whole batch was on the lost worker: both hosts start over, and say so.
+    for (const host of (await env.api('GET', `/scans/${scanId}/results`)).body.results) {
+      expect(host.attempts.map((a: { code: string | null }) => a.code)).toEqual(['APPLIANCE_LOST', null]);
+    }
   });
 });
 
@@ -236,7 +257,7 @@ describe('cancelling a scan', () => {
     const profile = (await env.api('GET', '/option-profiles')).body.find((p: { name: string }) => p.name === 'e2e');
     const launched = await env.api('POST', '/scans', { title: 'cancel me', targets: '127.0.0.8', optionProfileId: profile.id, applianceId });
     const scanId = launched.body.id as string;
-    const hostWorkflow = `scan-${scanId}/unix/127.0.0.8`;
+    const hostWorkflow = await workflowScanning(scanId, '127.0.0.8');
     expect(await waitForActivity(hostWorkflow, 'fetchCredentials')).toBe(true);
     const cancel = await env.api('POST', `/scans/${scanId}/cancel`);
     expect(cancel.status).toBe(202);

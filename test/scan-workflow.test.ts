@@ -1,11 +1,15 @@
 // scanWorkflow's own mechanics on a real Temporal dev server: paging, continue-as-new with
-// the cursor and tally carried over, the progress query, disabled technologies.
+// the cursor and tally carried over, the progress query, disabled technologies, and hosts
+// run in batches with per-host attempts and per-host search attributes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startScanEnvironment, type ScanEnvironment } from './harness/scan-env.js';
 import { applianceRepo, profileRepo, profileSettings, scanRepo } from '../db/repositories/index.js';
 import { CONTROL_PLANE_QUEUE } from '../workflows/activity-stubs.js';
 import type { ScanInput, scanWorkflow } from '../workflows/scan.js';
 import { progressQuery } from '../workflows/messages.js';
+import { ScanError } from '../domain/scan-error.js';
+import type { AuthTechnology } from '../activities/auth/technology.js';
+import { instantVault } from './harness/simulated.js';
 
 let env: ScanEnvironment;
 
@@ -17,13 +21,13 @@ afterAll(async () => {
   await env?.stop();
 });
 
-async function runScan(targets: string, technologies: 'unix'[], extra: Partial<ScanInput>) {
+async function runScan(targets: string, technologies: 'unix'[], extra: Partial<ScanInput>, options: { maxParallelHosts?: number; maxAttempts?: number; applianceName?: string } = {}) {
   const db = env.database.db;
   const profile = await profileRepo.create(db, {
-    name: `p-${Math.random()}`, technologies, maxParallelHosts: 2,
-    timeouts: { connectMs: 1000, commandMs: 1000, vaultMs: 1000 }, retry: { maxAttempts: 1, initialIntervalMs: 0, maxIntervalMs: 0 },
+    name: `p-${Math.random()}`, technologies, maxParallelHosts: options.maxParallelHosts ?? 2,
+    timeouts: { connectMs: 1000, commandMs: 1000, vaultMs: 1000 }, retry: { maxAttempts: options.maxAttempts ?? 1, initialIntervalMs: 10, maxIntervalMs: 10 },
   });
-  const appliance = await applianceRepo.ensure(db, 'wf-test');
+  const appliance = await applianceRepo.ensure(db, options.applianceName ?? 'wf-test');
   const scan = await scanRepo.create(db, { title: 'wf', targets, optionProfileId: profile.id, applianceId: appliance.id });
   const handle = await env.client.workflow.start<typeof scanWorkflow>('scanWorkflow', {
     taskQueue: CONTROL_PLANE_QUEUE,
@@ -53,5 +57,70 @@ describe('scanWorkflow', () => {
       { ip: '198.51.100.1', category: 'NOT_ATTEMPTED', error_code: 'TECHNOLOGY_DISABLED' },
       { ip: '198.51.100.2', category: 'NOT_ATTEMPTED', error_code: 'TECHNOLOGY_DISABLED' },
     ]);
+  });
+
+  it('runs covered hosts in batches: per-host results and attempts, retries only for the hosts that need them, each host findable by search attribute', async () => {
+    // A technology that answers at once, scripted per host: .3 times out once then passes,
+    // .5 rejects the credentials, every other host passes with a three-package inventory.
+    const connects = new Map<string, number>();
+    const scripted: AuthTechnology = {
+      name: 'unix',
+      defaultPort: 22,
+      async connect({ ip }, credentials) {
+        const n = (connects.get(ip) ?? 0) + 1;
+        connects.set(ip, n);
+        if (credentials.password?.toString() !== 'simulated-password') throw new ScanError('AUTH_FAILED', 'the simulated host got the wrong secret');
+        if (ip.endsWith('.3') && n === 1) throw new ScanError('TARGET_TIMEOUT', 'simulated timeout');
+        if (ip.endsWith('.5')) throw new ScanError('AUTH_FAILED', 'simulated rejection');
+        return {
+          checkPrivileges: async () => ({ ok: true, method: 'sudo' }),
+          collect: async () => ({ facts: { 'os.id': 'simulated', host: ip }, packages: ['a', 'b', 'c'].map((name) => ({ name, version: '1', arch: 'all' })) }),
+          close: async () => undefined,
+        };
+      },
+    };
+    const appliance = await applianceRepo.ensure(env.database.db, 'wf-batches');
+    let vaultReads = 0;
+    const countingVault = { ...instantVault, fetch: (request: Parameters<typeof instantVault.fetch>[0]) => (vaultReads++, instantVault.fetch(request)) };
+    const workers = await env.startSimulatedAppliance(appliance.id, { vaults: () => countingVault, technologies: () => scripted });
+    const vault = await env.api('POST', '/vaults', { name: 'simulated', type: 'hashicorp', config: { url: 'http://127.0.0.1:1', authMethod: 'token' }, access: { token: 'sim' } });
+    const record = await env.api('POST', '/auth-records', {
+      name: 'batch hosts', technology: 'unix', targets: '198.51.100.0-198.51.100.9', username: 'scanner',
+      vaultId: vault.body.id, locator: { path: 'x' }, fields: { password: 'password' },
+    });
+    expect(record.status, record.text).toBe(201);
+
+    const { scan, summary } = await runScan('198.51.100.0/28', ['unix'], { hostsPerBatch: 4 }, { maxParallelHosts: 8, maxAttempts: 2, applianceName: 'wf-batches' });
+    expect(summary.counts).toEqual({ PASSED: 9, INSUFFICIENT_PRIVILEGES: 0, FAILED: 1, NOT_ATTEMPTED: 6, UNREACHABLE: 0 });
+
+    // Ten covered hosts, four a batch: three batch workflows, each host in exactly one.
+    const batches = new Map<string, string[]>();
+    for await (const wf of env.client.workflow.list({ query: `VaultscanScanId = "${scan.id}"` })) batches.set(wf.workflowId, wf.searchAttributes.VaultscanTargetIps as string[]);
+    expect([...batches.keys()].sort()).toEqual([
+      `scan-${scan.id}/unix/198.51.100.0..198.51.100.3`,
+      `scan-${scan.id}/unix/198.51.100.4..198.51.100.7`,
+      `scan-${scan.id}/unix/198.51.100.8..198.51.100.9`,
+    ]);
+    const found = [];
+    for await (const wf of env.client.workflow.list({ query: `VaultscanScanId = "${scan.id}" AND VaultscanTargetIps = "198.51.100.5"` })) found.push(wf);
+    expect(found.map((wf) => wf.workflowId)).toEqual([`scan-${scan.id}/unix/198.51.100.4..198.51.100.7`]);
+    expect(found[0]!.searchAttributes.VaultscanHostCategories).toEqual(['PASSED', 'FAILED']);
+
+    const rows = await env.database.query(`select r.ip, r.category, r.error_code, r.package_count,
+        (select string_agg(coalesce(a.code, 'ok'), ',' order by a.attempt_no) from host_attempts a where a.result_id = r.id) as attempts
+      from host_results r where r.scan_id = '${scan.id}' and r.category <> 'NOT_ATTEMPTED' order by r.ip_key`);
+    expect(rows).toHaveLength(10);
+    for (const row of rows) {
+      if (row.ip === '198.51.100.3') expect(row).toMatchObject({ category: 'PASSED', error_code: null, package_count: 3, attempts: 'TARGET_TIMEOUT,ok' });
+      else if (row.ip === '198.51.100.5') expect(row).toMatchObject({ category: 'FAILED', error_code: 'AUTH_FAILED', package_count: 0, attempts: 'AUTH_FAILED' });
+      else expect(row).toMatchObject({ category: 'PASSED', error_code: null, package_count: 3, attempts: 'ok' });
+    }
+    // Only the host that timed out was tried again; every fetched secret was purged.
+    expect(Object.fromEntries(connects)).toEqual(Object.fromEntries(rows.map((r) => [r.ip, r.ip === '198.51.100.3' ? 2 : 1])));
+    expect(workers.store.size).toBe(0);
+    // One vault read per batch and attempt (the hosts share one record), not one per host.
+    expect(vaultReads).toBe(4);
+    const facts = await env.database.query(`select facts from host_results where scan_id = '${scan.id}' and ip = '198.51.100.8'`);
+    expect(facts).toEqual([{ facts: { 'os.id': 'simulated', host: '198.51.100.8' } }]);
   });
 });

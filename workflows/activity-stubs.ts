@@ -1,6 +1,6 @@
-// Activity proxies, one place for their timeouts. Retries belong to the workflows (so every
-// attempt lands in the report), hence maximumAttempts: 1 on the steps that touch a host.
-import { proxyActivities } from '@temporalio/workflow';
+// Activity proxies, one place for their timeouts. Retries of the steps that touch a host
+// belong to the workflows (so every attempt lands in the report), hence maximumAttempts: 1.
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { ApplianceActivities } from '../activities/appliance.js';
 import type { ControlPlaneActivities } from '../activities/control-plane.js';
 import type { ProfileSettings } from '../domain/scan-types.js';
@@ -13,6 +13,16 @@ export function applianceQueue(applianceId: string): string {
 
 export const controlPlane = proxyActivities<ControlPlaneActivities>({
   taskQueue: CONTROL_PLANE_QUEUE,
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
+});
+
+/**
+ * The same database activities as local activities: they run in the control-plane worker that
+ * runs the workflow (which has the database), with no task queue round trip and one history
+ * marker instead of three events. Their input (a batch's collected data) never enters history.
+ */
+export const controlPlaneLocal = proxyLocalActivities<Pick<ControlPlaneActivities, 'publishHostResults'>>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
 });
@@ -30,15 +40,16 @@ export function sharedApplianceActivities(applianceId: string, profile: ProfileS
 }
 
 /**
- * The steps that need the secret, on the queue of the one worker holding it. If that worker
- * dies nobody else can take them: schedule-to-start and heartbeat timeouts notice it.
+ * The steps that need the secrets, on the queue of the one worker holding them. If that
+ * worker dies nobody else can take them: schedule-to-start and heartbeat timeouts notice it.
+ * A batch's hosts run at once, so one host's budget bounds the whole step.
  */
 export function ownQueueActivities(queue: string, profile: ProfileSettings) {
-  const stepMs = profile.timeouts.connectMs + 4 * profile.timeouts.commandMs;
+  const hostMs = profile.timeouts.connectMs + 4 * profile.timeouts.commandMs;
   return proxyActivities<Omit<ApplianceActivities, 'fetchCredentials'>>({
     taskQueue: queue,
     scheduleToStartTimeout: applianceLostMs(profile),
-    startToCloseTimeout: stepMs,
+    startToCloseTimeout: hostMs + 10_000,
     heartbeatTimeout: heartbeatMs(profile),
     retry: { maximumAttempts: 1 },
   });

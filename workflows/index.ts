@@ -1,3 +1,3 @@
 // The workflows the control-plane worker registers.
 export { scanWorkflow } from './scan.js';
-export { hostScanWorkflow } from './host-scan.js';
+export { hostBatchWorkflow } from './host-batch.js';

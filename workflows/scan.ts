@@ -1,5 +1,6 @@
-// A scan: read targets page by page, publish hosts no record covers, run one child per
-// covered host inside a bounded window, continue-as-new before history grows large.
+// A scan: read targets page by page, publish hosts no record covers, run the covered hosts
+// in batches (one child workflow per batch) inside a window of maxParallelHosts hosts, and
+// continue-as-new before history grows large.
 import {
   CancellationScope,
   ChildWorkflowCancellationType,
@@ -14,10 +15,11 @@ import {
   allHandlersFinished,
 } from '@temporalio/workflow';
 import { REPORT_CATEGORIES, type ReportCategory } from '../domain/categories.js';
-import type { HostOutcome, HostPlan, ProfileSettings } from '../domain/scan-types.js';
-import { ApplianceIdAttr, ScanIdAttr, ScanStatusAttr, TargetIpAttr } from '../domain/search-attributes.js';
+import type { Technology } from '../domain/categories.js';
+import type { BatchOutcome, HostBatch, ProfileSettings, TargetPage } from '../domain/scan-types.js';
+import { ApplianceIdAttr, ScanIdAttr, ScanStatusAttr, TargetIpsAttr } from '../domain/search-attributes.js';
 import { controlPlane } from './activity-stubs.js';
-import { hostScanWorkflow } from './host-scan.js';
+import { hostBatchWorkflow } from './host-batch.js';
 import { cancelSignal, progressQuery, type ScanProgress } from './messages.js';
 
 export interface ScanInput {
@@ -29,8 +31,10 @@ export interface ScanInput {
   cursor?: number;
   counts?: Record<ReportCategory, number>;
   pageSize?: number;
-  /** Children started per run before continuing as new (keeps each run's history small). */
-  childrenPerRun?: number;
+  /** Hosts per batch child; by default a quarter of the window, at most 25. */
+  hostsPerBatch?: number;
+  /** Batch children started per run before continuing as new (keeps each run's history small). */
+  batchesPerRun?: number;
   /** Pages read per run before continuing as new (bounds runs over hosts no record covers). */
   pagesPerRun?: number;
 }
@@ -45,19 +49,52 @@ export interface ScanSummary {
 const emptyCounts = (): Record<ReportCategory, number> =>
   Object.fromEntries(REPORT_CATEGORIES.map((c) => [c, 0])) as Record<ReportCategory, number>;
 
-export function hostWorkflowId(scanId: string, ip: string, technology: string): string {
-  return `scan-${scanId}/${technology}/${ip}`;
+/** `scan-<id>/<technology>/<ip>` for one host, `…/<first ip>..<last ip>` for a batch. */
+export function batchWorkflowId(scanId: string, technology: string, ips: string[]): string {
+  const span = ips.length === 1 ? ips[0] : `${ips[0]}..${ips[ips.length - 1]}`;
+  return `scan-${scanId}/${technology}/${span}`;
+}
+
+/**
+ * Several batches share the window, so one slow host holds back only its own batch; 25 hosts
+ * per batch keep a batch's collected data well under Temporal's payload limit.
+ */
+export function defaultHostsPerBatch(maxParallelHosts: number): number {
+  return Math.min(25, Math.max(1, Math.ceil(maxParallelHosts / 4)));
+}
+
+/** Splits a page's covered hosts into batches of one technology each, in address order. */
+function batchesOf(scanId: string, page: TargetPage, size: number): HostBatch[] {
+  const byTechnology = new Map<Technology, HostBatch['hosts']>();
+  for (const host of page.hosts) {
+    if (host.authRecordId === null) continue;
+    const technology = page.plans[host.authRecordId]!.technology;
+    const hosts = byTechnology.get(technology) ?? [];
+    hosts.push({ ip: host.ip, authRecordId: host.authRecordId });
+    byTechnology.set(technology, hosts);
+  }
+  const batches: HostBatch[] = [];
+  for (const [technology, hosts] of byTechnology) {
+    for (let i = 0; i < hosts.length; i += size) {
+      const chunk = hosts.slice(i, i + size);
+      const plans = Object.fromEntries([...new Set(chunk.map((h) => h.authRecordId))].map((id) => [id, page.plans[id]!]));
+      batches.push({ scanId, technology, hosts: chunk, plans });
+    }
+  }
+  return batches;
 }
 
 export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
   const pageSize = input.pageSize ?? 500;
-  const childrenPerRun = input.childrenPerRun ?? 1_000;
+  const hostsPerBatch = Math.min(input.hostsPerBatch ?? defaultHostsPerBatch(input.profile.maxParallelHosts), input.profile.maxParallelHosts);
+  const batchesPerRun = input.batchesPerRun ?? 400;
   const pagesPerRun = input.pagesPerRun ?? 100;
   const counts = input.counts ?? emptyCounts();
   let cursor = input.cursor ?? 0;
   let cancelRequested = false;
   let endStatus: ScanSummary['status'] | undefined = undefined;
   const running = new Set<Promise<void>>();
+  let runningHosts = 0;
   const done = () => Object.values(counts).reduce((a, b) => a + b, 0);
 
   const hostScope = new CancellationScope();
@@ -69,38 +106,39 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
     status: endStatus ?? (cancelRequested ? 'CANCELING' : 'RUNNING'),
     totalHosts: input.totalHosts,
     doneHosts: done(),
-    runningHosts: running.size,
+    runningHosts,
     counts: { ...counts },
   }));
 
   if (input.cursor === undefined) await controlPlane.markScanRunning({ scanId: input.scanId });
 
-  const runHost = async (ip: string, plan: HostPlan) => {
-    const child = await startChild(hostScanWorkflow, {
-      workflowId: hostWorkflowId(input.scanId, ip, plan.technology),
-      args: [{ scanId: input.scanId, ip, applianceId: input.applianceId, technology: plan.technology, plan, profile: input.profile }],
+  const runBatch = async (batch: HostBatch) => {
+    const ips = batch.hosts.map((h) => h.ip);
+    const child = await startChild(hostBatchWorkflow, {
+      workflowId: batchWorkflowId(input.scanId, batch.technology, ips),
+      args: [{ batch, applianceId: input.applianceId, profile: input.profile }],
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
       typedSearchAttributes: [
         { key: ScanIdAttr, value: input.scanId },
-        { key: TargetIpAttr, value: ip },
+        { key: TargetIpsAttr, value: ips },
         { key: ApplianceIdAttr, value: input.applianceId },
         { key: ScanStatusAttr, value: 'RUNNING' },
       ],
     });
-    const outcome: HostOutcome = await child.result();
-    counts[outcome.category] += 1;
+    const outcome: BatchOutcome = await child.result();
+    for (const category of REPORT_CATEGORIES) counts[category] += outcome[category];
   };
 
   let startedThisRun = 0;
   let pagesThisRun = 0;
-  const roomInThisRun = () => startedThisRun < childrenPerRun && pagesThisRun < pagesPerRun && !workflowInfo().continueAsNewSuggested;
+  const roomInThisRun = () => startedThisRun < batchesPerRun && pagesThisRun < pagesPerRun && !workflowInfo().continueAsNewSuggested;
   try {
     await hostScope.run(async () => {
       while (cursor < input.totalHosts && roomInThisRun()) {
         pagesThisRun++;
         const technologies = input.profile.technologies;
-        const page = await controlPlane.resolveTargets({ scanId: input.scanId, offset: cursor, limit: Math.min(pageSize, childrenPerRun - startedThisRun), technologies });
+        const page = await controlPlane.resolveTargets({ scanId: input.scanId, offset: cursor, limit: Math.min(pageSize, (batchesPerRun - startedThisRun) * hostsPerBatch), technologies });
         if (page.hosts.length === 0) break;
         cursor += page.hosts.length;
 
@@ -114,15 +152,19 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
           });
           for (const [category, n] of Object.entries(published)) counts[category as ReportCategory] += n ?? 0;
         }
-        for (const host of page.hosts) {
-          if (host.authRecordId === null) continue;
-          await condition(() => running.size < input.profile.maxParallelHosts);
-          const task: Promise<void> = runHost(host.ip, page.plans[host.authRecordId]!)
+        for (const batch of batchesOf(input.scanId, page, hostsPerBatch)) {
+          const size = batch.hosts.length;
+          await condition(() => runningHosts + size <= input.profile.maxParallelHosts);
+          runningHosts += size;
+          const task: Promise<void> = runBatch(batch)
             .catch((err: unknown) => {
-              // A host workflow that failed outright (not cancelled) still counts, as FAILED.
-              if (!isCancellation(err)) counts.FAILED += 1;
+              // A batch workflow that failed outright (not cancelled) still counts, as FAILED.
+              if (!isCancellation(err)) counts.FAILED += size;
             })
-            .finally(() => running.delete(task));
+            .finally(() => {
+              runningHosts -= size;
+              running.delete(task);
+            });
           running.add(task);
           startedThisRun++;
         }

@@ -17,8 +17,18 @@ export interface SecretStoreOptions {
   now?: () => number;
 }
 
-function wipe(credential: FetchedCredential): void {
+/** Zero-fills every buffer of a credential. */
+export function wipeCredential(credential: FetchedCredential): void {
   for (const buffer of [credential.password, credential.privateKey, credential.passphrase]) buffer?.fill(0);
+}
+
+/** An independent copy (new buffers), so one host's purge cannot touch another's secret. */
+export function copyCredential(credential: FetchedCredential): FetchedCredential {
+  const copy: FetchedCredential = {};
+  if (credential.password) copy.password = Buffer.from(credential.password);
+  if (credential.privateKey) copy.privateKey = Buffer.from(credential.privateKey);
+  if (credential.passphrase) copy.passphrase = Buffer.from(credential.passphrase);
+  return copy;
 }
 
 export class SecretStore {
@@ -59,7 +69,7 @@ export class SecretStore {
     const held = this.held.get(handle);
     if (!held) return false;
     this.held.delete(handle);
-    wipe(held.credential);
+    wipeCredential(held.credential);
     await held.session?.close().catch(() => undefined);
     return true;
   }

@@ -115,36 +115,56 @@ function scanFilter(scanId: string, category?: ReportCategory): SQL {
   return category ? and(eq(hostResults.scanId, scanId), eq(hostResults.category, category))! : eq(hostResults.scanId, scanId);
 }
 
+type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
+
+function checkResult(input: HostResultInput): void {
+  requireReference('scanId', 'scan', input.scanId);
+  if (input.authRecordId !== null) requireReference('authRecordId', 'authentication record', input.authRecordId);
+  checkCategory(input.category);
+}
+
+/** One host's result, its attempts and its packages; replaces any earlier copy. */
+async function writeResult(tx: Transaction, input: HostResultInput): Promise<{ resultId: string }> {
+  const { packages, attempts, ...fields } = input;
+  const result = { ...fields, ...hostIp(input.ip), packageCount: packages.length, finishedAt: new Date() };
+  const [row] = await tx
+    .insert(hostResults)
+    .values(result)
+    .onConflictDoUpdate({ target: [hostResults.scanId, hostResults.ip, hostResults.technology], set: result })
+    .returning({ id: hostResults.id });
+  const resultId = row!.id;
+  await tx.delete(hostAttempts).where(eq(hostAttempts.resultId, resultId));
+  if (attempts.length > 0) await tx.insert(hostAttempts).values(attempts.map((a) => ({ ...a, resultId, at: new Date(a.at) })));
+  await tx.delete(hostPackages).where(eq(hostPackages.resultId, resultId));
+  // One statement with one parameter whatever the inventory size: the packages travel as
+  // a JSON array and are expanded server-side, far cheaper than thousands of VALUES tuples.
+  if (packages.length > 0) {
+    const rows = JSON.stringify(packages.map((p) => ({ name: p.name, version: p.version, arch: p.arch })));
+    await tx.execute(sql`insert into host_packages (result_id, name, version, arch)
+      select ${resultId}::uuid, t.name, t.version, t.arch from jsonb_to_recordset(${rows}::jsonb) as t(name text, version text, arch text)`);
+  }
+  return { resultId };
+}
+
 export const resultRepo = {
   /**
    * Writes one host's result, its attempts and its package inventory in one transaction.
    * Publishing again replaces them: one result, its attempts and one copy of the packages.
    */
   async publish(db: Database, input: HostResultInput): Promise<{ resultId: string }> {
-    requireReference('scanId', 'scan', input.scanId);
-    if (input.authRecordId !== null) requireReference('authRecordId', 'authentication record', input.authRecordId);
-    checkCategory(input.category);
-    const { packages, attempts, ...fields } = input;
-    const result = { ...fields, ...hostIp(input.ip), packageCount: packages.length, finishedAt: new Date() };
+    checkResult(input);
+    return withDbErrors({ operation: 'write' }, () => db.transaction((tx) => writeResult(tx, input)));
+  },
+
+  /** A batch of hosts' results in one transaction (one commit instead of one per host). */
+  async publishMany(db: Database, inputs: HostResultInput[]): Promise<{ resultIds: string[] }> {
+    for (const input of inputs) checkResult(input);
+    if (inputs.length === 0) return { resultIds: [] };
     return withDbErrors({ operation: 'write' }, () =>
       db.transaction(async (tx) => {
-        const [row] = await tx
-          .insert(hostResults)
-          .values(result)
-          .onConflictDoUpdate({ target: [hostResults.scanId, hostResults.ip, hostResults.technology], set: result })
-          .returning({ id: hostResults.id });
-        const resultId = row!.id;
-        await tx.delete(hostAttempts).where(eq(hostAttempts.resultId, resultId));
-        if (attempts.length > 0) await tx.insert(hostAttempts).values(attempts.map((a) => ({ ...a, resultId, at: new Date(a.at) })));
-        await tx.delete(hostPackages).where(eq(hostPackages.resultId, resultId));
-        // One statement with one parameter whatever the inventory size: the packages travel as
-        // a JSON array and are expanded server-side, far cheaper than thousands of VALUES tuples.
-        if (packages.length > 0) {
-          const rows = JSON.stringify(packages.map((p) => ({ name: p.name, version: p.version, arch: p.arch })));
-          await tx.execute(sql`insert into host_packages (result_id, name, version, arch)
-            select ${resultId}::uuid, t.name, t.version, t.arch from jsonb_to_recordset(${rows}::jsonb) as t(name text, version text, arch text)`);
-        }
-        return { resultId };
+        const resultIds: string[] = [];
+        for (const input of inputs) resultIds.push((await writeResult(tx, input)).resultId);
+        return { resultIds };
       }),
     );
   },

@@ -19,6 +19,7 @@ import { createControlPlaneActivities } from '../../activities/control-plane.js'
 import { openDatabase, type OpenedDatabase } from '../../db/client.js';
 import { SecretBox } from '../../db/crypto.js';
 import { buildApp } from '../../api/app.js';
+import { createApplianceWorkers, type ApplianceWorkerOptions, type ApplianceWorkers } from '../../workers/appliance/create-workers.js';
 import { spawnAppliance, type ApplianceProcess } from './appliance-process.js';
 
 export interface ScanEnvironment {
@@ -32,6 +33,8 @@ export interface ScanEnvironment {
   codecKeys: string;
   api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T; text: string }>;
   startAppliance(applianceId: string): Promise<ApplianceProcess>;
+  /** Appliance workers inside this process, with simulated vaults or technologies. */
+  startSimulatedAppliance(applianceId: string, overrides: Pick<ApplianceWorkerOptions, 'vaults' | 'technologies' | 'maxConcurrentActivities'>): Promise<ApplianceWorkers>;
   /** Ends every appliance process this environment started (SIGKILL: as a crash would). */
   killAppliances(signal: NodeJS.Signals): Promise<void>;
   stop(): Promise<void>;
@@ -110,6 +113,17 @@ export async function startScanEnvironment(options: { databaseUrl?: string } = {
       appliances.push(appliance);
       await appliance.ready;
       return appliance;
+    },
+    async startSimulatedAppliance(applianceId, overrides) {
+      const applianceConnection = await connectWorkerConnection(settings);
+      const workers = await createApplianceWorkers({ connection: applianceConnection, namespace: 'default', dataConverter, applianceId, ...overrides });
+      const running = workers.run();
+      stops.push(async () => {
+        workers.shutdown();
+        await running;
+        await applianceConnection.close();
+      });
+      return workers;
     },
     async killAppliances(signal) {
       await Promise.all(appliances.map((a) => a.kill(signal)));

@@ -26,7 +26,8 @@ export interface TemporalDevServer {
   stop(): Promise<void>;
 }
 
-const keywordType = 'Keyword';
+/** The CLI's spelling of our search attribute types. */
+const cliType = { KEYWORD: 'Keyword', KEYWORD_LIST: 'KeywordList' } as const;
 
 export async function startTemporalDevServer(options: TemporalDevServerOptions = {}): Promise<TemporalDevServer> {
   const cli = temporalCliPath();
@@ -39,7 +40,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions =
   else args.push('--ui-ip', host, '--ui-port', String(uiPort), '--ui-disable-news-fetch');
   if (options.dbFile) args.push('--db-filename', options.dbFile);
   if (options.codecEndpoint) args.push('--ui-codec-endpoint', options.codecEndpoint);
-  for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${keywordType}`);
+  for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${cliType[key.type as keyof typeof cliType]}`);
   for (const [k, v] of Object.entries(options.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${k}=${JSON.stringify(v)}`);
 
   const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });

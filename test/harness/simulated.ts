@@ -1,7 +1,7 @@
-// Bench-only stand-ins that answer at once, to measure the orchestration alone. Registered
-// only by the benchmarks (through createApplianceWorkers' overrides), never by the product.
-import type { VaultAdapter } from '../activities/vault/adapter.js';
-import type { AuthTechnology } from '../activities/auth/technology.js';
+// Test- and bench-only stand-ins that answer at once, to measure or exercise the orchestration
+// alone. Registered only through createApplianceWorkers' overrides, never by the product.
+import type { VaultAdapter } from '../../activities/vault/adapter.js';
+import type { AuthTechnology } from '../../activities/auth/technology.js';
 
 export const instantVault: VaultAdapter = {
   type: 'hashicorp',

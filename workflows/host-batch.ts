@@ -1,0 +1,127 @@
+// A batch of hosts of one technology: fetch their credentials on the appliance, log in and
+// collect, always purge, then publish each host's result. Hosts whose attempt failed with a
+// retryable code start over from the fetch (bounded, with backoff); every attempt of every
+// host is kept for the report. Batching makes one Temporal round trip per step serve many
+// hosts: per host, the server stores about one event instead of about forty.
+import { CancellationScope, isCancellation, sleep, upsertSearchAttributes } from '@temporalio/workflow';
+import { REPORT_CATEGORIES, type ReportCategory } from '../domain/categories.js';
+import { describeCode } from '../domain/errors.js';
+import type { AttemptRecord, BatchOutcome, HostBatch, HostFailure, ProfileSettings } from '../domain/scan-types.js';
+import { HostCategoriesAttr, ScanStatusAttr } from '../domain/search-attributes.js';
+import type { HostScanResult } from '../activities/appliance.js';
+import type { PublishableHostResult } from '../activities/control-plane.js';
+import { controlPlaneLocal, ownQueueActivities, sharedApplianceActivities } from './activity-stubs.js';
+import { classifyFailure } from './classify-failure.js';
+import { backoffMs } from './retry.js';
+
+export interface HostBatchInput {
+  batch: HostBatch;
+  applianceId: string;
+  profile: ProfileSettings;
+}
+
+type BatchHost = HostBatch['hosts'][number];
+
+const failed = (ip: string, failure: HostFailure): HostScanResult => ({ ip, ok: false, failure });
+
+/** One attempt for the given hosts. Cancellation propagates (after the purge); all else is per-host data. */
+async function attemptOnce(input: HostBatchInput, hosts: BatchHost[]): Promise<Map<string, HostScanResult>> {
+  const { batch, profile } = input;
+  const results = new Map<string, HostScanResult>();
+  const everyHost = (hostsToFail: { ip: string }[], err: unknown) => {
+    if (isCancellation(err)) throw err;
+    const failure = classifyFailure(err);
+    for (const h of hostsToFail) results.set(h.ip, failed(h.ip, failure));
+  };
+
+  let fetched;
+  try {
+    fetched = await sharedApplianceActivities(input.applianceId, profile).fetchCredentials({ batch: { ...batch, hosts }, vaultTimeoutMs: profile.timeouts.vaultMs });
+  } catch (err) {
+    everyHost(hosts, err);
+    return results;
+  }
+  for (const { ip, failure } of fetched.failed) results.set(ip, failed(ip, failure));
+  if (fetched.held.length === 0) return results;
+
+  const holder = ownQueueActivities(fetched.queue, profile);
+  const planOf = new Map(hosts.map((h) => [h.ip, batch.plans[h.authRecordId]!]));
+  try {
+    const scanned = await holder.loginAndCollect({
+      technology: batch.technology,
+      hosts: fetched.held.map(({ ip, handle }) => ({ ip, handle, port: planOf.get(ip)!.port, username: planOf.get(ip)!.username })),
+      connectTimeoutMs: profile.timeouts.connectMs,
+      commandTimeoutMs: profile.timeouts.commandMs,
+    });
+    for (const result of scanned) results.set(result.ip, result);
+  } catch (err) {
+    everyHost(fetched.held, err);
+  } finally {
+    // Runs even when the scan is cancelled. If the holder is gone, so are the secrets.
+    const handles = fetched.held.map((h) => h.handle);
+    await CancellationScope.nonCancellable(() => holder.purgeSecrets({ handles }).catch(() => undefined));
+  }
+  return results;
+}
+
+function categoryOf(result: HostScanResult): ReportCategory {
+  if (!result.ok) return describeCode(result.failure.code).category;
+  return result.privileges.ok ? 'PASSED' : 'INSUFFICIENT_PRIVILEGES';
+}
+
+function attemptRecord(result: HostScanResult, attemptNo: number, at: string): AttemptRecord {
+  if (!result.ok) return { attemptNo, at, ...result.failure };
+  const refused = result.privileges.ok ? null : result.privileges;
+  return { attemptNo, at, code: refused?.code ?? null, vendorCode: null, httpStatus: null, message: refused?.message ?? null };
+}
+
+export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOutcome> {
+  const { batch, profile } = input;
+  const maxAttempts = Math.max(1, profile.retry.maxAttempts);
+  const attempts = new Map<string, AttemptRecord[]>(batch.hosts.map((h) => [h.ip, []]));
+  const finalResults = new Map<string, HostScanResult>();
+
+  let pending = batch.hosts;
+  for (let attemptNo = 1; pending.length > 0; attemptNo++) {
+    const results = await attemptOnce(input, pending);
+    const at = new Date().toISOString();
+    const retry: BatchHost[] = [];
+    for (const host of pending) {
+      const result = results.get(host.ip) ?? failed(host.ip, { code: 'INTERNAL_ERROR', vendorCode: null, httpStatus: null, message: 'the appliance returned no result for this host' });
+      attempts.get(host.ip)!.push(attemptRecord(result, attemptNo, at));
+      const again = !result.ok && describeCode(result.failure.code).retryable && attemptNo < maxAttempts;
+      if (again) retry.push(host);
+      else finalResults.set(host.ip, result);
+    }
+    pending = retry;
+    if (pending.length > 0) await sleep(backoffMs(profile.retry, attemptNo));
+  }
+
+  const counts = Object.fromEntries(REPORT_CATEGORIES.map((c) => [c, 0])) as BatchOutcome;
+  const results: PublishableHostResult[] = batch.hosts.map((host) => {
+    const result = finalResults.get(host.ip)!;
+    const hostAttempts = attempts.get(host.ip)!;
+    const last = hostAttempts[hostAttempts.length - 1]!;
+    const category = categoryOf(result);
+    counts[category] += 1;
+    return {
+      scanId: batch.scanId,
+      ip: host.ip,
+      technology: batch.technology,
+      category,
+      errorCode: last.code,
+      vendorCode: last.vendorCode,
+      cause: last.message,
+      login: batch.plans[host.authRecordId]!.username,
+      authRecordId: host.authRecordId,
+      collected: result.ok ? result.collected : null,
+      attempts: hostAttempts,
+    };
+  });
+  await CancellationScope.nonCancellable(() => controlPlaneLocal.publishHostResults({ results }));
+  upsertSearchAttributes([
+    { key: ScanStatusAttr, value: 'FINISHED' },
+    { key: HostCategoriesAttr, value: REPORT_CATEGORIES.filter((c) => counts[c] > 0) },
+  ]);
+  return counts;
+}
