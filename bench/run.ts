@@ -1,4 +1,4 @@
-// `npm run bench`: runs the benchmarks and writes their raw figures into BENCHMARKS.md
+// `npm run bench [pipeline|orchestration|scale|publish|api]`: runs the benchmarks and writes their raw figures into BENCHMARKS.md
 // (between the markers), with the date, the machine and the command. Not part of npm test.
 import { cpus, totalmem } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -6,6 +6,7 @@ import { benchPipeline } from './pipeline.js';
 import { benchOrchestration } from './orchestration.js';
 import { benchPublish } from './publish.js';
 import { benchApiLoad } from './api-load.js';
+import { benchScale } from './scale.js';
 
 const only = process.argv.slice(2);
 const wanted = (name: string) => only.length === 0 || only.includes(name);
@@ -23,6 +24,7 @@ if (wanted('orchestration')) {
   const r = await benchOrchestration({ hosts: 1_000, parallel: 200, runs: 3 });
   log(`- figure 2, orchestration alone: ${r.text}; CPU during the last run: ${r.cpu}`);
 }
+if (wanted('scale')) log(`- figure 3, a 100,000-host scan: ${(await benchScale({ small: 10_000, large: 100_000, parallel: 200 })).text}`);
 if (wanted('publish')) log(`- figure 4, publishing: ${(await benchPublish(5)).text}`);
 if (wanted('api')) log(`- figure 5, API under load: ${(await benchApiLoad({ rate: 200, seconds: 30 })).text}`);
 

@@ -13,13 +13,15 @@ import { IdParams, Page, Scan, ScanBody } from '../schemas.js';
 import type { ApiDeps } from './index.js';
 import { toCsv } from '../csv.js';
 import { applianceIsPolling } from '../appliance-status.js';
+import { createProgressReader } from '../scan-progress.js';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const tags = ['scans'];
 
 export async function scanRoutes(api: FastifyInstance, { db, temporal }: ApiDeps): Promise<void> {
+  const countsOf = createProgressReader(db);
   const view = async (scan: Awaited<ReturnType<typeof scanRepo.get>>) => {
-    const counts = await resultRepo.countByCategory(db, scan.id);
+    const counts = await countsOf(scan);
     const doneHosts = Object.values(counts).reduce((a, b) => a + b, 0);
     return {
       id: scan.id, title: scan.title, targets: scan.targets, status: scan.status, hostCount: scan.hostCount,
