@@ -1,5 +1,6 @@
 // Where the CPU goes during a benchmark: seconds of CPU per process group, from /proc.
 import { readdirSync, readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 
 const TICKS = 100; // USER_HZ on Linux
 
@@ -20,19 +21,46 @@ function cpuByCommand(): Map<string, number> {
   return totals;
 }
 
+/** Busy and idle CPU seconds of the whole machine (all cores), from /proc/stat. */
+function machineCpu(): { busy: number; idle: number } {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = fields.map(Number) as number[];
+  return { busy: (user! + nice! + system! + irq! + softirq! + steal!) / TICKS, idle: (idle! + iowait!) / TICKS };
+}
+
 /** Starts counting; the returned function gives CPU seconds per command since then (busiest first). */
 export function startCpuMeter(): () => { command: string; seconds: number }[] {
   const before = cpuByCommand();
+  const machineBefore = machineCpu();
   const started = performance.now();
   return () => {
     const after = cpuByCommand();
     const wall = (performance.now() - started) / 1000;
     const rows = [...after].map(([command, s]) => ({ command, seconds: s - (before.get(command) ?? 0) })).filter((r) => r.seconds > 0.05);
     rows.sort((a, b) => b.seconds - a.seconds);
-    return [{ command: '(wall clock)', seconds: wall }, ...rows];
+    // Short-lived processes (ssh sessions, sudo, dpkg) are gone before they can be read; the
+    // machine's busy and idle totals count them.
+    const machine = machineCpu();
+    return [
+      { command: '(wall clock)', seconds: wall },
+      { command: '(machine busy)', seconds: machine.busy - machineBefore.busy },
+      { command: '(machine idle)', seconds: machine.idle - machineBefore.idle },
+      ...rows,
+    ];
   };
 }
 
 export function describeCpu(rows: { command: string; seconds: number }[]): string {
   return rows.map((r) => `${r.command} ${r.seconds.toFixed(1)} s`).join(', ');
+}
+
+/** Sets the nice value of every thread of a process (Linux keeps one per thread). */
+export function reniceProcess(pid: number, nice: number): void {
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      setPriority(Number(tid), nice);
+    } catch {
+      /* the thread ended meanwhile */
+    }
+  }
 }

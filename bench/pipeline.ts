@@ -9,6 +9,7 @@ import { startOpenBao } from '../test/harness/openbao.js';
 import { cleanupAll, createTestUser, startSshd, type SshdServer } from '../test/harness/ssh-targets.js';
 import { freePort } from '../workers/net.js';
 import { describeStats, fmt, freshPostgres, stats, type Stats } from './common.js';
+import { describeCpu, startCpuMeter } from './cpu.js';
 
 const address = (i: number) => `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`;
 
@@ -50,9 +51,12 @@ export async function benchPipeline(options: { targets: number; parallel: number
 
     const pipelineRates: number[] = [];
     const bareRates: number[] = [];
+    let pipelineCpu = '';
+    let bareCpu = '';
     for (let run = 0; run < options.runs; run++) {
       // (a) through the product
       let started = performance.now();
+      let meter = startCpuMeter();
       const scan = (await env.api('POST', '/scans', { title: `bench ${run}`, targets, optionProfileId: profile.id, applianceId: appliance.id })).body;
       let status;
       for (;;) {
@@ -61,10 +65,12 @@ export async function benchPipeline(options: { targets: number; parallel: number
         await new Promise((r) => setTimeout(r, 100));
       }
       pipelineRates.push(options.targets / ((performance.now() - started) / 1000));
+      pipelineCpu = describeCpu(meter());
       if (status.progress.counts.PASSED !== options.targets) throw new Error(`pipeline run: ${JSON.stringify(status.progress.counts)}`);
 
       // (b) the bare loop
       started = performance.now();
+      meter = startCpuMeter();
       const credential = await hashicorpVault.fetch({ config: { url: bao.url, authMethod: 'token' }, access: { token }, locator: { path: 'fleet/linux' }, fields: { password: 'password' } });
       let passed = 0;
       await pool(ips, options.parallel, async (ip) => {
@@ -77,12 +83,13 @@ export async function benchPipeline(options: { targets: number; parallel: number
         }
       });
       bareRates.push(options.targets / ((performance.now() - started) / 1000));
+      bareCpu = describeCpu(meter());
       if (passed !== options.targets) throw new Error(`bare loop: ${passed} passed`);
     }
     const pipeline = stats(pipelineRates);
     const bare = stats(bareRates);
     const ratio = pipeline.median / bare.median;
-    const text = `${options.targets} sshd targets, ${options.parallel} in parallel. (a) pipeline: ${describeStats(pipeline, 'hosts/s')}. (b) bare ssh2 loop: ${describeStats(bare, 'hosts/s')}. Ratio a/b of medians: ${fmt(ratio, 2)}`;
+    const text = `${options.targets} sshd targets, ${options.parallel} in parallel. (a) pipeline: ${describeStats(pipeline, 'hosts/s')}. (b) bare ssh2 loop: ${describeStats(bare, 'hosts/s')}. Ratio a/b of medians: ${fmt(ratio, 2)}. CPU during the last pipeline run: ${pipelineCpu}; during the last bare run: ${bareCpu}`;
     return { pipeline, bare, ratio, text };
   } finally {
     await env.stop();

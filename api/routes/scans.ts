@@ -13,15 +13,14 @@ import { IdParams, Page, Scan, ScanBody } from '../schemas.js';
 import type { ApiDeps } from './index.js';
 import { toCsv } from '../csv.js';
 import { applianceIsPolling } from '../appliance-status.js';
-import { createProgressReader } from '../scan-progress.js';
+import { createSharedLoader } from '../shared-loader.js';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const tags = ['scans'];
 
 export async function scanRoutes(api: FastifyInstance, { db, temporal }: ApiDeps): Promise<void> {
-  const countsOf = createProgressReader(db);
   const view = async (scan: Awaited<ReturnType<typeof scanRepo.get>>) => {
-    const counts = await countsOf(scan);
+    const counts = await resultRepo.countByCategory(db, scan.id);
     const doneHosts = Object.values(counts).reduce((a, b) => a + b, 0);
     return {
       id: scan.id, title: scan.title, targets: scan.targets, status: scan.status, hostCount: scan.hostCount,
@@ -30,6 +29,8 @@ export async function scanRoutes(api: FastifyInstance, { db, temporal }: ApiDeps
       progress: { doneHosts, totalHosts: scan.hostCount, counts },
     };
   };
+  // What GET /scans/:id answers: at most a second old while the scan runs, kept once it ended.
+  const scanView = createSharedLoader(async (id) => view(await scanRepo.get(db, id)), { isFinal: (v) => v.status !== 'QUEUED' && v.status !== 'RUNNING' });
 
   api.post<{ Body: { title: string; targets: string; optionProfileId?: string; applianceId?: string } }>(
     '/scans',
@@ -90,7 +91,7 @@ export async function scanRoutes(api: FastifyInstance, { db, temporal }: ApiDeps
     Promise.all((await scanRepo.list(db, req.query)).map(view)),
   );
 
-  api.get<{ Params: { id: string } }>('/scans/:id', { schema: { tags, params: IdParams, response: { 200: Scan } } }, async (req) => view(await scanRepo.get(db, req.params.id)));
+  api.get<{ Params: { id: string } }>('/scans/:id', { schema: { tags, params: IdParams, response: { 200: Scan } } }, async (req) => scanView(req.params.id));
 
   api.get<{ Params: { id: string }; Querystring: { limit?: number; offset?: number } }>(
     '/scans/:id/results',
