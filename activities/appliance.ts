@@ -34,13 +34,13 @@ export interface FetchCredentialsResult {
 
 export interface LoginAndCollectInput {
   technology: Technology;
-  hosts: { ip: string; handle: string; port: number; username: string }[];
+  hosts: { ip: string; handle: string; port: number; username: string; hostKey: string | null }[];
   connectTimeoutMs: number;
   commandTimeoutMs: number;
 }
 
 export type HostScanResult =
-  | { ip: string; ok: true; privileges: PrivilegeCheck; collected: PackedCollectedData }
+  | { ip: string; ok: true; privileges: PrivilegeCheck; collected: PackedCollectedData; hostKey: string | null }
   | { ip: string; ok: false; failure: HostFailure };
 
 /** CollectedData as gzip + base64 (see collected-data.ts). */
@@ -73,12 +73,12 @@ export function createApplianceActivities(deps: ApplianceDeps) {
       const session = await technologyOf(input.technology).connect(
         { ip: host.ip, port: host.port },
         { username: host.username, ...credential },
-        { connectTimeoutMs: input.connectTimeoutMs, commandTimeoutMs: input.commandTimeoutMs, signal },
+        { connectTimeoutMs: input.connectTimeoutMs, commandTimeoutMs: input.commandTimeoutMs, signal, expectedHostKey: host.hostKey },
       );
       deps.store.attachSession(host.handle, session);
       const privileges = await session.checkPrivileges();
       const data = await session.collect({ commandTimeoutMs: input.commandTimeoutMs, signal });
-      return { ip: host.ip, ok: true, privileges, collected: await packCollectedData(data) };
+      return { ip: host.ip, ok: true, privileges, collected: await packCollectedData(data), hostKey: session.hostKey ?? null };
     } catch (err) {
       if (signal.aborted) throw err; // cancelled: the workflow is told by the cancellation itself
       return { ip: host.ip, ok: false, failure: toHostFailure(err) };

@@ -1,7 +1,7 @@
 // Activities of the control plane: everything that reads or writes the database.
 import type { Database } from '../db/client.js';
 import type { SecretBox } from '../db/crypto.js';
-import { authRecordRepo, resultRepo, scanRepo, vaultRepo } from '../db/repositories/index.js';
+import { authRecordRepo, knownHostKeyRepo, resultRepo, scanRepo, vaultRepo } from '../db/repositories/index.js';
 import type { HostResultInput } from '../db/repositories/index.js';
 import { containsIp, hostsAt } from '../domain/targets.js';
 import type { HostPlan, TargetPage } from '../domain/scan-types.js';
@@ -28,7 +28,13 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
       const scan = await scanRepo.get(db, input.scanId);
       const ips = hostsAt(scan.ranges, input.offset, input.limit);
       const records = await authRecordRepo.listForTechnologies(db, input.technologies);
-      const hosts = ips.map((ip) => ({ ip, authRecordId: records.find((r) => containsIp(r.ranges, ip))?.id ?? null }));
+      const covered = ips.map((ip) => ({ ip, record: records.find((r) => containsIp(r.ranges, ip)) }));
+      const pinned = await knownHostKeyRepo.forEndpoints(db, covered.flatMap(({ ip, record }) => (record ? [{ ip, port: record.port }] : [])));
+      const hosts = covered.map(({ ip, record }) => ({
+        ip,
+        authRecordId: record?.id ?? null,
+        hostKey: record ? (pinned.get(knownHostKeyRepo.endpointKey(ip, record.port)) ?? null) : null,
+      }));
       const plans: Record<string, HostPlan> = {};
       for (const record of records.filter((r) => hosts.some((h) => h.authRecordId === r.id))) {
         const vault = await vaultRepo.loadWithAccess(db, box, record.vaultId);
@@ -51,7 +57,7 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
     },
 
     /** A batch's results in one transaction; run again, it leaves exactly one copy of each. */
-    async publishHostResults(input: { results: PublishableHostResult[] }): Promise<void> {
+    async publishHostResults(input: { results: PublishableHostResult[]; learnHostKeys: { ip: string; port: number; sha256: string }[] }): Promise<void> {
       const rows: HostResultInput[] = await Promise.all(
         input.results.map(async ({ collected, ...result }) => {
           const data = collected === null ? null : await unpackCollectedData(collected);
@@ -59,6 +65,8 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
         }),
       );
       await resultRepo.publishMany(db, rows);
+      // Trust on first use: a host's first successful login pins the key it presented.
+      await knownHostKeyRepo.learn(db, input.learnHostKeys.map((k) => ({ ...k, scanId: input.results[0]!.scanId })));
     },
 
     async finishScan(input: { scanId: string; status: 'FINISHED' | 'CANCELED'; counts: Record<ReportCategory, number> }): Promise<void> {

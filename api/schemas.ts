@@ -98,3 +98,18 @@ export const Scan = Type.Object({
 export function Type_Partial<T extends TSchema>(schema: T) {
   return Type.Partial(schema, { additionalProperties: false });
 }
+
+const Fingerprint = Type.String({ minLength: 43, maxLength: 60, description: 'SSH SHA-256 fingerprint as ssh-keygen -lf prints it: "SHA256:" and 43 base64 characters' });
+export const KnownHostKeyBody = Type.Object(
+  { ip: Type.String({ minLength: 1, maxLength: 45, description: 'One IPv4 or IPv6 address' }), port: Type.Integer({ minimum: 1, maximum: 65535 }), sha256: Fingerprint },
+  { additionalProperties: false },
+);
+export const KnownHostKeyPatch = Type.Object({ sha256: Fingerprint }, { additionalProperties: false });
+export const KnownHostKeyQuery = Type.Object(
+  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })), offset: Type.Optional(Type.Integer({ minimum: 0 })), ip: Type.Optional(Type.String({ maxLength: 45 })) },
+  { additionalProperties: false },
+);
+export const KnownHostKey = Type.Object({
+  id: Id, ip: Type.String(), port: Type.Integer(), sha256: Type.String(),
+  source: Type.Union([Type.Literal('learned'), Type.Literal('operator')]), learnedInScanId: Type.Union([Type.String(), Type.Null()]), ...Timestamps,
+});

@@ -197,3 +197,25 @@ export const hostPackages = pgTable(
   },
   (t) => [index('host_packages_result_idx').on(t.resultId)],
 );
+
+/**
+ * SSH host keys pinned per address and port: learned on the first successful login (trust on
+ * first use) or registered by an operator. A later login that meets another key stops before
+ * any credential is sent (HOST_KEY_MISMATCH).
+ */
+export const knownHostKeys = pgTable(
+  'known_host_keys',
+  {
+    id: id(),
+    ip: text('ip').notNull(),
+    port: integer('port').notNull(),
+    /** SHA-256 of the key blob, unpadded base64 (as `ssh-keygen -lf` prints after "SHA256:"). */
+    sha256: text('sha256').notNull(),
+    source: text('source', { enum: ['learned', 'operator'] }).notNull(),
+    /** The scan that learned it; null when an operator registered it. */
+    learnedInScanId: uuid('learned_in_scan_id').references(() => scans.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [unique('known_host_keys_endpoint_unique').on(t.ip, t.port), check('known_host_keys_port_check', sql`${t.port} between 1 and 65535`)],
+);

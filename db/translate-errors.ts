@@ -16,6 +16,7 @@ export const UNIQUE_CONSTRAINTS: Record<string, UniqueRule> = {
   option_profiles_one_default: { field: 'isDefault', what: 'a default option profile' },
   host_results_scan_ip_technology: { field: 'ip', what: 'a result for this host and technology' },
   host_attempts_result_attempt: { field: 'attemptNo', what: 'an attempt with this number' },
+  known_host_keys_endpoint_unique: { field: 'ip', what: 'a pinned host key for this address and port' },
 };
 
 interface ForeignKeyRule {
@@ -39,6 +40,7 @@ export const FOREIGN_KEYS: Record<string, ForeignKeyRule> = {
   host_results_auth_record_id_auth_records_id_fk: { field: 'authRecordId', entity: 'authentication record', inUse: 'the authentication record has results' },
   host_attempts_result_id_host_results_id_fk: { field: 'resultId', entity: 'host result', inUse: 'the host result has attempts' },
   host_packages_result_id_host_results_id_fk: { field: 'resultId', entity: 'host result', inUse: 'the host result has packages' },
+  known_host_keys_learned_in_scan_id_scans_id_fk: { field: 'learnedInScanId', entity: 'scan', inUse: 'the scan learned host keys' },
 };
 
 export const CHECK_CONSTRAINTS: Record<string, { field: string; reason: string }> = {
@@ -48,6 +50,7 @@ export const CHECK_CONSTRAINTS: Record<string, { field: string; reason: string }
   option_profiles_parallel_check: { field: 'maxParallelHosts', reason: 'must be at least 1' },
   scans_status_check: { field: 'status', reason: 'is not a scan status' },
   host_results_category_check: { field: 'category', reason: 'is not a report category' },
+  known_host_keys_port_check: { field: 'port', reason: 'must be between 1 and 65535' },
 };
 
 export const UNIQUE_VIOLATION = '23505';

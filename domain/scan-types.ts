@@ -36,7 +36,8 @@ export interface HostPlan {
 }
 
 export interface TargetPage {
-  hosts: { ip: string; authRecordId: string | null }[];
+  /** hostKey: the SSH host key pinned for the host and its record's port, if any. */
+  hosts: { ip: string; authRecordId: string | null; hostKey: string | null }[];
   plans: Record<string, HostPlan>;
 }
 
@@ -61,7 +62,7 @@ export interface HostFailure {
 export interface HostBatch {
   scanId: string;
   technology: Technology;
-  hosts: { ip: string; authRecordId: string }[];
+  hosts: { ip: string; authRecordId: string; hostKey: string | null }[];
   plans: Record<string, HostPlan>;
 }
 

@@ -49,6 +49,35 @@ async function loginError(server: SshdServer | { address: string; port: number }
 }
 
 describe('unix over SSH', () => {
+  it('a pinned host key: the matching key logs in and is reported; another key stops the login before any credential is sent', async () => {
+    const watched = await startSshd({ address: '127.0.0.4', logLevel: 'INFO' });
+    try {
+      const creds = { username: admin.name, password: Buffer.from(admin.password) };
+      const session = await unixTechnology.connect({ ip: watched.address, port: watched.port }, creds, { ...opts, expectedHostKey: watched.hostKeySha256 });
+      expect(session.hostKey).toBe(watched.hostKeySha256);
+      await session.close();
+      await new Promise((r) => setTimeout(r, 200));
+      expect(watched.log()).toMatch(/Accepted password for vstest-ua-/);
+
+      const before = watched.log().length;
+      const pinned = 'A'.repeat(43);
+      const err = await unixTechnology.connect({ ip: watched.address, port: watched.port }, creds, { ...opts, expectedHostKey: pinned }).then(
+        () => undefined,
+        (e: unknown) => e as ScanError,
+      );
+      expect(err).toBeInstanceOf(ScanError);
+      expect(err).toMatchObject({ code: 'HOST_KEY_MISMATCH' });
+      expect(err!.message).toContain(`SHA256:${watched.hostKeySha256}`);
+      expect(err!.message).toContain(`SHA256:${pinned}`);
+      expect(err!.message).not.toContain(admin.password);
+      await new Promise((r) => setTimeout(r, 200));
+      // sshd saw a connection but no authentication attempt at all.
+      expect(watched.log().slice(before)).not.toMatch(/password|Accepted|Failed|authenticat/i);
+    } finally {
+      await watched.stop();
+    }
+  });
+
   it('password login, sudo allowed, and the collection this machine really has', async () => {
     const session = await login(sshd, { username: admin.name, password: Buffer.from(admin.password) });
     try {

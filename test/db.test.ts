@@ -1,10 +1,13 @@
 // The data layer, run twice: on PGlite in memory and on a fresh PostgreSQL database.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/** The migrations the journal lists: each must be applied exactly once. */
+const MIGRATIONS = (JSON.parse(readFileSync(new URL('../db/migrations/meta/_journal.json', import.meta.url), 'utf8')) as { entries: unknown[] }).entries.length;
 import { openDatabase, type OpenedDatabase } from '../db/client.js';
 import { SecretBox, SecretBoxError, type Keyring } from '../db/crypto.js';
 import { ConflictError, InUseError, InvalidReferenceError, InvalidValueError, NotFoundError, type DataError } from '../db/errors.js';
@@ -88,8 +91,8 @@ describe('PostgreSQL migrations', () => {
       url.pathname = `/${name}`;
       const opened = await Promise.all(Array.from({ length: 4 }, () => openDatabase({ url: url.toString() })));
       const [first] = opened;
-      expect(await first!.query('select count(*)::int as n from drizzle.__drizzle_migrations')).toEqual([{ n: 1 }]);
-      expect(await first!.query(`select count(*)::int as n from information_schema.tables where table_schema = 'public'`)).toEqual([{ n: 9 }]);
+      expect(await first!.query('select count(*)::int as n from drizzle.__drizzle_migrations')).toEqual([{ n: MIGRATIONS }]);
+      expect(await first!.query(`select count(*)::int as n from information_schema.tables where table_schema = 'public'`)).toEqual([{ n: 10 }]);
       await Promise.all(opened.map((o) => o.close()));
     } finally {
       await admin.unsafe(`drop database if exists ${name} with (force)`);
@@ -107,7 +110,7 @@ describe('PGlite on disk (the embedded default)', () => {
       await first.close();
       const second = await openDatabase({ pgliteDir: join(dir, 'db') });
       expect((await applianceRepo.get(second.db, appliance.id)).name).toBe('persisted');
-      expect(await second.query('select count(*)::int as n from drizzle.__drizzle_migrations')).toEqual([{ n: 1 }]);
+      expect(await second.query('select count(*)::int as n from drizzle.__drizzle_migrations')).toEqual([{ n: MIGRATIONS }]);
       await second.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -137,9 +140,10 @@ describe.each(backends)('the database on $name', (backend) => {
   it('applies the migrations: every table, and the migration journal', async () => {
     const tables = await database.query(`select table_name from information_schema.tables where table_schema = 'public' order by 1`);
     expect(tables.map((t) => t.table_name)).toEqual([
-      'appliances', 'assets', 'auth_records', 'host_attempts', 'host_packages', 'host_results', 'option_profiles', 'scans', 'vault_records',
+      'appliances', 'assets', 'auth_records', 'host_attempts', 'host_packages', 'host_results', 'known_host_keys', 'option_profiles', 'scans', 'vault_records',
     ]);
-    expect(await rowCount('drizzle.__drizzle_migrations')).toBe(1);
+    expect(await rowCount('drizzle.__drizzle_migrations')).toBe(MIGRATIONS);
+    expect(MIGRATIONS).toBeGreaterThanOrEqual(2);
     expect(database.kind).toBe(backend.name);
   });
 

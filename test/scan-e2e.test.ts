@@ -153,6 +153,15 @@ describe('a scan over six loopback hosts', () => {
     expect(passed.collected.packages).toContainEqual(expect.objectContaining({ name: 'openssh-server', version: sshVersion }));
     const missing = results.find((r: { ip: string }) => r.ip === hosts.missingSecret);
     expect(missing.attempts[0]).toMatchObject({ code: 'VAULT_SECRET_NOT_FOUND', httpStatus: 404 });
+
+    // Trust on first use: the hosts that logged in had their SSH host keys pinned; the host
+    // that rejected the password did not (its key was never vouched for by a login).
+    const pinned = (await env.api('GET', '/known-host-keys')).body;
+    expect(pinned).toEqual(
+      [hosts.passed, hosts.insufficient].map((ip) =>
+        expect.objectContaining({ ip, port: port(ip), sha256: `SHA256:${sshds.find((s) => s.address === ip)!.hostKeySha256}`, source: 'learned', learnedInScanId: scanId }),
+      ),
+    );
   });
 
   it('leaves the planted password and the vault token nowhere: histories, logs, database, temp files', async () => {
@@ -267,5 +276,46 @@ describe('cancelling a scan', () => {
     expect(await waitForActivity(hostWorkflow, 'purgeSecrets', 5_000)).toBe(true);
     expect((await env.client.workflow.getHandle(hostWorkflow).describe()).status.name).toBe('CANCELLED');
     expect((await env.api('POST', `/scans/${scanId}/cancel`)).status).toBe(409);
+  });
+});
+
+describe('a host whose SSH host key changed', () => {
+  it('fails HOST_KEY_MISMATCH without retrying or sending the password, until the operator removes the pinned key', async () => {
+    const profile = (await env.api('GET', '/option-profiles')).body.find((p: { name: string }) => p.name === 'e2e');
+    const old = sshds.find((s) => s.address === hosts.passed)!;
+    const pinned = (await env.api('GET', `/known-host-keys?ip=${hosts.passed}`)).body;
+    expect(pinned).toHaveLength(1);
+    expect(pinned[0].sha256).toBe(`SHA256:${old.hostKeySha256}`);
+
+    // Same address and port, a new host key: what a re-installed host, or an impostor, shows.
+    await old.stop();
+    const impostor = await startSshd({ address: hosts.passed, port: old.port, logLevel: 'INFO' });
+    sshds.splice(sshds.indexOf(old), 1, impostor);
+    const scan = async (title: string) => {
+      const launched = await env.api('POST', '/scans', { title, targets: hosts.passed, optionProfileId: profile.id, applianceId });
+      const done = await waitForScan(launched.body.id);
+      return (await env.api('GET', `/scans/${done.id}/results`)).body.results[0];
+    };
+    const refused = await scan('re-keyed');
+    expect(refused).toMatchObject({ category: 'FAILED', errorCode: 'HOST_KEY_MISMATCH' });
+    expect(refused.attempts).toHaveLength(1); // not retryable: it will not change by itself
+    expect(refused.cause).toContain(`SHA256:${impostor.hostKeySha256}`);
+    expect(impostor.log()).not.toMatch(/Accepted|Failed password|authenticat/i);
+
+    // The operator confirms the change by removing the pinned key; the next login pins the new one.
+    expect((await env.api('DELETE', `/known-host-keys/${pinned[0].id}`)).status).toBe(204);
+    expect(await scan('after the operator accepted the new key')).toMatchObject({ category: 'PASSED', errorCode: null });
+    const repinned = (await env.api('GET', `/known-host-keys?ip=${hosts.passed}`)).body;
+    expect(repinned).toEqual([expect.objectContaining({ sha256: `SHA256:${impostor.hostKeySha256}`, source: 'learned' })]);
+  });
+
+  it('rejects a malformed pinned key with the field and the reason', async () => {
+    const res = await env.api('POST', '/known-host-keys', { ip: '127.0.0.9', port: 22, sha256: 'SHA256:not-a-fingerprint-but-long-enough-to-pass-length' });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ field: 'sha256' });
+    const ok = await env.api('POST', '/known-host-keys', { ip: '127.0.0.9', port: 22, sha256: `SHA256:${'B'.repeat(43)}` });
+    expect(ok.status, ok.text).toBe(201);
+    expect(ok.body).toMatchObject({ source: 'operator', learnedInScanId: null });
+    expect((await env.api('POST', '/known-host-keys', { ip: '127.0.0.9', port: 22, sha256: `SHA256:${'C'.repeat(43)}` })).status).toBe(409);
   });
 });

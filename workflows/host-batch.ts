@@ -46,10 +46,11 @@ async function attemptOnce(input: HostBatchInput, hosts: BatchHost[]): Promise<M
 
   const holder = ownQueueActivities(fetched.queue, profile);
   const planOf = new Map(hosts.map((h) => [h.ip, batch.plans[h.authRecordId]!]));
+  const hostKeyOf = new Map(hosts.map((h) => [h.ip, h.hostKey]));
   try {
     const scanned = await holder.loginAndCollect({
       technology: batch.technology,
-      hosts: fetched.held.map(({ ip, handle }) => ({ ip, handle, port: planOf.get(ip)!.port, username: planOf.get(ip)!.username })),
+      hosts: fetched.held.map(({ ip, handle }) => ({ ip, handle, port: planOf.get(ip)!.port, username: planOf.get(ip)!.username, hostKey: hostKeyOf.get(ip) ?? null })),
       connectTimeoutMs: profile.timeouts.connectMs,
       commandTimeoutMs: profile.timeouts.commandMs,
     });
@@ -118,7 +119,12 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
       attempts: hostAttempts,
     };
   });
-  await CancellationScope.nonCancellable(() => controlPlaneLocal.publishHostResults({ results }));
+  // Hosts with no pinned key that logged in: the key they presented gets pinned.
+  const learnHostKeys = batch.hosts.flatMap((host) => {
+    const result = finalResults.get(host.ip)!;
+    return result.ok && result.hostKey && !host.hostKey ? [{ ip: host.ip, port: batch.plans[host.authRecordId]!.port, sha256: result.hostKey }] : [];
+  });
+  await CancellationScope.nonCancellable(() => controlPlaneLocal.publishHostResults({ results, learnHostKeys }));
   upsertSearchAttributes([
     { key: ScanStatusAttr, value: 'FINISHED' },
     { key: HostCategoriesAttr, value: REPORT_CATEGORIES.filter((c) => counts[c] > 0) },

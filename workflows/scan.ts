@@ -70,7 +70,7 @@ function batchesOf(scanId: string, page: TargetPage, size: number): HostBatch[] 
     if (host.authRecordId === null) continue;
     const technology = page.plans[host.authRecordId]!.technology;
     const hosts = byTechnology.get(technology) ?? [];
-    hosts.push({ ip: host.ip, authRecordId: host.authRecordId });
+    hosts.push({ ip: host.ip, authRecordId: host.authRecordId, hostKey: host.hostKey });
     byTechnology.set(technology, hosts);
   }
   const batches: HostBatch[] = [];

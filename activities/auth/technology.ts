@@ -19,6 +19,8 @@ export interface ConnectOptions {
   connectTimeoutMs: number;
   commandTimeoutMs: number;
   signal?: AbortSignal;
+  /** The host key pinned for this endpoint: any other key fails with HOST_KEY_MISMATCH before credentials are sent. */
+  expectedHostKey?: string | null;
 }
 
 export interface PackageRecord {
@@ -37,6 +39,8 @@ export type PrivilegeCheck = { ok: true; method: string } | { ok: false; code: E
 
 /** A logged-in session on one host. Holds references to the credential buffers, never copies. */
 export interface AuthSession {
+  /** The key the host presented (SHA-256, unpadded base64), for technologies that have one. */
+  readonly hostKey?: string;
   checkPrivileges(): Promise<PrivilegeCheck>;
   collect(options: { commandTimeoutMs: number; signal?: AbortSignal }): Promise<CollectedData>;
   close(): Promise<void>;

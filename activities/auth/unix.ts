@@ -53,6 +53,10 @@ class UnixSession implements AuthSession {
   private closed = false;
   constructor(private readonly client: Client, private readonly credentials: TargetCredentials, private readonly hostKeySha256: string, private readonly commandTimeoutMs: number) {}
 
+  get hostKey(): string {
+    return this.hostKeySha256;
+  }
+
   async checkPrivileges(): Promise<PrivilegeCheck> {
     const id = await exec(this.client, 'id -u', this.commandTimeoutMs);
     if (id.stdout.trim() === '0') return { ok: true, method: 'root' };
@@ -123,6 +127,7 @@ export const unixTechnology: AuthTechnology = {
     return new Promise((resolve, reject) => {
       const client = new Client();
       let hostKeySha256 = '';
+      let hostKeyMismatch: ScanError | undefined;
       const offered: string[] = [];
       // ssh2 takes the password only as a string: that copy lives until garbage collection.
       const password = credentials.password?.toString('utf8');
@@ -132,8 +137,17 @@ export const unixTechnology: AuthTechnology = {
         username: credentials.username,
         readyTimeout: options.connectTimeoutMs,
         keepaliveInterval: 15_000,
+        // Runs before authentication: a host presenting another key than the pinned one never
+        // sees the credentials (a man in the middle would otherwise receive the password).
         hostVerifier: (key: Buffer) => {
           hostKeySha256 = createHash('sha256').update(key).digest('base64').replace(/=+$/, '');
+          if (options.expectedHostKey && hostKeySha256 !== options.expectedHostKey) {
+            hostKeyMismatch = new ScanError(
+              'HOST_KEY_MISMATCH',
+              `${endpoint.ip}:${endpoint.port} presented the SSH host key SHA256:${hostKeySha256}, but SHA256:${options.expectedHostKey} is pinned for it; no credentials were sent. If the host was re-keyed on purpose, replace or delete its pinned key (/api/v1/known-host-keys).`,
+            );
+            return false;
+          }
           return true;
         },
       };
@@ -173,7 +187,7 @@ export const unixTechnology: AuthTechnology = {
       client.on('error', (err) => {
         const e = err as Error & { code?: string; level?: string; methods?: string[] };
         if (e.level === 'client-authentication' && serverMethods) e.methods = serverMethods;
-        fail(classifyConnectError(e, endpoint, offered));
+        fail(hostKeyMismatch ?? classifyConnectError(e, endpoint, offered));
       });
       try {
         client.connect(config);

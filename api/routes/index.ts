@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Client } from '@temporalio/client';
 import type { Database } from '../../db/client.js';
 import type { SecretBox } from '../../db/crypto.js';
-import { applianceRepo, assetRepo, authRecordRepo, profileRepo, vaultRepo } from '../../db/repositories/index.js';
+import { applianceRepo, assetRepo, authRecordRepo, knownHostKeyRepo, profileRepo, vaultRepo } from '../../db/repositories/index.js';
 import type { AuthRecordInput, ProfileInput } from '../../db/repositories/index.js';
 import { getVaultAdapter } from '../../activities/vault/registry.js';
 import { applianceQueue } from '../../workflows/activity-stubs.js';
@@ -106,4 +106,13 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: ApiDeps
   });
 
   await api.register(scanRoutes, deps);
+
+  // Pinned SSH host keys: learned on a host's first successful login, or registered here.
+  registerResource<Awaited<ReturnType<typeof knownHostKeyRepo.get>>, { ip: string; port: number; sha256: string }, { sha256?: string }>(api, {
+    path: '/known-host-keys', tag: 'known-host-keys', createBody: S.KnownHostKeyBody, patchBody: S.KnownHostKeyPatch, view: S.KnownHostKey, listQuery: S.KnownHostKeyQuery,
+    toView: (r) => ({ id: r.id, ip: r.ip, port: r.port, sha256: `SHA256:${r.sha256}`, source: r.source, learnedInScanId: r.learnedInScanId, ...stamps(r) }),
+    list: (q) => knownHostKeyRepo.list(db, q as { limit?: number; offset?: number; ip?: string }), get: (id) => knownHostKeyRepo.get(db, id),
+    create: (b) => knownHostKeyRepo.create(db, b), update: (id, b) => knownHostKeyRepo.update(db, id, b),
+    remove: (id) => knownHostKeyRepo.remove(db, id),
+  });
 }

@@ -10,8 +10,10 @@ export interface ResourceSpec<Row, Create, Patch> {
   createBody: TSchema;
   patchBody: TSchema;
   view: TSchema;
+  /** The list's query string, when it filters by more than a page. */
+  listQuery?: TSchema;
   toView(row: Row): unknown;
-  list(page: { limit?: number; offset?: number }): Promise<Row[]>;
+  list(query: { limit?: number; offset?: number } & Record<string, unknown>): Promise<Row[]>;
   get(id: string): Promise<Row>;
   create(body: Create): Promise<Row>;
   update(id: string, body: Patch): Promise<Row>;
@@ -21,7 +23,7 @@ export interface ResourceSpec<Row, Create, Patch> {
 export function registerResource<Row, Create, Patch>(api: FastifyInstance, spec: ResourceSpec<Row, Create, Patch>): void {
   const tags = [spec.tag];
   const ok = { 200: spec.view };
-  api.get<{ Querystring: { limit?: number; offset?: number } }>(spec.path, { schema: { tags, querystring: Page, response: { 200: Type.Array(spec.view) } } }, async (req) =>
+  api.get<{ Querystring: { limit?: number; offset?: number } }>(spec.path, { schema: { tags, querystring: spec.listQuery ?? Page, response: { 200: Type.Array(spec.view) } } }, async (req) =>
     (await spec.list(req.query)).map(spec.toView),
   );
   api.get<{ Params: { id: string } }>(`${spec.path}/:id`, { schema: { tags, params: IdParams, response: ok } }, async (req) => spec.toView(await spec.get(req.params.id)));

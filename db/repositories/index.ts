@@ -17,3 +17,4 @@ export {
   type ResultView,
 } from './results.js';
 export { type Page } from './shared.js';
+export { knownHostKeyRepo, normaliseFingerprint, type KnownHostKey, type KnownHostKeyInput } from './known-host-keys.js';

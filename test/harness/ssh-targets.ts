@@ -69,13 +69,17 @@ export function generateKeyPair(options: { passphrase?: string; comment?: string
 export interface SshdServer {
   address: string;
   port: number;
+  /** The server's host key fingerprint, as ssh-keygen -lf prints it after "SHA256:". */
+  hostKeySha256: string;
+  /** What sshd logged so far (the last few kilobytes). */
+  log(): string;
   stop(): Promise<void>;
 }
 
 const sshds = new Set<ChildProcess>();
 process.once('exit', () => sshds.forEach((p) => p.kill('SIGKILL')));
 
-export async function startSshd(options: { address: string; port?: number; passwordAuthentication?: boolean }): Promise<SshdServer> {
+export async function startSshd(options: { address: string; port?: number; passwordAuthentication?: boolean; logLevel?: 'ERROR' | 'INFO' | 'VERBOSE' }): Promise<SshdServer> {
   if (!options.address.startsWith('127.')) throw new Error('test sshd processes listen on loopback addresses only');
   const dir = mkdtempSync(join(tmpdir(), 'vstest-sshd-'));
   chmodSync(dir, 0o755);
@@ -99,7 +103,7 @@ export async function startSshd(options: { address: string; port?: number; passw
     'LoginGraceTime 30',
     'StrictModes no',
     'PrintMotd no',
-    'LogLevel ERROR',
+    `LogLevel ${options.logLevel ?? 'ERROR'}`,
     'Subsystem sftp internal-sftp',
   ].join('\n');
   writeFileSync(join(dir, 'sshd_config'), `${config}\n`);
@@ -115,9 +119,12 @@ export async function startSshd(options: { address: string; port?: number; passw
     child.kill('SIGKILL');
     throw new Error(`sshd on ${options.address}:${port} did not start: ${(err as Error).message}\n${stderr}`);
   }
+  const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKey}.pub`]).toString();
   return {
     address: options.address,
     port,
+    hostKeySha256: /SHA256:([A-Za-z0-9+/]{43})/.exec(fingerprint)![1]!,
+    log: () => stderr,
     async stop() {
       sshds.delete(child);
       if (child.exitCode === null) child.kill('SIGTERM');
