@@ -6,7 +6,8 @@ import { Context } from '@temporalio/activity';
 import type { Technology } from '../domain/categories.js';
 import type { HostBatch, HostFailure } from '../domain/scan-types.js';
 import { ScanError } from '../domain/scan-error.js';
-import { packCollectedData } from './collected-data.js';
+import { groupBy } from '../domain/group-by.js';
+import { packCollectedData, type PackedCollectedData } from './collected-data.js';
 import { classified, toHostFailure } from './failures.js';
 import { copyCredential, wipeCredential, type SecretStore } from './secrets/secret-store.js';
 import type { FetchedCredential, VaultAdapter } from './vault/adapter.js';
@@ -42,9 +43,6 @@ export interface LoginAndCollectInput {
 export type HostScanResult =
   | { ip: string; ok: true; privileges: PrivilegeCheck; collected: PackedCollectedData; hostKey: string | null }
   | { ip: string; ok: false; failure: HostFailure };
-
-/** CollectedData as gzip + base64 (see collected-data.ts). */
-export type PackedCollectedData = string;
 
 /** Heartbeats while a long step runs, so a dead worker is noticed within the heartbeat timeout. */
 async function heartbeating<T>(body: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -96,14 +94,8 @@ export function createApplianceActivities(deps: ApplianceDeps) {
         const { batch } = input;
         const signal = AbortSignal.any([Context.current().cancellationSignal, AbortSignal.timeout(input.vaultTimeoutMs)]);
         const result: FetchCredentialsResult = { queue: deps.ownQueue, held: [], failed: [] };
-        const byRecord = new Map<string, HostBatch['hosts']>();
-        for (const host of batch.hosts) {
-          const hosts = byRecord.get(host.authRecordId) ?? [];
-          hosts.push(host);
-          byRecord.set(host.authRecordId, hosts);
-        }
         await Promise.all(
-          [...byRecord].map(async ([recordId, hosts]) => {
+          [...groupBy(batch.hosts, (h) => h.authRecordId)].map(async ([recordId, hosts]) => {
             const plan = batch.plans[recordId];
             let credential: FetchedCredential | undefined;
             try {

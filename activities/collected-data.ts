@@ -9,10 +9,13 @@ import type { CollectedData } from './auth/technology.js';
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
 
-export async function packCollectedData(data: CollectedData): Promise<string> {
+/** CollectedData as gzip + base64. */
+export type PackedCollectedData = string;
+
+export async function packCollectedData(data: CollectedData): Promise<PackedCollectedData> {
   return (await gzipAsync(JSON.stringify(data))).toString('base64');
 }
 
-export async function unpackCollectedData(packed: string): Promise<CollectedData> {
+export async function unpackCollectedData(packed: PackedCollectedData): Promise<CollectedData> {
   return JSON.parse((await gunzipAsync(Buffer.from(packed, 'base64'))).toString('utf8')) as CollectedData;
 }

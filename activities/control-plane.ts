@@ -6,8 +6,7 @@ import type { HostResultInput } from '../db/repositories/index.js';
 import { containsIp, hostsAt } from '../domain/targets.js';
 import type { HostPlan, TargetPage } from '../domain/scan-types.js';
 import type { ReportCategory, Technology, VaultType } from '../domain/categories.js';
-import type { PackedCollectedData } from './appliance.js';
-import { unpackCollectedData } from './collected-data.js';
+import { unpackCollectedData, type PackedCollectedData } from './collected-data.js';
 
 /** A host's result as the workflow holds it: collected data still packed as it came from the appliance. */
 export type PublishableHostResult = Omit<HostResultInput, 'facts' | 'packages'> & { collected: PackedCollectedData | null };

@@ -10,15 +10,22 @@ export interface FailureDetails {
   httpStatus: number | null;
 }
 
+/** Any error as our catalogue's terms: a ScanError keeps its code, anything else is INTERNAL_ERROR. */
+export function toHostFailure(err: unknown): HostFailure {
+  if (err instanceof ScanError) return { code: err.code, vendorCode: err.vendorCode ?? null, httpStatus: err.httpStatus ?? null, message: err.message };
+  const message = err instanceof Error ? `${err.name}: ${err.message}` : 'unexpected failure';
+  return { code: 'INTERNAL_ERROR', vendorCode: null, httpStatus: null, message };
+}
+
+/** The same classification as a Temporal failure, for activities that throw. */
 export function toActivityFailure(err: unknown): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
-  if (err instanceof ScanError) {
-    const details: FailureDetails = { vendorCode: err.vendorCode ?? null, httpStatus: err.httpStatus ?? null };
-    // The workflow owns retries (so every attempt is recorded); the activity never retries itself.
-    return ApplicationFailure.create({ type: err.code, message: err.message, details: [details], nonRetryable: !describeCode(err.code).retryable });
-  }
-  const message = err instanceof Error ? `${err.name}: ${err.message}` : 'unexpected failure';
-  return ApplicationFailure.create({ type: 'INTERNAL_ERROR', message, details: [{ vendorCode: null, httpStatus: null }] });
+  const { code, vendorCode, httpStatus, message } = toHostFailure(err);
+  const details: FailureDetails = { vendorCode, httpStatus };
+  // The workflow owns retries (so every attempt is recorded); the activity never retries a
+  // classified failure itself.
+  const nonRetryable = err instanceof ScanError ? !describeCode(code).retryable : undefined;
+  return ApplicationFailure.create({ type: code, message, details: [details], nonRetryable });
 }
 
 /** Runs an activity body and rethrows anything it throws as a classified ApplicationFailure. */
@@ -28,11 +35,4 @@ export async function classified<T>(body: () => Promise<T>): Promise<T> {
   } catch (err) {
     throw toActivityFailure(err);
   }
-}
-
-/** The same classification as data, for batch activities that report each host's failure. */
-export function toHostFailure(err: unknown): HostFailure {
-  if (err instanceof ScanError) return { code: err.code, vendorCode: err.vendorCode ?? null, httpStatus: err.httpStatus ?? null, message: err.message };
-  const message = err instanceof Error ? `${err.name}: ${err.message}` : 'unexpected failure';
-  return { code: 'INTERNAL_ERROR', vendorCode: null, httpStatus: null, message };
 }

@@ -15,7 +15,7 @@ import {
   allHandlersFinished,
 } from '@temporalio/workflow';
 import { REPORT_CATEGORIES, type ReportCategory } from '../domain/categories.js';
-import type { Technology } from '../domain/categories.js';
+import { groupBy } from '../domain/group-by.js';
 import type { BatchOutcome, HostBatch, ProfileSettings, TargetPage } from '../domain/scan-types.js';
 import { ApplianceIdAttr, ScanIdAttr, ScanStatusAttr, TargetIpsAttr } from '../domain/search-attributes.js';
 import { controlPlane } from './activity-stubs.js';
@@ -65,16 +65,9 @@ export function defaultHostsPerBatch(maxParallelHosts: number): number {
 
 /** Splits a page's covered hosts into batches of one technology each, in address order. */
 function batchesOf(scanId: string, page: TargetPage, size: number): HostBatch[] {
-  const byTechnology = new Map<Technology, HostBatch['hosts']>();
-  for (const host of page.hosts) {
-    if (host.authRecordId === null) continue;
-    const technology = page.plans[host.authRecordId]!.technology;
-    const hosts = byTechnology.get(technology) ?? [];
-    hosts.push({ ip: host.ip, authRecordId: host.authRecordId, hostKey: host.hostKey });
-    byTechnology.set(technology, hosts);
-  }
+  const covered = page.hosts.flatMap(({ ip, authRecordId, hostKey }) => (authRecordId === null ? [] : [{ ip, authRecordId, hostKey }]));
   const batches: HostBatch[] = [];
-  for (const [technology, hosts] of byTechnology) {
+  for (const [technology, hosts] of groupBy(covered, (h) => page.plans[h.authRecordId]!.technology)) {
     for (let i = 0; i < hosts.length; i += size) {
       const chunk = hosts.slice(i, i + size);
       const plans = Object.fromEntries([...new Set(chunk.map((h) => h.authRecordId))].map((id) => [id, page.plans[id]!]));

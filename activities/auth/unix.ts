@@ -51,11 +51,7 @@ function sudoRefusal(stderr: string): string {
 
 class UnixSession implements AuthSession {
   private closed = false;
-  constructor(private readonly client: Client, private readonly credentials: TargetCredentials, private readonly hostKeySha256: string, private readonly commandTimeoutMs: number) {}
-
-  get hostKey(): string {
-    return this.hostKeySha256;
-  }
+  constructor(private readonly client: Client, private readonly credentials: TargetCredentials, readonly hostKey: string, private readonly commandTimeoutMs: number) {}
 
   async checkPrivileges(): Promise<PrivilegeCheck> {
     const id = await exec(this.client, 'id -u', this.commandTimeoutMs);
@@ -92,7 +88,7 @@ class UnixSession implements AuthSession {
       packages = parsePackageLines(await run("rpm -qa --qf '%{NAME}\\t%{VERSION}-%{RELEASE}\\t%{ARCH}\\n'"), false);
     }
     return {
-      facts: { ...os, kernel: kernel ?? '', arch: arch ?? '', hostname: hostname ?? '', packageManager, 'hostKey.sha256': this.hostKeySha256 },
+      facts: { ...os, kernel: kernel ?? '', arch: arch ?? '', hostname: hostname ?? '', packageManager, 'hostKey.sha256': this.hostKey },
       packages,
     };
   }

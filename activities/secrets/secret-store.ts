@@ -56,10 +56,6 @@ export class SecretStore {
     return this.live(handle).credential;
   }
 
-  session(handle: string): AuthSession | undefined {
-    return this.live(handle).session;
-  }
-
   attachSession(handle: string, session: AuthSession): void {
     this.live(handle).session = session;
   }

@@ -1,0 +1,13 @@
+// Node 20 has no Map.groupBy. Pure: safe in workflow code.
+
+/** Items grouped by key, groups and items in their first-seen order. */
+export function groupBy<T, K>(items: Iterable<T>, keyOf: (item: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key);
+    if (group) group.push(item);
+    else groups.set(key, [item]);
+  }
+  return groups;
+}
