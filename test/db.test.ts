@@ -446,6 +446,40 @@ describe.each(backends)('the database on $name', (backend) => {
       expect(await rowCount('host_packages')).toBe(1_500);
     });
 
+    it('publishes a batch of hosts in one go, each with its own attempts and inventory', async () => {
+      const profile = await profileRepo.getDefault(db());
+      const batchScan = await scanRepo.create(db(), { title: 'batch', targets: '10.2.0.0/28', optionProfileId: profile.id, applianceId });
+      const host = (ip: string, over: Partial<HostResultInput> = {}) => result(ip, { scanId: batchScan.id, ...over });
+      const before = await rowCount('host_packages');
+      const { resultIds } = await resultRepo.publishMany(db(), [
+        host('10.2.0.5', { packages: packages(4, 'c') }),
+        host('10.2.0.6', { packages: [], category: 'FAILED', errorCode: 'AUTH_FAILED' }),
+        host('10.2.0.7', { packages: packages(2, 'd') }),
+      ]);
+      expect(new Set(resultIds).size).toBe(3);
+      const listed = async () => new Map((await resultRepo.list(db(), batchScan.id, { includePackages: true })).map((r) => [r.ip, r]));
+      let byIp = await listed();
+      expect(byIp.get('10.2.0.5')!.packages).toEqual(packages(4, 'c'));
+      expect(byIp.get('10.2.0.6')!.packages).toEqual([]);
+      expect(byIp.get('10.2.0.7')!.packageCount).toBe(2);
+      expect(byIp.get('10.2.0.7')!.attempts).toHaveLength(2);
+      expect(await rowCount('host_packages')).toBe(before + 6);
+
+      // Republished in another batch: the same rows replaced, nothing duplicated.
+      const again = await resultRepo.publishMany(db(), [host('10.2.0.9', { packages: [] }), host('10.2.0.7', { packages: packages(1, 'e'), attempts: [] })]);
+      expect(again.resultIds[1]).toBe(resultIds[2]);
+      byIp = await listed();
+      expect(byIp.get('10.2.0.7')!.packages).toEqual(packages(1, 'e'));
+      expect(byIp.get('10.2.0.7')!.attempts).toEqual([]);
+      expect(await rowCount('host_packages')).toBe(before + 5);
+
+      expect(await rejection(resultRepo.publishMany(db(), [host('10.2.0.8'), host('::ffff:10.2.0.8')]))).toMatchObject({ field: 'results', statusCode: 400 });
+      expect(byIp.has('10.2.0.8') || (await listed()).has('10.2.0.8')).toBe(false);
+
+      await scanRepo.remove(db(), batchScan.id);
+      expect(await rowCount('host_packages')).toBe(before);
+    });
+
     it('types a result for an unknown scan or a bad address', async () => {
       expect(await rejection(resultRepo.publish(db(), { ...result('10.1.0.4'), scanId: '00000000-0000-4000-8000-000000000000' }))).toMatchObject({ field: 'scanId', statusCode: 400 });
       expect(await rejection(resultRepo.publish(db(), result('10.1.0.256')))).toMatchObject({ field: 'ip', statusCode: 400 });
@@ -518,6 +552,8 @@ describe.each(backends)('the database on $name', (backend) => {
       await vaultRepo.remove(db(), vault.id);
       expect((await resultRepo.get(db(), scanId, '10.1.0.12', 'unix')).authRecordId).toBeNull();
 
+      // The inventories go with their results (a statement-level trigger, not a row-level foreign key).
+      expect(await rowCount('host_packages')).toBeGreaterThan(0);
       await scanRepo.remove(db(), scanId);
       expect(await rowCount('host_results')).toBe(0);
       expect(await rowCount('host_attempts')).toBe(0);
