@@ -12,6 +12,7 @@ import { classified, toHostFailure } from './failures.js';
 import { copyCredential, wipeCredential, type SecretStore } from './secrets/secret-store.js';
 import type { FetchedCredential, VaultAdapter } from './vault/adapter.js';
 import type { AuthTechnology, PrivilegeCheck } from './auth/technology.js';
+import type { LoginSlots } from './login-slots.js';
 
 export interface ApplianceDeps {
   /** This process's own task queue: where the secret it fetched can be used. */
@@ -19,6 +20,7 @@ export interface ApplianceDeps {
   store: SecretStore;
   vaults: (type: string) => VaultAdapter | undefined;
   technologies: (name: string) => AuthTechnology | undefined;
+  loginSlots: LoginSlots;
 }
 
 export interface FetchCredentialsInput {
@@ -34,6 +36,9 @@ export interface FetchCredentialsResult {
 }
 
 export interface LoginAndCollectInput {
+  scanId: string;
+  /** The scan's limit on hosts logged into at once, kept by this process (LoginSlots). */
+  maxParallelHosts: number;
   technology: Technology;
   hosts: { ip: string; handle: string; port: number; username: string; hostKey: string | null }[];
   connectTimeoutMs: number;
@@ -64,9 +69,16 @@ export function createApplianceActivities(deps: ApplianceDeps) {
     return technology;
   };
 
-  /** One host: log in with the held secret, check root delegation, collect. Never throws. */
+  /**
+   * One host: wait for a login slot of the scan, log in with the held secret, check root
+   * delegation, collect; then purge that host's secret and session at once, whatever happened
+   * (the workflow's purge covers the cases where this activity never reports back). Never
+   * throws, except when cancelled.
+   */
   const scanHost = async (host: LoginAndCollectInput['hosts'][number], input: LoginAndCollectInput, signal: AbortSignal): Promise<HostScanResult> => {
+    let release: (() => void) | undefined;
     try {
+      release = await deps.loginSlots.acquire(input.scanId, input.maxParallelHosts, signal);
       const credential = deps.store.credential(host.handle);
       const session = await technologyOf(input.technology).connect(
         { ip: host.ip, port: host.port },
@@ -80,6 +92,9 @@ export function createApplianceActivities(deps: ApplianceDeps) {
     } catch (err) {
       if (signal.aborted) throw err; // cancelled: the workflow is told by the cancellation itself
       return { ip: host.ip, ok: false, failure: toHostFailure(err) };
+    } finally {
+      await deps.store.purge(host.handle);
+      release?.();
     }
   };
 
@@ -115,7 +130,10 @@ export function createApplianceActivities(deps: ApplianceDeps) {
       });
     },
 
-    /** Logs in to each host of the batch and collects, all at once; one result per host. */
+    /**
+     * Logs in to each host of the batch and collects, as login slots allow; one result per
+     * host. Every host's secret is purged by the time this returns.
+     */
     async loginAndCollect(input: LoginAndCollectInput): Promise<HostScanResult[]> {
       return classified(() => heartbeating((signal) => Promise.all(input.hosts.map((host) => scanHost(host, input, signal)))));
     },

@@ -122,8 +122,8 @@ describe('a scan over six loopback hosts', () => {
       expect(res.status, res.text).toBe(201);
     }
     const profile = await env.api('POST', '/option-profiles', {
-      // 8 in parallel: batches of two hosts, so batching is exercised end to end.
-      name: 'e2e', technologies: ['unix'], maxParallelHosts: 8,
+      // 2 in parallel: batches of two hosts, so batching is exercised end to end.
+      name: 'e2e', technologies: ['unix'], maxParallelHosts: 2,
       timeouts: { connectMs: 10_000, commandMs: 30_000, vaultMs: 5_000, applianceLostMs: 5_000, heartbeatMs: 3_000 },
       retry: { maxAttempts: 2, initialIntervalMs: 200, maxIntervalMs: 1_000 },
     });

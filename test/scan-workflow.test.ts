@@ -123,4 +123,45 @@ describe('scanWorkflow', () => {
     const facts = await env.database.query(`select facts from host_results where scan_id = '${scan.id}' and ip = '198.51.100.8'`);
     expect(facts).toEqual([{ facts: { 'os.id': 'simulated', host: '198.51.100.8' } }]);
   });
+
+  it("logs into at most maxParallelHosts hosts at once, with the next batch's credentials already fetched", async () => {
+    // Every session lasts 150 ms; the technology counts sessions open at once and, at each
+    // login, how many secrets the appliance holds (logged in or waiting for a login slot).
+    let open = 0;
+    let mostOpen = 0;
+    let mostHeld = 0;
+    const appliance = await applianceRepo.ensure(env.database.db, 'wf-slots');
+    const started: { workers?: Awaited<ReturnType<ScanEnvironment['startSimulatedAppliance']>> } = {};
+    const slow: AuthTechnology = {
+      name: 'unix',
+      defaultPort: 22,
+      async connect() {
+        open++;
+        mostOpen = Math.max(mostOpen, open);
+        mostHeld = Math.max(mostHeld, started.workers?.store.size ?? 0);
+        return {
+          checkPrivileges: async () => ({ ok: true, method: 'sudo' }),
+          collect: async () => (await new Promise((r) => setTimeout(r, 150)), { facts: {}, packages: [] }),
+          close: async () => void open--,
+        };
+      },
+    };
+    const workers = (started.workers = await env.startSimulatedAppliance(appliance.id, { vaults: () => instantVault, technologies: () => slow }));
+    await env.api('POST', '/assets', { name: 'slots range', value: '203.0.113.0/28' });
+    const vault = await env.api('POST', '/vaults', { name: 'simulated-slots', type: 'hashicorp', config: { url: 'http://127.0.0.1:1', authMethod: 'token' }, access: { token: 'sim' } });
+    const record = await env.api('POST', '/auth-records', {
+      name: 'slot hosts', technology: 'unix', targets: '203.0.113.0/28', username: 'scanner',
+      vaultId: vault.body.id, locator: { path: 'x' }, fields: { password: 'password' },
+    });
+    expect(record.status, record.text).toBe(201);
+
+    const { summary } = await runScan('203.0.113.0/28', ['unix'], {}, { maxParallelHosts: 4, applianceName: 'wf-slots' });
+    expect(summary.counts.PASSED).toBe(16);
+    expect(mostOpen).toBe(4);
+    // Batches of four, one batch beyond the window: up to eight secrets held.
+    expect(mostHeld).toBeGreaterThan(4);
+    expect(mostHeld).toBeLessThanOrEqual(8);
+    expect(open).toBe(0);
+    expect(workers.store.size).toBe(0);
+  });
 });

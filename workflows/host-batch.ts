@@ -1,5 +1,6 @@
 // A batch of hosts of one technology: fetch their credentials on the appliance, log in and
-// collect, always purge, then publish each host's result. Hosts whose attempt failed with a
+// collect, purge (the holder purges each host once done with it; the workflow purges whatever
+// the holder did not answer for), then publish each host's result. Hosts whose attempt failed with a
 // retryable code start over from the fetch (bounded, with backoff); every attempt of every
 // host is kept for the report. Batching makes one Temporal round trip per step serve many
 // hosts: per host, the server stores about one event instead of about forty.
@@ -47,20 +48,28 @@ async function attemptOnce(input: HostBatchInput, hosts: BatchHost[]): Promise<M
   const holder = ownQueueActivities(fetched.queue, profile);
   const planOf = new Map(hosts.map((h) => [h.ip, batch.plans[h.authRecordId]!]));
   const hostKeyOf = new Map(hosts.map((h) => [h.ip, h.hostKey]));
+  let purgedByHolder = false;
   try {
     const scanned = await holder.loginAndCollect({
+      scanId: batch.scanId,
+      maxParallelHosts: profile.maxParallelHosts,
       technology: batch.technology,
       hosts: fetched.held.map(({ ip, handle }) => ({ ip, handle, port: planOf.get(ip)!.port, username: planOf.get(ip)!.username, hostKey: hostKeyOf.get(ip) ?? null })),
       connectTimeoutMs: profile.timeouts.connectMs,
       commandTimeoutMs: profile.timeouts.commandMs,
     });
+    // The holder purges each host as soon as it is done with it: having answered, it holds nothing.
+    purgedByHolder = true;
     for (const result of scanned) results.set(result.ip, result);
   } catch (err) {
     everyHost(fetched.held, err);
   } finally {
-    // Runs even when the scan is cancelled. If the holder is gone, so are the secrets.
-    const handles = fetched.held.map((h) => h.handle);
-    await CancellationScope.nonCancellable(() => holder.purgeSecrets({ handles }).catch(() => undefined));
+    // Whenever the holder did not answer (failed, timed out, cancelled, lost), purge from here,
+    // even when the scan is cancelled. If the holder is gone, so are the secrets.
+    if (!purgedByHolder) {
+      const handles = fetched.held.map((h) => h.handle);
+      await CancellationScope.nonCancellable(() => holder.purgeSecrets({ handles }).catch(() => undefined));
+    }
   }
   return results;
 }

@@ -1,6 +1,7 @@
 // A scan: read targets page by page, publish hosts no record covers, run the covered hosts
-// in batches (one child workflow per batch) inside a window of maxParallelHosts hosts, and
-// continue-as-new before history grows large.
+// in batches (one child workflow per batch) inside a window of maxParallelHosts hosts plus one
+// batch (the appliance keeps logins to maxParallelHosts), and continue-as-new before history
+// grows large.
 import {
   CancellationScope,
   ChildWorkflowCancellationType,
@@ -31,7 +32,7 @@ export interface ScanInput {
   cursor?: number;
   counts?: Record<ReportCategory, number>;
   pageSize?: number;
-  /** Hosts per batch child; by default a quarter of the window, at most 25. */
+  /** Hosts per batch child; by default maxParallelHosts, at most 25. */
   hostsPerBatch?: number;
   /** Batch children started per run before continuing as new (keeps each run's history small). */
   batchesPerRun?: number;
@@ -56,11 +57,13 @@ export function batchWorkflowId(scanId: string, technology: string, ips: string[
 }
 
 /**
- * Several batches share the window, so one slow host holds back only its own batch; 25 hosts
- * per batch keep a batch's collected data well under Temporal's payload limit.
+ * As many hosts as may be logged into at once, at most 25: the fewer batches, the less the
+ * Temporal server works per host (and 25 keep a batch's collected data well under its payload
+ * limit). The scan hands out one batch beyond maxParallelHosts, so while a batch waits on its
+ * slowest host, the next batch's hosts take the login slots its other hosts freed.
  */
 export function defaultHostsPerBatch(maxParallelHosts: number): number {
-  return Math.min(25, Math.max(1, Math.ceil(maxParallelHosts / 4)));
+  return Math.min(25, Math.max(1, maxParallelHosts));
 }
 
 /** Splits a page's covered hosts into batches of one technology each, in address order. */
@@ -81,6 +84,9 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
   const pageSize = input.pageSize ?? 500;
   const hostsPerBatch = Math.min(input.hostsPerBatch ?? defaultHostsPerBatch(input.profile.maxParallelHosts), input.profile.maxParallelHosts);
   const batchesPerRun = input.batchesPerRun ?? 400;
+  // One batch beyond maxParallelHosts is handed out, so its credentials are fetched by the time
+  // a login slot frees; the appliance logs into at most maxParallelHosts hosts at once.
+  const inFlightLimit = input.profile.maxParallelHosts + hostsPerBatch;
   const pagesPerRun = input.pagesPerRun ?? 100;
   const counts = input.counts ?? emptyCounts();
   let cursor = input.cursor ?? 0;
@@ -147,7 +153,7 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
         }
         for (const batch of batchesOf(input.scanId, page, hostsPerBatch)) {
           const size = batch.hosts.length;
-          await condition(() => runningHosts + size <= input.profile.maxParallelHosts);
+          await condition(() => runningHosts + size <= inFlightLimit);
           runningHosts += size;
           const task: Promise<void> = runBatch(batch)
             .catch((err: unknown) => {

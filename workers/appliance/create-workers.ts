@@ -5,6 +5,7 @@ import { Worker, type NativeConnection } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
 import { createApplianceActivities } from '../../activities/appliance.js';
 import { SecretStore } from '../../activities/secrets/secret-store.js';
+import { LoginSlots } from '../../activities/login-slots.js';
 import { getVaultAdapter } from '../../activities/vault/registry.js';
 import { getAuthTechnology } from '../../activities/auth/registry.js';
 import type { VaultAdapter } from '../../activities/vault/adapter.js';
@@ -41,6 +42,7 @@ export async function createApplianceWorkers(options: ApplianceWorkerOptions): P
     store,
     vaults: options.vaults ?? getVaultAdapter,
     technologies: options.technologies ?? getAuthTechnology,
+    loginSlots: new LoginSlots(),
   });
   const common = {
     connection: options.connection,
