@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { openDatabase, type OpenedDatabase } from '../db/client.js';
+import type { ScanEnvironment } from '../test/harness/scan-env.js';
 
 const ADMIN_URL = process.env.VAULTSCAN_TEST_PG_ADMIN_URL ?? 'postgres://root@127.0.0.1:5432/test';
 
@@ -41,4 +42,16 @@ export const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { maximu
 
 export function describeStats(s: Stats, unit: string): string {
   return `median ${fmt(s.median)} ${unit} (min ${fmt(s.min)}, max ${fmt(s.max)}; runs: ${s.runs.map((r) => fmt(r)).join(', ')})`;
+}
+
+/**
+ * Waits for a scan without polling the API (polling at benchmark resolution would itself cost
+ * the API and the database CPU that a user checking every few seconds does not), following
+ * the workflow through its continue-as-new runs; then reads the scan as a user would.
+ */
+export async function scanFinished(env: ScanEnvironment, scanId: string): Promise<{ status: string; progress: { counts: Record<string, number> } }> {
+  await env.client.workflow.getHandle(`scan-${scanId}`).result();
+  const scan = (await env.api('GET', `/scans/${scanId}`)).body;
+  if (scan.status !== 'FINISHED') throw new Error(`bench scan ${scanId} ended ${scan.status}`);
+  return scan;
 }

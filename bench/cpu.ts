@@ -4,6 +4,12 @@ import { setPriority } from 'node:os';
 
 const TICKS = 100; // USER_HZ on Linux
 
+/** Node processes are told apart by the script they run (the benchmark itself, an appliance worker …). */
+function nodeLabel(pid: string): string {
+  const script = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').find((arg) => /\.(ts|js|mjs)$/.test(arg) && !arg.includes('node_modules'));
+  return script ? `node ${script.split('/').slice(-2).join('/')}` : 'node';
+}
+
 function cpuByCommand(): Map<string, number> {
   const totals = new Map<string, number>();
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
@@ -12,7 +18,7 @@ function cpuByCommand(): Map<string, number> {
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const seconds = (Number(fields[11]) + Number(fields[12])) / TICKS;
-      const group = comm.startsWith('postgres') ? 'postgres' : comm;
+      const group = comm.startsWith('postgres') ? 'postgres' : comm === 'node' ? nodeLabel(pid) : comm;
       totals.set(group, (totals.get(group) ?? 0) + seconds);
     } catch {
       /* the process ended meanwhile */

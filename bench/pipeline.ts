@@ -8,7 +8,7 @@ import { startScanEnvironment } from '../test/harness/scan-env.js';
 import { startOpenBao } from '../test/harness/openbao.js';
 import { cleanupAll, createTestUser, startSshd, type SshdServer } from '../test/harness/ssh-targets.js';
 import { freePort } from '../workers/net.js';
-import { describeStats, fmt, freshPostgres, stats, type Stats } from './common.js';
+import { describeStats, fmt, freshPostgres, scanFinished, stats, type Stats } from './common.js';
 import { describeCpu, startCpuMeter } from './cpu.js';
 
 const address = (i: number) => `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`;
@@ -58,12 +58,7 @@ export async function benchPipeline(options: { targets: number; parallel: number
       let started = performance.now();
       let meter = startCpuMeter();
       const scan = (await env.api('POST', '/scans', { title: `bench ${run}`, targets, optionProfileId: profile.id, applianceId: appliance.id })).body;
-      let status;
-      for (;;) {
-        status = (await env.api('GET', `/scans/${scan.id}`)).body;
-        if (status.status !== 'RUNNING' && status.status !== 'QUEUED') break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const status = await scanFinished(env, scan.id);
       pipelineRates.push(options.targets / ((performance.now() - started) / 1000));
       pipelineCpu = describeCpu(meter());
       if (status.progress.counts.PASSED !== options.targets) throw new Error(`pipeline run: ${JSON.stringify(status.progress.counts)}`);

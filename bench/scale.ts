@@ -39,7 +39,7 @@ export async function benchScale(options: { small: number; large: number; parall
     next += hosts;
     const started = performance.now();
     const scanId = await stack.launch(`scale ${hosts}`, targets);
-    await stack.waitFinished(scanId, 500);
+    await stack.waitFinished(scanId);
     const seconds = (performance.now() - started) / 1000;
     const history = await historyOf(stack.env, scanId);
     const done = (await stack.env.api('GET', `/scans/${scanId}`)).body;

@@ -3,7 +3,7 @@
 // range, and appliance workers whose vault and technology answer at once (simulated.ts).
 import { startScanEnvironment, type ScanEnvironment } from '../test/harness/scan-env.js';
 import { instantTechnology, instantVault } from '../test/harness/simulated.js';
-import { freshPostgres } from './common.js';
+import { freshPostgres, scanFinished } from './common.js';
 
 export interface SimulatedStack {
   env: ScanEnvironment;
@@ -13,7 +13,7 @@ export interface SimulatedStack {
   /** Launches a scan through the API and returns its id. */
   launch(title: string, targets: string): Promise<string>;
   /** Polls GET /scans/:id until the scan finished; throws if it ended otherwise. */
-  waitFinished(scanId: string, pollMs?: number): Promise<void>;
+  waitFinished(scanId: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -42,13 +42,8 @@ export async function startSimulatedStack(options: { range: string; parallel: nu
         if (res.status !== 202) throw new Error(`launching the bench scan failed: ${res.text}`);
         return res.body.id as string;
       },
-      async waitFinished(scanId, pollMs = 100) {
-        for (;;) {
-          const s = (await env.api('GET', `/scans/${scanId}`)).body;
-          if (s.status === 'FINISHED') return;
-          if (s.status !== 'RUNNING' && s.status !== 'QUEUED') throw new Error(`bench scan ended ${s.status}`);
-          await new Promise((r) => setTimeout(r, pollMs));
-        }
+      async waitFinished(scanId) {
+        await scanFinished(env, scanId);
       },
       async stop() {
         await env.stop();
