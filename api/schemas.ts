@@ -56,7 +56,11 @@ export const ProfileBody = Type.Object(
   {
     name: Name,
     technologies: Type.Array(Type.Union(TECHNOLOGIES.map((t) => Type.Literal(t))), { uniqueItems: true }),
-    maxParallelHosts: Type.Integer({ minimum: 1, maximum: 1000 }),
+    maxParallelHosts: Type.Integer({
+      minimum: 1,
+      maximum: 1000,
+      description: "Hosts of a scan logged into at once by an appliance process; one batch more has its credentials fetched and waits for a free slot",
+    }),
     timeouts: Type.Object(
       {
         connectMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
