@@ -9,7 +9,7 @@ import type { ReportCategory, Technology, VaultType } from '../domain/categories
 import { unpackCollectedData, type PackedCollectedData } from './collected-data.js';
 
 /** A host's result as the workflow holds it: collected data still packed as it came from the appliance. */
-export type PublishableHostResult = Omit<HostResultInput, 'facts' | 'packages'> & { collected: PackedCollectedData | null };
+export type PublishableHostResult = Omit<HostResultInput, 'scanId' | 'facts' | 'packages'> & { collected: PackedCollectedData | null };
 
 export interface ControlPlaneDeps {
   db: Database;
@@ -56,16 +56,17 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
     },
 
     /** A batch's results in one transaction; run again, it leaves exactly one copy of each. */
-    async publishHostResults(input: { results: PublishableHostResult[]; learnHostKeys: { ip: string; port: number; sha256: string }[] }): Promise<void> {
+    async publishHostResults(input: { scanId: string; results: PublishableHostResult[]; learnHostKeys: { ip: string; port: number; sha256: string }[] }): Promise<void> {
+      const { scanId } = input;
       const rows: HostResultInput[] = await Promise.all(
         input.results.map(async ({ collected, ...result }) => {
           const data = collected === null ? null : await unpackCollectedData(collected);
-          return { ...result, facts: data?.facts ?? null, packages: data?.packages ?? [] };
+          return { ...result, scanId, facts: data?.facts ?? null, packages: data?.packages ?? [] };
         }),
       );
       await resultRepo.publishMany(db, rows);
       // Trust on first use: a host's first successful login pins the key it presented.
-      await knownHostKeyRepo.learn(db, input.learnHostKeys.map((k) => ({ ...k, scanId: input.results[0]!.scanId })));
+      await knownHostKeyRepo.learn(db, input.learnHostKeys.map((k) => ({ ...k, scanId })));
     },
 
     async finishScan(input: { scanId: string; status: 'FINISHED' | 'CANCELED'; counts: Record<ReportCategory, number> }): Promise<void> {

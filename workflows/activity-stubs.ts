@@ -42,14 +42,16 @@ export function sharedApplianceActivities(applianceId: string, profile: ProfileS
 /**
  * The steps that need the secrets, on the queue of the one worker holding them. If that
  * worker dies nobody else can take them: schedule-to-start and heartbeat timeouts notice it.
- * A batch's hosts run at once, so one host's budget bounds the whole step.
+ * A batch's hosts run at once, each after waiting for a login slot. At most one batch beyond
+ * maxParallelHosts is in flight, so every waiting host gets a slot once the hosts now logged
+ * in are done: one host's budget to wait and one to run bound the whole step.
  */
 export function ownQueueActivities(queue: string, profile: ProfileSettings) {
   const hostMs = profile.timeouts.connectMs + 4 * profile.timeouts.commandMs;
   return proxyActivities<Omit<ApplianceActivities, 'fetchCredentials'>>({
     taskQueue: queue,
     scheduleToStartTimeout: applianceLostMs(profile),
-    startToCloseTimeout: hostMs + 10_000,
+    startToCloseTimeout: 2 * hostMs + 10_000,
     heartbeatTimeout: heartbeatMs(profile),
     retry: { maximumAttempts: 1 },
   });

@@ -115,7 +115,6 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
     const category = categoryOf(result);
     counts[category] += 1;
     return {
-      scanId: batch.scanId,
       ip: host.ip,
       technology: batch.technology,
       category,
@@ -133,7 +132,7 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
     const result = finalResults.get(host.ip)!;
     return result.ok && result.hostKey && !host.hostKey ? [{ ip: host.ip, port: batch.plans[host.authRecordId]!.port, sha256: result.hostKey }] : [];
   });
-  await CancellationScope.nonCancellable(() => controlPlaneLocal.publishHostResults({ results, learnHostKeys }));
+  await CancellationScope.nonCancellable(() => controlPlaneLocal.publishHostResults({ scanId: batch.scanId, results, learnHostKeys }));
   upsertSearchAttributes([
     { key: ScanStatusAttr, value: 'FINISHED' },
     { key: HostCategoriesAttr, value: REPORT_CATEGORIES.filter((c) => counts[c] > 0) },
