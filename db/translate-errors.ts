@@ -39,7 +39,6 @@ export const FOREIGN_KEYS: Record<string, ForeignKeyRule> = {
   host_results_scan_id_scans_id_fk: { field: 'scanId', entity: 'scan', inUse: 'the scan has results' },
   host_results_auth_record_id_auth_records_id_fk: { field: 'authRecordId', entity: 'authentication record', inUse: 'the authentication record has results' },
   host_attempts_result_id_host_results_id_fk: { field: 'resultId', entity: 'host result', inUse: 'the host result has attempts' },
-  host_packages_result_id_host_results_id_fk: { field: 'resultId', entity: 'host result', inUse: 'the host result has packages' },
   known_host_keys_learned_in_scan_id_scans_id_fk: { field: 'learnedInScanId', entity: 'scan', inUse: 'the scan learned host keys' },
 };
 

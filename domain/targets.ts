@@ -219,6 +219,21 @@ export function rangesWithin(inner: IpRange[], outer: IpRange[]): IpRange[] {
   return gaps.map(toRange);
 }
 
+/** The addresses both lists cover, as ranges (empty when they are disjoint). */
+export function overlappingRanges(a: IpRange[], b: IpRange[]): IpRange[] {
+  const left = mergeSpans(a.map(toSpan));
+  const right = mergeSpans(b.map(toSpan));
+  const shared: Span[] = [];
+  for (let i = 0, j = 0; i < left.length && j < right.length; ) {
+    const lo = left[i]!.lo > right[j]!.lo ? left[i]!.lo : right[j]!.lo;
+    const hi = left[i]!.hi < right[j]!.hi ? left[i]!.hi : right[j]!.hi;
+    if (lo <= hi) shared.push({ lo, hi });
+    if (left[i]!.hi < right[j]!.hi) i++;
+    else j++;
+  }
+  return shared.map(toRange);
+}
+
 /** Canonical text of one address ("::ffff:10.0.0.1" → "10.0.0.1", "2001:DB8:0::1" → "2001:db8::1"). */
 export function normaliseIp(ip: string): string {
   return formatValue(parseAddress(ip).value);

@@ -72,6 +72,8 @@ describe('records: create, list, get, update, delete', () => {
     expect(created.status, created.text).toBe(201);
     expect(created.body.port).toBe(22);
     expect((await env.api('POST', '/auth-records', { ...body, name: 'unix-b', locator: {} })).body.field).toBe('locator.path');
+    const overlap = await env.api('POST', '/auth-records', { ...body, name: 'unix-d', targets: '10.2.0.9-10.2.0.20' });
+    expect([overlap.status, overlap.body.field, overlap.body.message]).toEqual([409, 'targets', 'targets: 10.2.0.9 already covered by the unix authentication record "unix-a"; a host can be covered by one record per technology']);
     const unknownVault = await env.api('POST', '/auth-records', { ...body, name: 'unix-c', vaultId: '00000000-0000-4000-8000-000000000000' });
     expect([unknownVault.status, unknownVault.body.field]).toEqual([400, 'vaultId']);
     const inUse = await env.api('DELETE', `/vaults/${vault.id}`);

@@ -322,6 +322,33 @@ describe.each(backends)('the database on $name', (backend) => {
       expect(await rejection(authRecordRepo.create(db(), { ...base, name: 'linux' }))).toMatchObject({ field: 'name', statusCode: 409 });
     });
 
+    it('covers a host with one record per technology: an overlap is refused, naming the record and the addresses', async () => {
+      const vault = (await vaultRepo.list(db())).find((v) => v.name === 'auth-vault')!;
+      const base = { technology: 'unix', username: 'u', port: 22, vaultId: vault.id, locator: {}, fields: { password: 'p' } };
+      const before = (await authRecordRepo.list(db())).length;
+      // 'linux' covers 10.1.0.5 since the round-trip test.
+      const err = await rejection(authRecordRepo.create(db(), { ...base, name: 'overlapping', targets: '10.1.0.4-10.1.0.6, 10.1.7.0/24' }));
+      expect(err).toBeInstanceOf(ConflictError);
+      expect(err).toMatchObject({ statusCode: 409, field: 'targets' });
+      expect(err.message).toBe('targets: 10.1.0.5 already covered by the unix authentication record "linux"; a host can be covered by one record per technology');
+      expect((await authRecordRepo.list(db())).length).toBe(before);
+
+      const next = await authRecordRepo.create(db(), { ...base, name: 'next door', targets: '10.1.0.6-10.1.0.8' });
+      expect(await rejection(authRecordRepo.update(db(), next.id, { targets: '::ffff:10.1.0.5' }))).toMatchObject({ statusCode: 409, field: 'targets' });
+      expect((await authRecordRepo.get(db(), next.id)).targets).toBe('10.1.0.6-10.1.0.8');
+      // Changing a record's own targets, or anything else, is no overlap with itself.
+      expect((await authRecordRepo.update(db(), next.id, { targets: '10.1.0.6-10.1.0.7', port: 2200 })).port).toBe(2200);
+
+      // Two writers at once: the lock lets exactly one of them cover the address.
+      const racing = await Promise.allSettled([
+        authRecordRepo.create(db(), { ...base, name: 'race a', targets: '10.1.9.1' }),
+        authRecordRepo.create(db(), { ...base, name: 'race b', targets: '10.1.9.0/30' }),
+      ]);
+      expect(racing.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+      for (const r of racing) if (r.status === 'fulfilled') await authRecordRepo.remove(db(), r.value.id);
+      await authRecordRepo.remove(db(), next.id);
+    });
+
     it('refuses to delete a vault that a record uses, leaving both intact', async () => {
       const vault = (await vaultRepo.list(db())).find((v) => v.name === 'auth-vault')!;
       const err = await rejection(vaultRepo.remove(db(), vault.id));

@@ -14,6 +14,7 @@ import {
   parseTargetEntry,
   parseTargets,
   rangesWithin,
+  overlappingRanges,
   type IpRange,
 } from '../domain/targets.js';
 
@@ -188,5 +189,19 @@ describe('helpers', () => {
     expect(ipSortKey('10.0.0.9') < ipSortKey('10.0.0.10')).toBe(true);
     expect(ipSortKey('10.255.0.0') < ipSortKey('11.0.0.0')).toBe(true);
     expect(normaliseRanges([v4('10.0.0.5', '10.0.0.9'), v4('10.0.0.1', '10.0.0.6')])).toEqual([v4('10.0.0.1', '10.0.0.9')]);
+  });
+});
+
+describe('overlappingRanges (what two target lists share)', () => {
+  it('names each shared piece, across both families, and nothing when disjoint', () => {
+    const a = parseTargets('10.0.0.0-10.0.0.50, 10.0.1.0/24, 2001:db8::/126');
+    const b = parseTargets('10.0.0.40-10.0.0.60, 10.0.0.45, 10.0.1.255-10.0.2.9, 2001:db8::3-2001:db8::9');
+    expect(overlappingRanges(a, b).map(formatRange)).toEqual(['10.0.0.40-10.0.0.50', '10.0.1.255', '2001:db8::3']);
+    expect(overlappingRanges(b, a).map(formatRange)).toEqual(['10.0.0.40-10.0.0.50', '10.0.1.255', '2001:db8::3']);
+    expect(overlappingRanges(parseTargets('10.0.0.1-10.0.0.9'), parseTargets('10.0.0.10, ::ffff:10.0.0.0'))).toEqual([]);
+  });
+
+  it('knows an IPv4-mapped IPv6 address for the IPv4 host it is', () => {
+    expect(overlappingRanges(parseTargets('::ffff:10.0.0.7'), parseTargets('10.0.0.0/29')).map(formatRange)).toEqual(['10.0.0.7']);
   });
 });

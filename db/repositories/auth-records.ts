@@ -1,12 +1,12 @@
 // Authentication records: which account to use on which targets, and where in which vault its
 // secret lives. The record names vault fields; it never holds a secret value.
-import { asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { Database } from '../client.js';
-import { InvalidValueError } from '../errors.js';
+import { ConflictError, InvalidValueError } from '../errors.js';
 import { authRecords, type CredentialFieldNames } from '../schema.js';
 import { withDbErrors } from '../translate-errors.js';
 import { TECHNOLOGIES } from '../../domain/categories.js';
-import { parseTargets, TargetSpecError, type IpRange } from '../../domain/targets.js';
+import { formatRange, overlappingRanges, parseTargets, TargetSpecError, type IpRange } from '../../domain/targets.js';
 import { deleteById, firstOrNotFound, pageOf, requireId, requireReference, type Page } from './shared.js';
 
 const ENTITY = 'authentication record';
@@ -41,6 +41,29 @@ function checkInput(input: Partial<AuthRecordInput>): void {
   if (input.vaultId !== undefined) requireReference('vaultId', 'vault record', input.vaultId);
 }
 
+type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
+
+/**
+ * A host is covered by at most one record per technology, so which account scans it is never
+ * a matter of which record is older. Record writes take one lock, so two concurrent writes
+ * cannot each miss the other's targets.
+ */
+async function refuseOverlap(tx: Transaction, technology: string, ranges: IpRange[], exceptId?: string): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtext('vaultscan.auth_records'))`);
+  const sameTechnology = eq(authRecords.technology, technology);
+  const others = await tx
+    .select({ name: authRecords.name, ranges: authRecords.ranges })
+    .from(authRecords)
+    .where(exceptId ? and(sameTechnology, ne(authRecords.id, exceptId)) : sameTechnology)
+    .orderBy(asc(authRecords.createdAt));
+  for (const other of others) {
+    const shared = overlappingRanges(ranges, other.ranges);
+    if (shared.length === 0) continue;
+    const named = shared.slice(0, 5).map(formatRange).join(', ') + (shared.length > 5 ? ` and ${shared.length - 5} more` : '');
+    throw new ConflictError(`targets: ${named} already covered by the ${technology} authentication record "${other.name}"; a host can be covered by one record per technology`, 'targets');
+  }
+}
+
 export const authRecordRepo = {
   async list(db: Database, page?: Page): Promise<AuthRecord[]> {
     const { limit, offset } = pageOf(page);
@@ -55,7 +78,12 @@ export const authRecordRepo = {
   async create(db: Database, input: AuthRecordInput): Promise<AuthRecord> {
     checkInput(input);
     const values = { ...input, ranges: parseRecordTargets(input.targets) };
-    const [row] = await withDbErrors({ operation: 'write', name: input.name }, () => db.insert(authRecords).values(values).returning());
+    const [row] = await withDbErrors({ operation: 'write', name: input.name }, () =>
+      db.transaction(async (tx) => {
+        await refuseOverlap(tx, values.technology, values.ranges);
+        return tx.insert(authRecords).values(values).returning();
+      }),
+    );
     return row!;
   },
 
@@ -65,7 +93,15 @@ export const authRecordRepo = {
     const changes = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<AuthRecordInput> & { ranges?: IpRange[] };
     if (patch.targets !== undefined) changes.ranges = parseRecordTargets(patch.targets);
     if (Object.keys(changes).length === 0) return authRecordRepo.get(db, id);
-    const rows = await withDbErrors({ operation: 'write', name: patch.name }, () => db.update(authRecords).set(changes).where(eq(authRecords.id, id)).returning());
+    const rows = await withDbErrors({ operation: 'write', name: patch.name }, () =>
+      db.transaction(async (tx) => {
+        if (changes.ranges || changes.technology) {
+          const [current] = await tx.select({ technology: authRecords.technology, ranges: authRecords.ranges }).from(authRecords).where(eq(authRecords.id, id));
+          if (current) await refuseOverlap(tx, changes.technology ?? current.technology, changes.ranges ?? current.ranges, id);
+        }
+        return tx.update(authRecords).set(changes).where(eq(authRecords.id, id)).returning();
+      }),
+    );
     return firstOrNotFound(rows, ENTITY, id);
   },
 
@@ -73,7 +109,10 @@ export const authRecordRepo = {
     return deleteById(db, authRecords, ENTITY, id);
   },
 
-  /** Every record of these technologies, oldest first (when records overlap, the oldest covers a host). */
+  /**
+   * Every record of these technologies, oldest first. Records no longer overlap within a
+   * technology; where older data still does, the oldest covers a host.
+   */
   async listForTechnologies(db: Database, technologies: readonly string[]): Promise<AuthRecord[]> {
     if (technologies.length === 0) return [];
     return db
