@@ -2,13 +2,46 @@
 // drop-ins, and real sshd processes on loopback addresses with their own config and host keys.
 // Nothing of the machine's own accounts or /etc/ssh is touched.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitForPort } from '../../workers/net.js';
 
 const PREFIX = 'vstest-';
 const SUDOERS_DIR = '/etc/sudoers.d';
+/** One file per test process, named by its pid, listing the users it created. */
+const OWNERS_DIR = join(tmpdir(), 'vstest-owners');
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Marks a user as this process's, so another test run's cleanup leaves it alone. */
+function claimUser(name: string): void {
+  mkdirSync(OWNERS_DIR, { recursive: true, mode: 0o700 });
+  appendFileSync(join(OWNERS_DIR, String(process.pid)), `${name}\n`);
+}
+
+/** Users that other, still running test processes created; the lists of dead ones are dropped. */
+function usersOfOtherLiveRuns(): Set<string> {
+  const users = new Set<string>();
+  if (!existsSync(OWNERS_DIR)) return users;
+  for (const file of readdirSync(OWNERS_DIR)) {
+    const pid = Number(file);
+    if (pid === process.pid) continue;
+    if (!Number.isInteger(pid) || !isAlive(pid)) {
+      rmSync(join(OWNERS_DIR, file), { force: true });
+      continue;
+    }
+    for (const name of readFileSync(join(OWNERS_DIR, file), 'utf8').split('\n')) if (name) users.add(name);
+  }
+  return users;
+}
 
 export interface TestUserOptions {
   name: string;
@@ -25,6 +58,7 @@ function run(cmd: string, args: string[], input?: string): void {
 export async function createTestUser(options: TestUserOptions): Promise<{ name: string; home: string; remove(): void }> {
   if (!options.name.startsWith(PREFIX) || !/^[a-z0-9_-]{1,32}$/.test(options.name)) throw new Error(`test users must be named ${PREFIX}… (lowercase, ≤ 32 chars): ${options.name}`);
   const { name } = options;
+  claimUser(name);
   run('useradd', ['-m', '-s', '/bin/bash', name]);
   const home = `/home/${name}`;
   // The password goes through stdin, never onto a command line.
@@ -134,11 +168,17 @@ export async function startSshd(options: { address: string; port?: number; passw
   };
 }
 
-/** Removes every vstest- user and sudoers drop-in (leftovers of a crashed run included). */
+/**
+ * Removes this process's sshd targets and every vstest- user and sudoers drop-in, except those
+ * of other test runs still alive (a crashed run's leftovers are removed with the rest).
+ */
 export async function cleanupAll(): Promise<void> {
   for (const p of sshds) p.kill('SIGKILL');
   sshds.clear();
-  const users = readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':')[0] ?? '').filter((u) => u.startsWith(PREFIX));
+  const othersUsers = usersOfOtherLiveRuns();
+  const mine = (name: string) => name.startsWith(PREFIX) && !othersUsers.has(name);
+  const users = readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':')[0] ?? '').filter(mine);
   for (const u of users) removeTestUser(u);
-  if (existsSync(SUDOERS_DIR)) for (const f of readdirSync(SUDOERS_DIR)) if (f.startsWith(PREFIX)) rmSync(join(SUDOERS_DIR, f), { force: true });
+  if (existsSync(SUDOERS_DIR)) for (const f of readdirSync(SUDOERS_DIR)) if (mine(f)) rmSync(join(SUDOERS_DIR, f), { force: true });
+  rmSync(join(OWNERS_DIR, String(process.pid)), { force: true });
 }
