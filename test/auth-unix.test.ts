@@ -111,7 +111,40 @@ describe('unix over SSH', () => {
     await s1.close();
     const s2 = await login(keysOnly, { username: keyUser, privateKey: Buffer.from(protectedKey.privateKey), passphrase: Buffer.from(keyPass) });
     await s2.close();
-    expect((await loginError(sshd, { username: keyUser, privateKey: Buffer.from(protectedKey.privateKey), passphrase: Buffer.from('nope') })).code).toBe('AUTH_FAILED');
+    const wrongPassphrase = await loginError(sshd, { username: keyUser, privateKey: Buffer.from(protectedKey.privateKey), passphrase: Buffer.from('nope') });
+    expect([wrongPassphrase.code, wrongPassphrase.message]).toEqual(['AUTH_FAILED', 'the passphrase from the vault does not decrypt the private key']);
+  });
+
+  it('an unusable private key is named precisely, before any connection is made', async () => {
+    // Nothing listens here: had a connection been tried, the error would be TARGET_UNREACHABLE.
+    const nowhere = { address: '127.0.0.9', port: await freePort('127.0.0.9') };
+    const noPassphrase = await loginError(nowhere, { username: keyUser, privateKey: Buffer.from(protectedKey.privateKey) });
+    expect([noPassphrase.code, noPassphrase.message]).toEqual(['AUTH_FAILED', expect.stringMatching(/^the private key is encrypted, but no passphrase came with it from the vault/)]);
+    const wrongPassphrase = await loginError(nowhere, { username: keyUser, privateKey: Buffer.from(protectedKey.privateKey), passphrase: Buffer.from('nope') });
+    expect(wrongPassphrase.message).toBe('the passphrase from the vault does not decrypt the private key');
+    const notAKey = await loginError(nowhere, { username: keyUser, privateKey: Buffer.from('not a key at all') });
+    expect([notAKey.code, notAKey.message]).toEqual(['AUTH_FAILED', expect.stringMatching(/^the private key from the vault is not one the scanner can read .*: Unsupported key format$/)]);
+    const publicOnly = await loginError(nowhere, { username: keyUser, privateKey: Buffer.from(key.publicKey) });
+    expect(publicOnly.message).toBe('the vault holds a public key where the private key should be');
+  });
+
+  it('a cancelled scan stops a running command at once', async () => {
+    // Every command of this user's shell first sleeps 30 s; the command timeout is a minute.
+    const slow = { name: `vstest-us-${tag}`, password: `us-${randomBytes(8).toString('hex')}` };
+    const user = await createTestUser({ ...slow, sudo: 'none' });
+    execFileSync('bash', ['-c', `printf 'sleep 30\\n' > ${user.home}/.bashrc && chown ${slow.name} ${user.home}/.bashrc`]);
+    const session = await login(sshd, { username: slow.name, password: Buffer.from(slow.password) });
+    const cancel = new AbortController();
+    setTimeout(() => cancel.abort(), 500);
+    const started = Date.now();
+    const outcome = await session.collect({ commandTimeoutMs: 60_000, signal: cancel.signal }).then(
+      () => 'finished',
+      (err: ScanError) => `${err.code}: ${err.message}`,
+    );
+    await session.close();
+    expect(outcome).toBe('COLLECTION_FAILED: the scan was cancelled while a command ran');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    user.remove();
   });
 
   it('a password where the host takes keys only → AUTH_METHOD_REJECTED', async () => {

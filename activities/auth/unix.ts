@@ -1,7 +1,8 @@
 // Unix over SSH (ssh2): password, private key, key with passphrase; root delegation with sudo;
 // collects the OS release, kernel and installed packages (dpkg or rpm).
 import { createHash } from 'node:crypto';
-import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+// ssh2 is CommonJS: its utils are reached through the default export under Node's ESM loader.
+import ssh2, { Client, type ClientChannel, type ConnectConfig, type ParsedKey } from 'ssh2';
 import { ScanError } from '../../domain/scan-error.js';
 import type { AuthSession, AuthTechnology, CollectedData, ConnectOptions, PackageRecord, PrivilegeCheck, TargetCredentials, TargetEndpoint } from './technology.js';
 import { parseOsRelease, parsePackageLines } from './unix-parsers.js';
@@ -12,27 +13,32 @@ interface ExecResult {
   stderr: string;
 }
 
-function exec(client: Client, command: string, timeoutMs: number, stdin?: (channel: ClientChannel) => void): Promise<ExecResult> {
+/** Runs one command; a timeout, a closed connection or a cancelled scan (signal) end it early. */
+function exec(client: Client, command: string, timeoutMs: number, signal: AbortSignal | undefined, stdin?: (channel: ClientChannel) => void): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new ScanError('COLLECTION_FAILED', 'the scan was cancelled before a command ran'));
     client.exec(command, (err, channel) => {
       if (err) return reject(new ScanError('COLLECTION_FAILED', `could not run a command on the host: ${err.message}`));
       const out: Buffer[] = [];
       const errOut: Buffer[] = [];
-      const onConnectionClosed = () => {
+      const stop = (reason: string) => {
         clearTimeout(timer);
-        reject(new ScanError('COLLECTION_FAILED', 'the SSH connection closed while a command ran'));
-      };
-      const timer = setTimeout(() => {
         client.off('close', onConnectionClosed);
+        signal?.removeEventListener('abort', onAbort);
         channel.close();
-        reject(new ScanError('COLLECTION_FAILED', `a command did not finish within ${timeoutMs} ms`));
-      }, timeoutMs);
+        reject(new ScanError('COLLECTION_FAILED', reason));
+      };
+      const onConnectionClosed = () => stop('the SSH connection closed while a command ran');
+      const onAbort = () => stop('the scan was cancelled while a command ran');
+      const timer = setTimeout(() => stop(`a command did not finish within ${timeoutMs} ms`), timeoutMs);
       client.once('close', onConnectionClosed);
+      signal?.addEventListener('abort', onAbort, { once: true });
       channel.on('data', (d: Buffer) => out.push(d));
       channel.stderr.on('data', (d: Buffer) => errOut.push(d));
       channel.on('close', (code: number | null) => {
         clearTimeout(timer);
         client.off('close', onConnectionClosed);
+        signal?.removeEventListener('abort', onAbort);
         resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') });
       });
       stdin?.(channel);
@@ -51,33 +57,41 @@ function sudoRefusal(stderr: string): string {
 
 class UnixSession implements AuthSession {
   private closed = false;
-  constructor(private readonly client: Client, private readonly credentials: TargetCredentials, readonly hostKey: string, private readonly commandTimeoutMs: number) {}
+  constructor(
+    private readonly client: Client,
+    private readonly credentials: TargetCredentials,
+    readonly hostKey: string,
+    private readonly commandTimeoutMs: number,
+    /** The activity's cancellation: every command stops with it. */
+    private readonly signal: AbortSignal | undefined,
+  ) {}
 
   async checkPrivileges(): Promise<PrivilegeCheck> {
-    const id = await exec(this.client, 'id -u', this.commandTimeoutMs);
+    const id = await exec(this.client, 'id -u', this.commandTimeoutMs, this.signal);
     if (id.stdout.trim() === '0') return { ok: true, method: 'root' };
     const password = this.credentials.password;
     // -S reads the password from stdin, -k ignores cached credentials, -p '' prints no prompt:
     // the password goes through the channel, never onto a command line.
     const result = password
-      ? await exec(this.client, "sudo -S -k -p '' true", this.commandTimeoutMs, (ch) => {
+      ? await exec(this.client, "sudo -S -k -p '' true", this.commandTimeoutMs, this.signal, (ch) => {
           ch.write(password);
           ch.end('\n');
         })
-      : await exec(this.client, 'sudo -n true', this.commandTimeoutMs);
+      : await exec(this.client, 'sudo -n true', this.commandTimeoutMs, this.signal);
     if (result.code === 0) return { ok: true, method: 'sudo' };
     return { ok: false, code: 'PRIVILEGE_ESCALATION_FAILED', message: sudoRefusal(result.stderr) };
   }
 
-  async collect(options: { commandTimeoutMs: number }): Promise<CollectedData> {
+  async collect(options: { commandTimeoutMs: number; signal?: AbortSignal }): Promise<CollectedData> {
+    const signal = options.signal ?? this.signal;
     const run = async (command: string) => {
-      const r = await exec(this.client, command, options.commandTimeoutMs);
+      const r = await exec(this.client, command, options.commandTimeoutMs, signal);
       if (r.code !== 0) throw new ScanError('COLLECTION_FAILED', `"${command.split(' ')[0]}" failed on the host (exit ${r.code}): ${r.stderr.trim().slice(0, 200)}`);
       return r.stdout;
     };
     const os = parseOsRelease(await run('cat /etc/os-release'));
     const [kernel, arch, hostname] = (await run('uname -r; uname -m; uname -n')).split('\n').map((s) => s.trim());
-    const probe = await exec(this.client, 'command -v dpkg-query || command -v rpm || true', options.commandTimeoutMs);
+    const probe = await exec(this.client, 'command -v dpkg-query || command -v rpm || true', options.commandTimeoutMs, signal);
     let packageManager = 'none';
     let packages: PackageRecord[] = [];
     if (probe.stdout.includes('dpkg-query')) {
@@ -100,6 +114,25 @@ class UnixSession implements AuthSession {
   }
 }
 
+/**
+ * The private key from the vault, parsed before any connection is made: a key that cannot be
+ * used is said precisely (ssh2 would only skip it and report a generic authentication failure),
+ * and nothing is sent to the host.
+ */
+function parsePrivateKey(key: Buffer, passphrase: Buffer | undefined): ParsedKey {
+  const parsed = ssh2.utils.parseKey(key, passphrase);
+  if (parsed instanceof Error) {
+    if (/no passphrase given/i.test(parsed.message)) {
+      throw new ScanError('AUTH_FAILED', 'the private key is encrypted, but no passphrase came with it from the vault: name the vault field that holds it (fields.passphrase)');
+    }
+    if (/passphrase|decrypt/i.test(parsed.message)) throw new ScanError('AUTH_FAILED', 'the passphrase from the vault does not decrypt the private key');
+    throw new ScanError('AUTH_FAILED', `the private key from the vault is not one the scanner can read (OpenSSH or PEM RSA, ECDSA, Ed25519): ${parsed.message}`);
+  }
+  const first = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!first?.isPrivateKey()) throw new ScanError('AUTH_FAILED', 'the vault holds a public key where the private key should be');
+  return first;
+}
+
 function classifyConnectError(err: Error & { code?: string; level?: string }, endpoint: TargetEndpoint, offered: string[]): ScanError {
   const where = `${endpoint.ip}:${endpoint.port}`;
   if (['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'].includes(err.code ?? '')) return new ScanError('TARGET_UNREACHABLE', `nothing answered on ${where} (${err.code})`, err.code);
@@ -120,6 +153,12 @@ export const unixTechnology: AuthTechnology = {
   defaultPort: 22,
 
   connect(endpoint, credentials, options: ConnectOptions): Promise<AuthSession> {
+    let privateKey: ParsedKey | undefined;
+    try {
+      privateKey = credentials.privateKey ? parsePrivateKey(credentials.privateKey, credentials.passphrase) : undefined;
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     return new Promise((resolve, reject) => {
       const client = new Client();
       let hostKeySha256 = '';
@@ -147,7 +186,7 @@ export const unixTechnology: AuthTechnology = {
           return true;
         },
       };
-      if (credentials.privateKey) offered.push('publickey');
+      if (privateKey) offered.push('publickey');
       if (password) offered.push('password', 'keyboard-interactive');
       // Ask with "none" first to learn what the server accepts, then try only what both sides
       // have: a server that takes none of our methods is AUTH_METHOD_REJECTED, not AUTH_FAILED.
@@ -161,7 +200,7 @@ export const unixTechnology: AuthTechnology = {
           if (!method) return next(false);
           if (!methodsLeft.includes(method)) continue;
           const username = credentials.username;
-          if (method === 'publickey') return next({ type: 'publickey', username, key: credentials.privateKey, passphrase: credentials.passphrase });
+          if (method === 'publickey') return next({ type: 'publickey', username, key: privateKey });
           if (method === 'password') return next({ type: 'password', username, password });
           return next({ type: 'keyboard-interactive', username, prompt: (_n: string, _i: string, _l: string, prompts: unknown[], finish: (answers: string[]) => void) => finish(prompts.map(() => password ?? '')) });
         }
@@ -178,7 +217,7 @@ export const unixTechnology: AuthTechnology = {
       client.on('ready', () => {
         settled = true;
         options.signal?.removeEventListener('abort', onAbort);
-        resolve(new UnixSession(client, credentials, hostKeySha256, options.commandTimeoutMs));
+        resolve(new UnixSession(client, credentials, hostKeySha256, options.commandTimeoutMs, options.signal));
       });
       client.on('error', (err) => {
         const e = err as Error & { code?: string; level?: string; methods?: string[] };
