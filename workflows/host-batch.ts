@@ -1,8 +1,8 @@
 // A batch of hosts of one technology: fetch their credentials on the appliance, log in and
 // collect, purge (the holder purges each host once done with it; the workflow purges whatever
-// the holder did not answer for), then publish each host's result. Hosts whose attempt failed with a
-// retryable code start over from the fetch (bounded, with backoff); every attempt of every
-// host is kept for the report. Batching makes one Temporal round trip per step serve many
+// the holder did not answer for), then publish each host's result. Hosts whose attempt failed
+// with a retryable code start over from the fetch (bounded, with backoff); every attempt of
+// every host is kept for the report. Batching makes one Temporal round trip per step serve many
 // hosts: per host, the server stores about one event instead of about forty.
 import { CancellationScope, isCancellation, sleep, upsertSearchAttributes } from '@temporalio/workflow';
 import { REPORT_CATEGORIES, type ReportCategory } from '../domain/categories.js';
