@@ -1,48 +1,50 @@
 // Where the CPU goes during a benchmark: seconds of CPU per process group, from /proc.
 import { readdirSync, readFileSync } from 'node:fs';
+import { allPids, procCommandLine, procStat, TICKS_PER_SECOND } from '../test/harness/proc.js';
 import { setPriority } from 'node:os';
 
-const TICKS = 100; // USER_HZ on Linux
-
 /** Node processes are told apart by the script they run (the benchmark itself, an appliance worker …). */
-function nodeLabel(pid: string): string {
-  const script = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').find((arg) => /\.(ts|js|mjs)$/.test(arg) && !arg.includes('node_modules'));
+function nodeLabel(pid: number): string {
+  const script = procCommandLine(pid)?.split(' ').find((arg) => /\.(ts|js|mjs)$/.test(arg) && !arg.includes('node_modules'));
   return script ? `node ${script.split('/').slice(-2).join('/')}` : 'node';
 }
 
-function cpuByCommand(): Map<string, number> {
-  const totals = new Map<string, number>();
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const seconds = (Number(fields[11]) + Number(fields[12])) / TICKS;
-      const group = comm.startsWith('postgres') ? 'postgres' : comm === 'node' ? nodeLabel(pid) : comm;
-      totals.set(group, (totals.get(group) ?? 0) + seconds);
-    } catch {
-      /* the process ended meanwhile */
-    }
+/** The group a process's CPU is reported under. */
+function groupOf(pid: number, comm: string): string {
+  if (comm.startsWith('postgres')) return 'postgres';
+  if (comm.startsWith('kworker')) return 'kworker'; // its name carries the work queue of the moment
+  return comm === 'node' ? nodeLabel(pid) : comm;
+}
+
+/** CPU seconds so far, per process, with the group each is reported under. */
+function cpuByProcess(): Map<number, { group: string; seconds: number }> {
+  const byPid = new Map<number, { group: string; seconds: number }>();
+  for (const pid of allPids()) {
+    const stat = procStat(pid);
+    if (stat) byPid.set(pid, { group: groupOf(pid, stat.comm), seconds: stat.cpuSeconds });
   }
-  return totals;
+  return byPid;
 }
 
 /** Busy and idle CPU seconds of the whole machine (all cores), from /proc/stat. */
 function machineCpu(): { busy: number; idle: number } {
   const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
   const [user, nice, system, idle, iowait, irq, softirq, steal] = fields.map(Number) as number[];
-  return { busy: (user! + nice! + system! + irq! + softirq! + steal!) / TICKS, idle: (idle! + iowait!) / TICKS };
+  return { busy: (user! + nice! + system! + irq! + softirq! + steal!) / TICKS_PER_SECOND, idle: (idle! + iowait!) / TICKS_PER_SECOND };
 }
 
 /** Starts counting; the returned function gives CPU seconds per command since then (busiest first). */
 export function startCpuMeter(): () => { command: string; seconds: number }[] {
-  const before = cpuByCommand();
+  const before = cpuByProcess();
   const machineBefore = machineCpu();
   const started = performance.now();
   return () => {
-    const after = cpuByCommand();
+    const after = cpuByProcess();
     const wall = (performance.now() - started) / 1000;
-    const rows = [...after].map(([command, s]) => ({ command, seconds: s - (before.get(command) ?? 0) })).filter((r) => r.seconds > 0.05);
+    // Per process first (a process started meanwhile counts whole), then per group.
+    const byGroup = new Map<string, number>();
+    for (const [pid, { group, seconds }] of after) byGroup.set(group, (byGroup.get(group) ?? 0) + seconds - (before.get(pid)?.seconds ?? 0));
+    const rows = [...byGroup].map(([command, seconds]) => ({ command, seconds })).filter((r) => r.seconds > 0.05);
     rows.sort((a, b) => b.seconds - a.seconds);
     // Short-lived processes (ssh sessions, sudo, dpkg) are gone before they can be read; the
     // machine's busy and idle totals count them.

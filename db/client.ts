@@ -16,6 +16,8 @@ import * as schema from './schema.js';
 
 /** The handle every repository takes; a transaction (`db.transaction(tx => …)`) is one too. */
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
+/** The handle a transaction callback receives: a Database whose statements run inside it. */
+export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 
 export interface OpenedDatabase {
   db: Database;

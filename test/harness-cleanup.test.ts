@@ -2,37 +2,20 @@
 // another process's vstest- user, sudoers drop-in and sshd survive cleanupAll and the reaper
 // while it lives, and go once it is dead.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cleanupAll } from './harness/ssh-targets.js';
 import reapLeftovers, { orphanedTestServers } from './harness/reap-leftovers.js';
+import { allPids, procCommandLine, procStat } from './harness/proc.js';
 import { projectRoot } from '../scripts/tools.mjs';
 
 const userExists = (name: string) => spawnSync('id', ['-u', name]).status === 0;
 /** Running, not gone and not a zombie waiting for whoever adopted it to reap it. */
-function isRunning(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
+const isRunning = (pid: number) => ![undefined, 'Z'].includes(procStat(pid)?.state);
 
 /** The vstest sshd that a given process started. */
-function sshdStartedBy(parent: number): number | undefined {
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (command.includes('sshd -D -e -f /tmp/vstest-sshd-') && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent) return Number(pid);
-    } catch {
-      /* the process ended meanwhile */
-    }
-  }
-  return undefined;
-}
+const sshdStartedBy = (parent: number) => allPids().find((pid) => procStat(pid)?.ppid === parent && procCommandLine(pid)?.includes('sshd -D -e -f /tmp/vstest-sshd-'));
 
 describe('cleanup of test targets', () => {
   it("leaves a live run's user, sudoers rule and sshd alone, and removes them once that run is dead", async () => {

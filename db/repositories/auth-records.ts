@@ -1,7 +1,7 @@
 // Authentication records: which account to use on which targets, and where in which vault its
 // secret lives. The record names vault fields; it never holds a secret value.
 import { and, asc, eq, inArray, ne, sql } from 'drizzle-orm';
-import type { Database } from '../client.js';
+import type { Database, Transaction } from '../client.js';
 import { ConflictError, InvalidValueError } from '../errors.js';
 import { authRecords, type CredentialFieldNames } from '../schema.js';
 import { withDbErrors } from '../translate-errors.js';
@@ -40,8 +40,6 @@ function checkInput(input: Partial<AuthRecordInput>): void {
   }
   if (input.vaultId !== undefined) requireReference('vaultId', 'vault record', input.vaultId);
 }
-
-type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 
 /**
  * A host is covered by at most one record per technology, so which account scans it is never

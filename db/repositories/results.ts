@@ -1,7 +1,7 @@
 // What a scan found, per host and technology: the verdict, every attempt, the package inventory.
 // publish is idempotent — a retried publishResults activity leaves exactly one copy.
 import { and, asc, count, eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
-import type { Database } from '../client.js';
+import type { Database, Transaction } from '../client.js';
 import { InvalidValueError } from '../errors.js';
 import { authRecords, hostAttempts, hostPackages, hostResults } from '../schema.js';
 import { withDbErrors } from '../translate-errors.js';
@@ -114,8 +114,6 @@ async function packagesOf(db: Database, resultIds: string[]): Promise<Map<string
 function scanFilter(scanId: string, category?: ReportCategory): SQL {
   return category ? and(eq(hostResults.scanId, scanId), eq(hostResults.category, category))! : eq(hostResults.scanId, scanId);
 }
-
-type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 
 function checkResult(input: HostResultInput): void {
   requireReference('scanId', 'scan', input.scanId);
