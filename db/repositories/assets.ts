@@ -3,8 +3,8 @@ import { asc, eq } from 'drizzle-orm';
 import type { Database } from '../client.js';
 import { InvalidValueError } from '../errors.js';
 import { assets } from '../schema.js';
-import { normaliseRanges, parseTargetEntry, TargetSpecError, type IpRange } from '../../domain/targets.js';
-import { deleteById, firstOrNotFound, pageOf, requireId, type Page } from './shared.js';
+import { normaliseRanges, parseTargetEntry, type IpRange } from '../../domain/targets.js';
+import { deleteById, firstOrNotFound, pageOf, parseTargetField, requireId, type Page } from './shared.js';
 
 const ENTITY = 'asset';
 
@@ -28,13 +28,8 @@ function parseValue(value: string) {
   if (/[\s,]/.test(entry.replace(/\s*-\s*/, '-'))) {
     throw new InvalidValueError('value', 'an asset is one IP address, range or CIDR block; register each entry separately');
   }
-  try {
-    const { kind, range } = parseTargetEntry(entry);
-    return { kind, value: entry, firstIp: range.first, lastIp: range.last, ipVersion: range.version };
-  } catch (err) {
-    if (err instanceof TargetSpecError) throw new InvalidValueError('value', err.message);
-    throw err;
-  }
+  const { kind, range } = parseTargetField('value', () => parseTargetEntry(entry));
+  return { kind, value: entry, firstIp: range.first, lastIp: range.last, ipVersion: range.version };
 }
 
 export const assetRepo = {

@@ -6,8 +6,8 @@ import { ConflictError, InvalidValueError } from '../errors.js';
 import { authRecords, type CredentialFieldNames } from '../schema.js';
 import { withDbErrors } from '../translate-errors.js';
 import { TECHNOLOGIES } from '../../domain/categories.js';
-import { formatRange, overlappingRanges, parseTargets, TargetSpecError, type IpRange } from '../../domain/targets.js';
-import { deleteById, firstOrNotFound, pageOf, requireId, requireReference, type Page } from './shared.js';
+import { formatRange, overlappingRanges, parseTargets, type IpRange } from '../../domain/targets.js';
+import { deleteById, firstOrNotFound, pageOf, parseTargetField, requireId, requireReference, type Page } from './shared.js';
 
 const ENTITY = 'authentication record';
 
@@ -25,14 +25,7 @@ export interface AuthRecordInput {
   fields: CredentialFieldNames;
 }
 
-function parseRecordTargets(targets: string): IpRange[] {
-  try {
-    return parseTargets(targets);
-  } catch (err) {
-    if (err instanceof TargetSpecError) throw new InvalidValueError('targets', err.message);
-    throw err;
-  }
-}
+const parseRecordTargets = (targets: string): IpRange[] => parseTargetField('targets', () => parseTargets(targets));
 
 function checkInput(input: Partial<AuthRecordInput>): void {
   if (input.technology !== undefined && !(TECHNOLOGIES as readonly string[]).includes(input.technology)) {

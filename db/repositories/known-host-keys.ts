@@ -6,8 +6,8 @@ import type { Database } from '../client.js';
 import { InvalidValueError } from '../errors.js';
 import { knownHostKeys } from '../schema.js';
 import { withDbErrors } from '../translate-errors.js';
-import { normaliseIp, TargetSpecError } from '../../domain/targets.js';
-import { deleteById, firstOrNotFound, pageOf, requireId, type Page } from './shared.js';
+import { normaliseIp } from '../../domain/targets.js';
+import { deleteById, firstOrNotFound, pageOf, parseTargetField, requireId, type Page } from './shared.js';
 
 const ENTITY = 'known host key';
 
@@ -27,14 +27,7 @@ export function normaliseFingerprint(value: string, field = 'sha256'): string {
   return bare;
 }
 
-function normaliseAddress(ip: string): string {
-  try {
-    return normaliseIp(ip.trim());
-  } catch (err) {
-    if (err instanceof TargetSpecError) throw new InvalidValueError('ip', err.message);
-    throw err;
-  }
-}
+const normaliseAddress = (ip: string) => parseTargetField('ip', () => normaliseIp(ip.trim()));
 
 const endpointKey = (ip: string, port: number) => `${ip}|${port}`;
 

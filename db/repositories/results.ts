@@ -8,9 +8,9 @@ import { withDbErrors } from '../translate-errors.js';
 import { REPORT_CATEGORIES, type ReportCategory } from '../../domain/categories.js';
 import { describeCode, type ErrorCode } from '../../domain/errors.js';
 import type { AttemptRecord } from '../../domain/scan-types.js';
-import { ipSortKey, normaliseIp, TargetSpecError } from '../../domain/targets.js';
+import { ipSortKey, normaliseIp } from '../../domain/targets.js';
 import { scanRepo } from './scans.js';
-import { firstOrNotFound, isUuid, pageOf, requireId, requireReference, type Page } from './shared.js';
+import { firstOrNotFound, isUuid, pageOf, parseTargetField, requireId, requireReference, type Page } from './shared.js';
 
 export interface PackageRow {
   name: string;
@@ -80,14 +80,7 @@ export interface AuthenticationReport {
 
 const { ipKey: _ipKey, ...resultColumns } = getTableColumns(hostResults);
 
-function hostIp(ip: string): { ip: string; ipKey: string } {
-  try {
-    return { ip: normaliseIp(ip), ipKey: ipSortKey(ip).toString() };
-  } catch (err) {
-    if (err instanceof TargetSpecError) throw new InvalidValueError('ip', err.message);
-    throw err;
-  }
-}
+const hostIp = (ip: string): { ip: string; ipKey: string } => parseTargetField('ip', () => ({ ip: normaliseIp(ip), ipKey: ipSortKey(ip).toString() }));
 
 function checkCategory(category: string): void {
   if (!(REPORT_CATEGORIES as readonly string[]).includes(category)) throw new InvalidValueError('category', `must be one of ${REPORT_CATEGORIES.join(', ')}`);

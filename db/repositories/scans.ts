@@ -1,11 +1,10 @@
 // Scans: what to scan, with which profile on which appliance, and how far it got.
 import { and, asc, desc, eq, inArray } from 'drizzle-orm';
 import type { Database } from '../client.js';
-import { InvalidValueError } from '../errors.js';
 import { scans, type ScanStatus } from '../schema.js';
 import { withDbErrors } from '../translate-errors.js';
-import { countHosts, parseScanTargets, TargetSpecError, type IpRange } from '../../domain/targets.js';
-import { deleteById, firstOrNotFound, pageOf, requireId, requireReference, type Page } from './shared.js';
+import { countHosts, parseScanTargets, type IpRange } from '../../domain/targets.js';
+import { deleteById, firstOrNotFound, pageOf, parseTargetField, requireId, requireReference, type Page } from './shared.js';
 
 const ENTITY = 'scan';
 
@@ -26,13 +25,7 @@ export interface ScanInput {
 const OPEN_STATUSES: ScanStatus[] = ['QUEUED', 'RUNNING'];
 
 function scanRanges(input: ScanInput): IpRange[] {
-  if (input.ranges) return input.ranges;
-  try {
-    return parseScanTargets(input.targets);
-  } catch (err) {
-    if (err instanceof TargetSpecError) throw new InvalidValueError('targets', err.message);
-    throw err;
-  }
+  return input.ranges ?? parseTargetField('targets', () => parseScanTargets(input.targets));
 }
 
 export const scanRepo = {

@@ -4,6 +4,7 @@ import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Database } from '../client.js';
 import { InvalidReferenceError, InvalidValueError, NotFoundError } from '../errors.js';
 import { withDbErrors } from '../translate-errors.js';
+import { TargetSpecError } from '../../domain/targets.js';
 
 export interface Page {
   limit?: number;
@@ -45,4 +46,14 @@ export async function deleteById(db: Database, table: PgTable & { id: PgColumn }
   requireId(entity, id);
   const deleted = await withDbErrors({ operation: 'delete' }, () => db.delete(table).where(eq(table.id, id)).returning({ id: table.id }));
   firstOrNotFound(deleted, entity, id);
+}
+
+/** Parses an address or target spec; a spec that does not parse is a 400 on the given field. */
+export function parseTargetField<T>(field: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof TargetSpecError) throw new InvalidValueError(field, err.message);
+    throw err;
+  }
 }
