@@ -75,7 +75,11 @@ export function createApplianceActivities(deps: ApplianceDeps) {
    * (the workflow's purge covers the cases where this activity never reports back). Never
    * throws, except when cancelled.
    */
-  const scanHost = async (host: LoginAndCollectInput['hosts'][number], input: LoginAndCollectInput, signal: AbortSignal): Promise<HostScanResult> => {
+  const scanHost = async (
+    host: LoginAndCollectInput['hosts'][number],
+    input: LoginAndCollectInput,
+    signal: AbortSignal,
+  ): Promise<HostScanResult> => {
     let release: (() => void) | undefined;
     try {
       release = await deps.loginSlots.acquire(input.scanId, input.maxParallelHosts, signal);
@@ -83,12 +87,23 @@ export function createApplianceActivities(deps: ApplianceDeps) {
       const session = await technologyOf(input.technology).connect(
         { ip: host.ip, port: host.port },
         { username: host.username, ...credential },
-        { connectTimeoutMs: input.connectTimeoutMs, commandTimeoutMs: input.commandTimeoutMs, signal, expectedHostKey: host.hostKey },
+        {
+          connectTimeoutMs: input.connectTimeoutMs,
+          commandTimeoutMs: input.commandTimeoutMs,
+          signal,
+          expectedHostKey: host.hostKey,
+        },
       );
       deps.store.attachSession(host.handle, session);
       const privileges = await session.checkPrivileges();
       const data = await session.collect({ commandTimeoutMs: input.commandTimeoutMs, signal });
-      return { ip: host.ip, ok: true, privileges, collected: await packCollectedData(data), hostKey: session.hostKey ?? null };
+      return {
+        ip: host.ip,
+        ok: true,
+        privileges,
+        collected: await packCollectedData(data),
+        hostKey: session.hostKey ?? null,
+      };
     } catch (err) {
       if (signal.aborted) throw err; // cancelled: the workflow is told by the cancellation itself
       return { ip: host.ip, ok: false, failure: toHostFailure(err) };
@@ -107,7 +122,10 @@ export function createApplianceActivities(deps: ApplianceDeps) {
     async fetchCredentials(input: FetchCredentialsInput): Promise<FetchCredentialsResult> {
       return classified(async () => {
         const { batch } = input;
-        const signal = AbortSignal.any([Context.current().cancellationSignal, AbortSignal.timeout(input.vaultTimeoutMs)]);
+        const signal = AbortSignal.any([
+          Context.current().cancellationSignal,
+          AbortSignal.timeout(input.vaultTimeoutMs),
+        ]);
         const result: FetchCredentialsResult = { queue: deps.ownQueue, held: [], failed: [] };
         await Promise.all(
           [...groupBy(batch.hosts, (h) => h.authRecordId)].map(async ([recordId, hosts]) => {
@@ -116,9 +134,20 @@ export function createApplianceActivities(deps: ApplianceDeps) {
             try {
               if (!plan) throw new ScanError('CONFIG_INVALID', `no plan for authentication record ${recordId}`);
               const adapter = deps.vaults(plan.vault.type);
-              if (!adapter) throw new ScanError('CONFIG_INVALID', `this appliance does not support the vault type "${plan.vault.type}"`);
-              credential = await adapter.fetch({ config: plan.vault.config, access: plan.vault.access, locator: plan.locator, fields: plan.fields, signal });
-              for (const host of hosts) result.held.push({ ip: host.ip, handle: deps.store.put(copyCredential(credential)) });
+              if (!adapter)
+                throw new ScanError(
+                  'CONFIG_INVALID',
+                  `this appliance does not support the vault type "${plan.vault.type}"`,
+                );
+              credential = await adapter.fetch({
+                config: plan.vault.config,
+                access: plan.vault.access,
+                locator: plan.locator,
+                fields: plan.fields,
+                signal,
+              });
+              for (const host of hosts)
+                result.held.push({ ip: host.ip, handle: deps.store.put(copyCredential(credential)) });
             } catch (err) {
               for (const host of hosts) result.failed.push({ ip: host.ip, failure: toHostFailure(err) });
             } finally {
@@ -135,7 +164,9 @@ export function createApplianceActivities(deps: ApplianceDeps) {
      * host. Every host's secret is purged by the time this returns.
      */
     async loginAndCollect(input: LoginAndCollectInput): Promise<HostScanResult[]> {
-      return classified(() => heartbeating((signal) => Promise.all(input.hosts.map((host) => scanHost(host, input, signal)))));
+      return classified(() =>
+        heartbeating((signal) => Promise.all(input.hosts.map((host) => scanHost(host, input, signal)))),
+      );
     },
 
     /** Zero-fills and forgets the batch's secrets and closes their sessions. */

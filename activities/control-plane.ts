@@ -9,7 +9,9 @@ import type { ReportCategory, Technology, VaultType } from '../domain/categories
 import { unpackCollectedData, type PackedCollectedData } from './collected-data.js';
 
 /** A host's result as the workflow holds it: collected data still packed as it came from the appliance. */
-export type PublishableHostResult = Omit<HostResultInput, 'scanId' | 'facts' | 'packages'> & { collected: PackedCollectedData | null };
+export type PublishableHostResult = Omit<HostResultInput, 'scanId' | 'facts' | 'packages'> & {
+  collected: PackedCollectedData | null;
+};
 
 export interface ControlPlaneDeps {
   db: Database;
@@ -23,12 +25,20 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
     },
 
     /** One page of the scan's hosts with the record that covers each, and those records' plans. */
-    async resolveTargets(input: { scanId: string; offset: number; limit: number; technologies: Technology[] }): Promise<TargetPage> {
+    async resolveTargets(input: {
+      scanId: string;
+      offset: number;
+      limit: number;
+      technologies: Technology[];
+    }): Promise<TargetPage> {
       const scan = await scanRepo.get(db, input.scanId);
       const ips = hostsAt(scan.ranges, input.offset, input.limit);
       const records = await authRecordRepo.listForTechnologies(db, input.technologies);
       const covered = ips.map((ip) => ({ ip, record: records.find((r) => containsIp(r.ranges, ip)) }));
-      const pinned = await knownHostKeyRepo.forEndpoints(db, covered.flatMap(({ ip, record }) => (record ? [{ ip, port: record.port }] : [])));
+      const pinned = await knownHostKeyRepo.forEndpoints(
+        db,
+        covered.flatMap(({ ip, record }) => (record ? [{ ip, port: record.port }] : [])),
+      );
       const hosts = covered.map(({ ip, record }) => ({
         ip,
         authRecordId: record?.id ?? null,
@@ -50,13 +60,21 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
       return { hosts, plans };
     },
 
-    async publishNotAttempted(input: { scanId: string; hosts: { ip: string; code: 'NO_AUTH_RECORD' | 'TECHNOLOGY_DISABLED' }[]; technology: Technology }): Promise<Partial<Record<ReportCategory, number>>> {
+    async publishNotAttempted(input: {
+      scanId: string;
+      hosts: { ip: string; code: 'NO_AUTH_RECORD' | 'TECHNOLOGY_DISABLED' }[];
+      technology: Technology;
+    }): Promise<Partial<Record<ReportCategory, number>>> {
       await resultRepo.publishNotAttempted(db, input.scanId, input.hosts, input.technology);
       return { NOT_ATTEMPTED: input.hosts.length };
     },
 
     /** A batch's results in one transaction; run again, it leaves exactly one copy of each. */
-    async publishHostResults(input: { scanId: string; results: PublishableHostResult[]; learnHostKeys: { ip: string; port: number; sha256: string }[] }): Promise<void> {
+    async publishHostResults(input: {
+      scanId: string;
+      results: PublishableHostResult[];
+      learnHostKeys: { ip: string; port: number; sha256: string }[];
+    }): Promise<void> {
       const { scanId } = input;
       const rows: HostResultInput[] = await Promise.all(
         input.results.map(async ({ collected, ...result }) => {
@@ -66,10 +84,17 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
       );
       await resultRepo.publishMany(db, rows);
       // Trust on first use: a host's first successful login pins the key it presented.
-      await knownHostKeyRepo.learn(db, input.learnHostKeys.map((k) => ({ ...k, scanId })));
+      await knownHostKeyRepo.learn(
+        db,
+        input.learnHostKeys.map((k) => ({ ...k, scanId })),
+      );
     },
 
-    async finishScan(input: { scanId: string; status: 'FINISHED' | 'CANCELED'; counts: Record<ReportCategory, number> }): Promise<void> {
+    async finishScan(input: {
+      scanId: string;
+      status: 'FINISHED' | 'CANCELED';
+      counts: Record<ReportCategory, number>;
+    }): Promise<void> {
       await scanRepo.finish(db, input.scanId, input.status, input.counts);
     },
   };

@@ -12,7 +12,13 @@ export interface FailureDetails {
 
 /** Any error as our catalogue's terms: a ScanError keeps its code, anything else is INTERNAL_ERROR. */
 export function toHostFailure(err: unknown): HostFailure {
-  if (err instanceof ScanError) return { code: err.code, vendorCode: err.vendorCode ?? null, httpStatus: err.httpStatus ?? null, message: err.message };
+  if (err instanceof ScanError)
+    return {
+      code: err.code,
+      vendorCode: err.vendorCode ?? null,
+      httpStatus: err.httpStatus ?? null,
+      message: err.message,
+    };
   const message = err instanceof Error ? `${err.name}: ${err.message}` : 'unexpected failure';
   return { code: 'INTERNAL_ERROR', vendorCode: null, httpStatus: null, message };
 }

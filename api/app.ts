@@ -28,7 +28,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'vaultscan API', version: '1', description: 'Authenticated scans with credentials fetched from your vaults at scan time.' },
+      info: {
+        title: 'vaultscan API',
+        version: '1',
+        description: 'Authenticated scans with credentials fetched from your vaults at scan time.',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
@@ -37,12 +41,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
 
-  await app.register(codecRoutes, { codec: options.codec, uiOrigin: options.temporalUiOrigin, isAuthorised: (req) => isLoopback(req) || hasToken(req) });
+  await app.register(codecRoutes, {
+    codec: options.codec,
+    uiOrigin: options.temporalUiOrigin,
+    isAuthorised: (req) => isLoopback(req) || hasToken(req),
+  });
 
   await app.register(
     async (api) => {
       api.addHook('onRequest', async (request, reply) => {
-        if (!hasToken(request)) return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: 'send the API token as "Authorization: Bearer <token>"' });
+        if (!hasToken(request))
+          return reply.code(401).send({
+            statusCode: 401,
+            error: 'Unauthorized',
+            message: 'send the API token as "Authorization: Bearer <token>"',
+          });
       });
       await registerResourceRoutes(api, options);
     },

@@ -5,32 +5,73 @@ import { TECHNOLOGIES, VAULT_TYPES, REPORT_CATEGORIES } from '../domain/categori
 const Name = Type.String({ minLength: 1, maxLength: 200 });
 export const Id = Type.String({ format: 'uuid' });
 export const IdParams = Type.Object({ id: Id });
-export const Page = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })), offset: Type.Optional(Type.Integer({ minimum: 0 })) }, { additionalProperties: false });
+export const Page = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
 const Timestamps = { createdAt: Type.String(), updatedAt: Type.String() };
 
 export const AssetBody = Type.Object(
-  { name: Name, value: Type.String({ minLength: 1, maxLength: 100, description: 'One IP, one range a-b or one CIDR block, IPv4 or IPv6' }) },
+  {
+    name: Name,
+    value: Type.String({
+      minLength: 1,
+      maxLength: 100,
+      description: 'One IP, one range a-b or one CIDR block, IPv4 or IPv6',
+    }),
+  },
   { additionalProperties: false },
 );
-export const Asset = Type.Object({ id: Id, name: Type.String(), kind: Type.String(), value: Type.String(), ...Timestamps });
+export const Asset = Type.Object({
+  id: Id,
+  name: Type.String(),
+  kind: Type.String(),
+  value: Type.String(),
+  ...Timestamps,
+});
 
-export const ApplianceBody = Type.Object({ name: Name, description: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false });
-export const Appliance = Type.Object({ id: Id, name: Type.String(), description: Type.String(), taskQueue: Type.String(), ...Timestamps });
+export const ApplianceBody = Type.Object(
+  { name: Name, description: Type.Optional(Type.String({ maxLength: 2000 })) },
+  { additionalProperties: false },
+);
+export const Appliance = Type.Object({
+  id: Id,
+  name: Type.String(),
+  description: Type.String(),
+  taskQueue: Type.String(),
+  ...Timestamps,
+});
 
 export const VaultBody = Type.Object(
   {
     name: Name,
     type: Type.Union(VAULT_TYPES.map((t) => Type.Literal(t))),
     config: Type.Object({}, { additionalProperties: true, description: 'Type-specific, non-secret settings' }),
-    access: Type.Object({}, { additionalProperties: true, description: "The scanner's own credentials for this vault (write-only)" }),
+    access: Type.Object(
+      {},
+      { additionalProperties: true, description: "The scanner's own credentials for this vault (write-only)" },
+    ),
   },
   { additionalProperties: false },
 );
 export const VaultPatch = Type.Partial(Type.Omit(VaultBody, ['type']), { additionalProperties: false });
-export const Vault = Type.Object({ id: Id, name: Type.String(), type: Type.String(), config: Type.Object({}, { additionalProperties: true }), ...Timestamps });
+export const Vault = Type.Object({
+  id: Id,
+  name: Type.String(),
+  type: Type.String(),
+  config: Type.Object({}, { additionalProperties: true }),
+  ...Timestamps,
+});
 
 const Fields = Type.Object(
-  { password: Type.Optional(Type.String({ minLength: 1 })), privateKey: Type.Optional(Type.String({ minLength: 1 })), passphrase: Type.Optional(Type.String({ minLength: 1 })) },
+  {
+    password: Type.Optional(Type.String({ minLength: 1 })),
+    privateKey: Type.Optional(Type.String({ minLength: 1 })),
+    passphrase: Type.Optional(Type.String({ minLength: 1 })),
+  },
   { additionalProperties: false, minProperties: 1, description: 'Names of the vault item fields holding each secret' },
 );
 export const AuthRecordBody = Type.Object(
@@ -48,8 +89,16 @@ export const AuthRecordBody = Type.Object(
 );
 export const AuthRecordPatch = Type.Partial(AuthRecordBody, { additionalProperties: false });
 export const AuthRecord = Type.Object({
-  id: Id, name: Type.String(), technology: Type.String(), targets: Type.String(), username: Type.String(), port: Type.Integer(),
-  vaultId: Id, locator: Type.Object({}, { additionalProperties: true }), fields: Type.Object({}, { additionalProperties: true }), ...Timestamps,
+  id: Id,
+  name: Type.String(),
+  technology: Type.String(),
+  targets: Type.String(),
+  username: Type.String(),
+  port: Type.Integer(),
+  vaultId: Id,
+  locator: Type.Object({}, { additionalProperties: true }),
+  fields: Type.Object({}, { additionalProperties: true }),
+  ...Timestamps,
 });
 
 export const ProfileBody = Type.Object(
@@ -59,7 +108,8 @@ export const ProfileBody = Type.Object(
     maxParallelHosts: Type.Integer({
       minimum: 1,
       maximum: 1000,
-      description: "Hosts of a scan logged into at once by an appliance process; one batch more has its credentials fetched and waits for a free slot",
+      description:
+        'Hosts of a scan logged into at once by an appliance process; one batch more has its credentials fetched and waits for a free slot',
     }),
     timeouts: Type.Object(
       {
@@ -72,7 +122,11 @@ export const ProfileBody = Type.Object(
       { additionalProperties: false },
     ),
     retry: Type.Object(
-      { maxAttempts: Type.Integer({ minimum: 1, maximum: 10 }), initialIntervalMs: Type.Integer({ minimum: 0, maximum: 600_000 }), maxIntervalMs: Type.Integer({ minimum: 0, maximum: 3_600_000 }) },
+      {
+        maxAttempts: Type.Integer({ minimum: 1, maximum: 10 }),
+        initialIntervalMs: Type.Integer({ minimum: 0, maximum: 600_000 }),
+        maxIntervalMs: Type.Integer({ minimum: 0, maximum: 3_600_000 }),
+      },
       { additionalProperties: false },
     ),
     isDefault: Type.Optional(Type.Boolean()),
@@ -85,7 +139,11 @@ export const Profile = Type.Intersect([ProfileBody, Type.Object({ id: Id, isDefa
 export const ScanBody = Type.Object(
   {
     title: Type.String({ minLength: 1, maxLength: 300 }),
-    targets: Type.String({ minLength: 1, maxLength: 10_000, description: 'IPs, ranges and CIDRs, comma or space separated; all inside registered assets' }),
+    targets: Type.String({
+      minLength: 1,
+      maxLength: 10_000,
+      description: 'IPs, ranges and CIDRs, comma or space separated; all inside registered assets',
+    }),
     optionProfileId: Type.Optional(Id),
     applianceId: Type.Optional(Id),
   },
@@ -93,9 +151,18 @@ export const ScanBody = Type.Object(
 );
 const Counts = Type.Object(Object.fromEntries(REPORT_CATEGORIES.map((c) => [c, Type.Integer()])));
 export const Scan = Type.Object({
-  id: Id, title: Type.String(), targets: Type.String(), status: Type.String(), hostCount: Type.Integer(), optionProfileId: Id, applianceId: Id,
-  workflowId: Type.Union([Type.String(), Type.Null()]), createdAt: Type.String(), startedAt: Type.Union([Type.String(), Type.Null()]),
-  finishedAt: Type.Union([Type.String(), Type.Null()]), progress: Type.Object({ doneHosts: Type.Integer(), totalHosts: Type.Integer(), counts: Counts }),
+  id: Id,
+  title: Type.String(),
+  targets: Type.String(),
+  status: Type.String(),
+  hostCount: Type.Integer(),
+  optionProfileId: Id,
+  applianceId: Id,
+  workflowId: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.String(),
+  startedAt: Type.Union([Type.String(), Type.Null()]),
+  finishedAt: Type.Union([Type.String(), Type.Null()]),
+  progress: Type.Object({ doneHosts: Type.Integer(), totalHosts: Type.Integer(), counts: Counts }),
 });
 
 /** A PATCH body: every field optional, unknown fields still refused. */
@@ -103,17 +170,34 @@ export function Type_Partial<T extends TSchema>(schema: T) {
   return Type.Partial(schema, { additionalProperties: false });
 }
 
-const Fingerprint = Type.String({ minLength: 43, maxLength: 60, description: 'SSH SHA-256 fingerprint as ssh-keygen -lf prints it: "SHA256:" and 43 base64 characters' });
+const Fingerprint = Type.String({
+  minLength: 43,
+  maxLength: 60,
+  description: 'SSH SHA-256 fingerprint as ssh-keygen -lf prints it: "SHA256:" and 43 base64 characters',
+});
 export const KnownHostKeyBody = Type.Object(
-  { ip: Type.String({ minLength: 1, maxLength: 45, description: 'One IPv4 or IPv6 address' }), port: Type.Integer({ minimum: 1, maximum: 65535 }), sha256: Fingerprint },
+  {
+    ip: Type.String({ minLength: 1, maxLength: 45, description: 'One IPv4 or IPv6 address' }),
+    port: Type.Integer({ minimum: 1, maximum: 65535 }),
+    sha256: Fingerprint,
+  },
   { additionalProperties: false },
 );
 export const KnownHostKeyPatch = Type.Object({ sha256: Fingerprint }, { additionalProperties: false });
 export const KnownHostKeyQuery = Type.Object(
-  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })), offset: Type.Optional(Type.Integer({ minimum: 0 })), ip: Type.Optional(Type.String({ maxLength: 45 })) },
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0 })),
+    ip: Type.Optional(Type.String({ maxLength: 45 })),
+  },
   { additionalProperties: false },
 );
 export const KnownHostKey = Type.Object({
-  id: Id, ip: Type.String(), port: Type.Integer(), sha256: Type.String(),
-  source: Type.Union([Type.Literal('learned'), Type.Literal('operator')]), learnedInScanId: Type.Union([Type.String(), Type.Null()]), ...Timestamps,
+  id: Id,
+  ip: Type.String(),
+  port: Type.Integer(),
+  sha256: Type.String(),
+  source: Type.Union([Type.Literal('learned'), Type.Literal('operator')]),
+  learnedInScanId: Type.Union([Type.String(), Type.Null()]),
+  ...Timestamps,
 });

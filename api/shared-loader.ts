@@ -24,7 +24,10 @@ interface Entry<T> {
   final: boolean;
 }
 
-export function createSharedLoader<T>(load: (key: string) => Promise<T>, options: SharedLoaderOptions<T> = {}): (key: string) => Promise<T> {
+export function createSharedLoader<T>(
+  load: (key: string) => Promise<T>,
+  options: SharedLoaderOptions<T> = {},
+): (key: string) => Promise<T> {
   const maxAgeMs = options.maxAgeMs ?? 1_000;
   const maxStaleMs = options.maxStaleMs ?? 5_000;
   const maxEntries = options.maxEntries ?? 1_000;

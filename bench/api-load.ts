@@ -59,14 +59,42 @@ async function spawnApiProcess(stack: SimulatedStack): Promise<{ url: string; to
 
 async function load(url: string, token: string, rate: number, seconds: number): Promise<Load> {
   const cli = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
-  const { stdout } = await promisify(execFile)(process.execPath, [
-    cli, '--json', '-c', '20', '--overallRate', String(rate), '-d', String(seconds), '-H', `authorization=Bearer ${token}`, url,
-  ], { maxBuffer: 64 * 1024 * 1024 });
-  const r = JSON.parse(stdout) as { requests: { total: number }; errors: number; timeouts: number; non2xx: number; latency: { p50: number; p99: number; max: number } };
-  return { requests: r.requests.total, errors: r.errors + r.timeouts, non2xx: r.non2xx, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max };
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [
+      cli,
+      '--json',
+      '-c',
+      '20',
+      '--overallRate',
+      String(rate),
+      '-d',
+      String(seconds),
+      '-H',
+      `authorization=Bearer ${token}`,
+      url,
+    ],
+    { maxBuffer: 64 * 1024 * 1024 },
+  );
+  const r = JSON.parse(stdout) as {
+    requests: { total: number };
+    errors: number;
+    timeouts: number;
+    non2xx: number;
+    latency: { p50: number; p99: number; max: number };
+  };
+  return {
+    requests: r.requests.total,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    max: r.latency.max,
+  };
 }
 
-const describe = (l: Load) => `${l.requests} requests, p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms, ${l.errors} errors, ${l.non2xx} non-2xx`;
+const describe = (l: Load) =>
+  `${l.requests} requests, p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms, ${l.errors} errors, ${l.non2xx} non-2xx`;
 
 export async function benchApiLoad(options: { rate: number; seconds: number }): Promise<ApiLoadResult> {
   // 1,500 packages per host: the scan publishes real-sized inventories while the API is read.
@@ -86,7 +114,12 @@ export async function benchApiLoad(options: { rate: number; seconds: number }): 
     const scanId = await stack.launch('under load', '10.80.0.0-10.80.254.255');
     const url = `${api.url}/api/v1/scans/${scanId}`;
     const ownProcess = await load(url, api.token, options.rate, options.seconds);
-    const sharedProcess = await load(`${env.apiUrl}/api/v1/scans/${scanId}`, env.apiToken, options.rate, options.seconds);
+    const sharedProcess = await load(
+      `${env.apiUrl}/api/v1/scans/${scanId}`,
+      env.apiToken,
+      options.rate,
+      options.seconds,
+    );
     // The scan's side (this process: control-plane and appliance workers; the Temporal server)
     // at nice 10, as an operator would run batch work beside an interactive API on one host.
     reniceProcess(process.pid, 10);

@@ -38,7 +38,8 @@ export function stats(values: number[]): Stats {
   return { median, min: sorted[0]!, max: sorted.at(-1)!, runs: values };
 }
 
-export const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+export const fmt = (n: number, digits = 1) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 export function describeStats(s: Stats, unit: string): string {
   return `median ${fmt(s.median)} ${unit} (min ${fmt(s.min)}, max ${fmt(s.max)}; runs: ${s.runs.map((r) => fmt(r)).join(', ')})`;
@@ -49,7 +50,10 @@ export function describeStats(s: Stats, unit: string): string {
  * the API and the database CPU that a user checking every few seconds does not), following
  * the workflow through its continue-as-new runs; then reads the scan as a user would.
  */
-export async function scanFinished(env: ScanEnvironment, scanId: string): Promise<{ status: string; progress: { counts: Record<string, number> } }> {
+export async function scanFinished(
+  env: ScanEnvironment,
+  scanId: string,
+): Promise<{ status: string; progress: { counts: Record<string, number> } }> {
   await env.client.workflow.getHandle(`scan-${scanId}`).result();
   const scan = (await env.api('GET', `/scans/${scanId}`)).body;
   if (scan.status !== 'FINISHED') throw new Error(`bench scan ${scanId} ended ${scan.status}`);

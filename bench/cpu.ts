@@ -5,7 +5,9 @@ import { setPriority } from 'node:os';
 
 /** Node processes are told apart by the script they run (the benchmark itself, an appliance worker …). */
 function nodeLabel(pid: number): string {
-  const script = procCommandLine(pid)?.split(' ').find((arg) => /\.(ts|js|mjs)$/.test(arg) && !arg.includes('node_modules'));
+  const script = procCommandLine(pid)
+    ?.split(' ')
+    .find((arg) => /\.(ts|js|mjs)$/.test(arg) && !arg.includes('node_modules'));
   return script ? `node ${script.split('/').slice(-2).join('/')}` : 'node';
 }
 
@@ -30,7 +32,10 @@ function cpuByProcess(): Map<number, { group: string; seconds: number }> {
 function machineCpu(): { busy: number; idle: number } {
   const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
   const [user, nice, system, idle, iowait, irq, softirq, steal] = fields.map(Number) as number[];
-  return { busy: (user! + nice! + system! + irq! + softirq! + steal!) / TICKS_PER_SECOND, idle: (idle! + iowait!) / TICKS_PER_SECOND };
+  return {
+    busy: (user! + nice! + system! + irq! + softirq! + steal!) / TICKS_PER_SECOND,
+    idle: (idle! + iowait!) / TICKS_PER_SECOND,
+  };
 }
 
 /** Starts counting; the returned function gives CPU seconds per command since then (busiest first). */
@@ -43,7 +48,8 @@ export function startCpuMeter(): () => { command: string; seconds: number }[] {
     const wall = (performance.now() - started) / 1000;
     // Per process first (a process started meanwhile counts whole), then per group.
     const byGroup = new Map<string, number>();
-    for (const [pid, { group, seconds }] of after) byGroup.set(group, (byGroup.get(group) ?? 0) + seconds - (before.get(pid)?.seconds ?? 0));
+    for (const [pid, { group, seconds }] of after)
+      byGroup.set(group, (byGroup.get(group) ?? 0) + seconds - (before.get(pid)?.seconds ?? 0));
     const rows = [...byGroup].map(([command, seconds]) => ({ command, seconds })).filter((r) => r.seconds > 0.05);
     rows.sort((a, b) => b.seconds - a.seconds);
     // Short-lived processes (ssh sessions, sudo, dpkg) are gone before they can be read; the

@@ -4,7 +4,11 @@ import { describeStats, stats, type Stats } from './common.js';
 import { describeCpu, startCpuMeter } from './cpu.js';
 import { historyOf, ipv4, startSimulatedStack } from './simulated-stack.js';
 
-export async function benchOrchestration(options: { hosts: number; parallel: number; runs: number }): Promise<{ hostsPerSecond: Stats; text: string; cpu: string }> {
+export async function benchOrchestration(options: {
+  hosts: number;
+  parallel: number;
+  runs: number;
+}): Promise<{ hostsPerSecond: Stats; text: string; cpu: string }> {
   const stack = await startSimulatedStack({ range: '10.64.0.0/12', parallel: options.parallel });
   try {
     const rates: number[] = [];
@@ -22,7 +26,11 @@ export async function benchOrchestration(options: { hosts: number; parallel: num
       eventsPerHost = (await historyOf(stack.env, scanId)).total / options.hosts;
     }
     const hostsPerSecond = stats(rates);
-    return { hostsPerSecond, cpu, text: `${options.hosts} hosts a scan, ${options.parallel} in parallel: ${describeStats(hostsPerSecond, 'hosts/s')}; ${eventsPerHost.toFixed(1)} history events per host (parent runs included)` };
+    return {
+      hostsPerSecond,
+      cpu,
+      text: `${options.hosts} hosts a scan, ${options.parallel} in parallel: ${describeStats(hostsPerSecond, 'hosts/s')}; ${eventsPerHost.toFixed(1)} history events per host (parent runs included)`,
+    };
   } finally {
     await stack.stop();
   }

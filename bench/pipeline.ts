@@ -15,12 +15,18 @@ const address = (i: number) => `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)
 
 async function pool<T>(items: T[], parallel: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: parallel }, async () => {
-    while (next < items.length) await work(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
 }
 
-export async function benchPipeline(options: { targets: number; parallel: number; runs: number }): Promise<{ pipeline: Stats; bare: Stats; ratio: number; text: string }> {
+export async function benchPipeline(options: {
+  targets: number;
+  parallel: number;
+  runs: number;
+}): Promise<{ pipeline: Stats; bare: Stats; ratio: number; text: string }> {
   await cleanupAll();
   const password = `bench-${randomBytes(8).toString('hex')}`;
   const user = 'vstest-bench';
@@ -35,17 +41,44 @@ export async function benchPipeline(options: { targets: number; parallel: number
     const token = await bao.createToken(['bench'], 'path "secret/data/fleet/*" { capabilities = ["read"] }');
     const port = await freePort(address(0));
     for (let i = 0; i < options.targets; i += 20) {
-      sshds.push(...(await Promise.all(Array.from({ length: Math.min(20, options.targets - i) }, (_, k) => startSshd({ address: address(i + k), port })))));
+      sshds.push(
+        ...(await Promise.all(
+          Array.from({ length: Math.min(20, options.targets - i) }, (_, k) =>
+            startSshd({ address: address(i + k), port }),
+          ),
+        )),
+      );
     }
     const ips = sshds.map((s) => s.address);
     const targets = `${ips[0]}-${ips.at(-1)}`;
     await env.api('POST', '/assets', { name: 'fleet', value: targets });
-    const vault = (await env.api('POST', '/vaults', { name: 'bao', type: 'hashicorp', config: { url: bao.url, authMethod: 'token' }, access: { token } })).body;
-    await env.api('POST', '/auth-records', { name: 'fleet', technology: 'unix', targets, username: user, port, vaultId: vault.id, locator: { path: 'fleet/linux' }, fields: { password: 'password' } });
-    const profile = (await env.api('POST', '/option-profiles', {
-      name: 'bench', technologies: ['unix'], maxParallelHosts: options.parallel,
-      timeouts: { connectMs: 30_000, commandMs: 60_000, vaultMs: 10_000 }, retry: { maxAttempts: 1, initialIntervalMs: 0, maxIntervalMs: 0 },
-    })).body;
+    const vault = (
+      await env.api('POST', '/vaults', {
+        name: 'bao',
+        type: 'hashicorp',
+        config: { url: bao.url, authMethod: 'token' },
+        access: { token },
+      })
+    ).body;
+    await env.api('POST', '/auth-records', {
+      name: 'fleet',
+      technology: 'unix',
+      targets,
+      username: user,
+      port,
+      vaultId: vault.id,
+      locator: { path: 'fleet/linux' },
+      fields: { password: 'password' },
+    });
+    const profile = (
+      await env.api('POST', '/option-profiles', {
+        name: 'bench',
+        technologies: ['unix'],
+        maxParallelHosts: options.parallel,
+        timeouts: { connectMs: 30_000, commandMs: 60_000, vaultMs: 10_000 },
+        retry: { maxAttempts: 1, initialIntervalMs: 0, maxIntervalMs: 0 },
+      })
+    ).body;
     const appliance = (await env.api('POST', '/appliances', { name: 'bench' })).body;
     await env.startAppliance(appliance.id);
 
@@ -57,19 +90,36 @@ export async function benchPipeline(options: { targets: number; parallel: number
       // (a) through the product
       let started = performance.now();
       let meter = startCpuMeter();
-      const scan = (await env.api('POST', '/scans', { title: `bench ${run}`, targets, optionProfileId: profile.id, applianceId: appliance.id })).body;
+      const scan = (
+        await env.api('POST', '/scans', {
+          title: `bench ${run}`,
+          targets,
+          optionProfileId: profile.id,
+          applianceId: appliance.id,
+        })
+      ).body;
       const status = await scanFinished(env, scan.id);
       pipelineRates.push(options.targets / ((performance.now() - started) / 1000));
       pipelineCpu = describeCpu(meter());
-      if (status.progress.counts.PASSED !== options.targets) throw new Error(`pipeline run: ${JSON.stringify(status.progress.counts)}`);
+      if (status.progress.counts.PASSED !== options.targets)
+        throw new Error(`pipeline run: ${JSON.stringify(status.progress.counts)}`);
 
       // (b) the bare loop
       started = performance.now();
       meter = startCpuMeter();
-      const credential = await hashicorpVault.fetch({ config: { url: bao.url, authMethod: 'token' }, access: { token }, locator: { path: 'fleet/linux' }, fields: { password: 'password' } });
+      const credential = await hashicorpVault.fetch({
+        config: { url: bao.url, authMethod: 'token' },
+        access: { token },
+        locator: { path: 'fleet/linux' },
+        fields: { password: 'password' },
+      });
       let passed = 0;
       await pool(ips, options.parallel, async (ip) => {
-        const session = await unixTechnology.connect({ ip, port }, { username: user, ...credential }, { connectTimeoutMs: 30_000, commandTimeoutMs: 60_000 });
+        const session = await unixTechnology.connect(
+          { ip, port },
+          { username: user, ...credential },
+          { connectTimeoutMs: 30_000, commandTimeoutMs: 60_000 },
+        );
         try {
           if ((await session.checkPrivileges()).ok) passed++;
           await session.collect({ commandTimeoutMs: 60_000 });

@@ -20,12 +20,14 @@ const record = (figure: number, title: string, text: string) => {
   figures.set(figure, line);
 };
 
-if (wanted('pipeline')) record(1, 'pipeline vs bare loop', (await benchPipeline({ targets: 200, parallel: 32, runs: 3 })).text);
+if (wanted('pipeline'))
+  record(1, 'pipeline vs bare loop', (await benchPipeline({ targets: 200, parallel: 32, runs: 3 })).text);
 if (wanted('orchestration')) {
   const r = await benchOrchestration({ hosts: 5_000, parallel: 200, runs: 3 });
   record(2, 'orchestration alone', `${r.text}; CPU during the last run: ${r.cpu}`);
 }
-if (wanted('scale')) record(3, 'a 100,000-host scan', (await benchScale({ small: 10_000, large: 100_000, parallel: 200 })).text);
+if (wanted('scale'))
+  record(3, 'a 100,000-host scan', (await benchScale({ small: 10_000, large: 100_000, parallel: 200 })).text);
 if (wanted('publish')) record(4, 'publishing', (await benchPublish(5)).text);
 if (wanted('api')) record(5, 'API under load', (await benchApiLoad({ rate: 200, seconds: 30 })).text);
 
@@ -41,5 +43,10 @@ for (const line of previous.split('\n')) {
 const machine = `- machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
 const lines = [machine, ...[...figures].sort(([a], [b]) => a - b).map(([, line]) => line)];
 const block = `${start}\n${lines.join('\n')}\n${end}`;
-writeFileSync(file, doc.includes(start) ? doc.replace(new RegExp(`${start}[\\s\\S]*?${end}`), block) : `${doc}\n## Latest run\n\n${block}\n`);
+writeFileSync(
+  file,
+  doc.includes(start)
+    ? doc.replace(new RegExp(`${start}[\\s\\S]*?${end}`), block)
+    : `${doc}\n## Latest run\n\n${block}\n`,
+);
 process.exit(0);

@@ -27,7 +27,11 @@ interface ScaleRun {
   temporalPeakMiB: number;
 }
 
-export async function benchScale(options: { small: number; large: number; parallel: number }): Promise<{ small: ScaleRun; large: ScaleRun; text: string }> {
+export async function benchScale(options: {
+  small: number;
+  large: number;
+  parallel: number;
+}): Promise<{ small: ScaleRun; large: ScaleRun; text: string }> {
   const stack = await startSimulatedStack({ range: '10.64.0.0/12', parallel: options.parallel });
   const temporalPid = stack.env.temporal.process.pid!;
   let next = 0x0a400000;
@@ -43,10 +47,17 @@ export async function benchScale(options: { small: number; large: number; parall
     const seconds = (performance.now() - started) / 1000;
     const history = await historyOf(stack.env, scanId);
     const done = (await stack.env.api('GET', `/scans/${scanId}`)).body;
-    if (done.progress.doneHosts !== hosts) throw new Error(`scan of ${hosts} hosts published ${done.progress.doneHosts}`);
+    if (done.progress.doneHosts !== hosts)
+      throw new Error(`scan of ${hosts} hosts published ${done.progress.doneHosts}`);
     return {
-      hosts, seconds, hostsPerSecond: hosts / seconds, runs: history.runs, largestRun: history.largestRun,
-      eventsPerHost: history.total / hosts, workerPeakMiB: peakRssMiB(), temporalPeakMiB: peakRssMiB(temporalPid),
+      hosts,
+      seconds,
+      hostsPerSecond: hosts / seconds,
+      runs: history.runs,
+      largestRun: history.largestRun,
+      eventsPerHost: history.total / hosts,
+      workerPeakMiB: peakRssMiB(),
+      temporalPeakMiB: peakRssMiB(temporalPid),
     };
   };
   try {
@@ -54,7 +65,11 @@ export async function benchScale(options: { small: number; large: number; parall
     const large = await scan(options.large);
     const describe = (r: ScaleRun) =>
       `${r.hosts.toLocaleString('en-US')} hosts in ${fmt(r.seconds)} s (${fmt(r.hostsPerSecond)} hosts/s), ${r.runs.toLocaleString('en-US')} workflow runs, largest run ${r.largestRun.toLocaleString('en-US')} events, ${fmt(r.eventsPerHost, 2)} events/host, peak RSS: workers ${fmt(r.workerPeakMiB, 0)} MiB, Temporal server ${fmt(r.temporalPeakMiB, 0)} MiB`;
-    return { small, large, text: `${options.parallel} in parallel. ${describe(small)}; ${describe(large)}. Time ratio ${fmt(large.seconds / small.seconds, 2)}× for ${large.hosts / small.hosts}× the hosts` };
+    return {
+      small,
+      large,
+      text: `${options.parallel} in parallel. ${describe(small)}; ${describe(large)}. Time ratio ${fmt(large.seconds / small.seconds, 2)}× for ${large.hosts / small.hosts}× the hosts`,
+    };
   } finally {
     await stack.stop();
   }

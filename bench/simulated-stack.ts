@@ -17,28 +17,61 @@ export interface SimulatedStack {
   stop(): Promise<void>;
 }
 
-export async function startSimulatedStack(options: { range: string; parallel: number; packagesPerHost?: number }): Promise<SimulatedStack> {
+export async function startSimulatedStack(options: {
+  range: string;
+  parallel: number;
+  packagesPerHost?: number;
+}): Promise<SimulatedStack> {
   const pg = await freshPostgres();
   await pg.database.close();
   const env = await startScanEnvironment({ databaseUrl: pg.url });
   try {
     await env.api('POST', '/assets', { name: 'simulated fleet', value: options.range });
-    const vault = (await env.api('POST', '/vaults', { name: 'sim', type: 'hashicorp', config: { url: 'http://127.0.0.1:1', authMethod: 'token' }, access: { token: 'sim' } })).body;
-    await env.api('POST', '/auth-records', { name: 'all', technology: 'unix', targets: options.range, username: 'scanner', vaultId: vault.id, locator: { path: 'x' }, fields: { password: 'password' } });
-    const profile = (await env.api('POST', '/option-profiles', {
-      name: 'bench', technologies: ['unix'], maxParallelHosts: options.parallel,
-      timeouts: { connectMs: 10_000, commandMs: 30_000, vaultMs: 10_000 }, retry: { maxAttempts: 1, initialIntervalMs: 0, maxIntervalMs: 0 },
-    })).body;
+    const vault = (
+      await env.api('POST', '/vaults', {
+        name: 'sim',
+        type: 'hashicorp',
+        config: { url: 'http://127.0.0.1:1', authMethod: 'token' },
+        access: { token: 'sim' },
+      })
+    ).body;
+    await env.api('POST', '/auth-records', {
+      name: 'all',
+      technology: 'unix',
+      targets: options.range,
+      username: 'scanner',
+      vaultId: vault.id,
+      locator: { path: 'x' },
+      fields: { password: 'password' },
+    });
+    const profile = (
+      await env.api('POST', '/option-profiles', {
+        name: 'bench',
+        technologies: ['unix'],
+        maxParallelHosts: options.parallel,
+        timeouts: { connectMs: 10_000, commandMs: 30_000, vaultMs: 10_000 },
+        retry: { maxAttempts: 1, initialIntervalMs: 0, maxIntervalMs: 0 },
+      })
+    ).body;
     const appliance = (await env.api('POST', '/appliances', { name: 'bench' })).body;
     const technology = instantTechnology(options.packagesPerHost ?? 0);
-    await env.startSimulatedAppliance(appliance.id, { vaults: () => instantVault, technologies: () => technology, maxConcurrentActivities: 400 });
+    await env.startSimulatedAppliance(appliance.id, {
+      vaults: () => instantVault,
+      technologies: () => technology,
+      maxConcurrentActivities: 400,
+    });
     return {
       env,
       databaseUrl: pg.url,
       applianceId: appliance.id,
       profileId: profile.id,
       async launch(title, targets) {
-        const res = await env.api('POST', '/scans', { title, targets, optionProfileId: profile.id, applianceId: appliance.id });
+        const res = await env.api('POST', '/scans', {
+          title,
+          targets,
+          optionProfileId: profile.id,
+          applianceId: appliance.id,
+        });
         if (res.status !== 202) throw new Error(`launching the bench scan failed: ${res.text}`);
         return res.body.id as string;
       },
@@ -61,7 +94,10 @@ export async function startSimulatedStack(options: { range: string; parallel: nu
 export const ipv4 = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 
 /** History events of every workflow run of a scan: the total, and the largest single run. */
-export async function historyOf(env: ScanEnvironment, scanId: string): Promise<{ total: number; largestRun: number; runs: number }> {
+export async function historyOf(
+  env: ScanEnvironment,
+  scanId: string,
+): Promise<{ total: number; largestRun: number; runs: number }> {
   let total = 0;
   let largestRun = 0;
   let runs = 0;

@@ -40,7 +40,8 @@ const MIGRATION_LOCK_ID = 0x7661756c74; // "vault"
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<OpenedDatabase> {
   if (options.url) {
-    if (!/^postgres(ql)?:\/\//.test(options.url)) throw new Error('the database URL must start with postgres:// or postgresql://');
+    if (!/^postgres(ql)?:\/\//.test(options.url))
+      throw new Error('the database URL must start with postgres:// or postgresql://');
     return openPostgres(options.url);
   }
   return openPglite(options.pgliteDir ?? 'memory://');
@@ -63,7 +64,11 @@ async function openPostgres(url: string): Promise<OpenedDatabase> {
  * advisory lock, held on the migrator's single connection, lets one of them migrate at a time.
  */
 async function migratePostgresOnce(url: string): Promise<void> {
-  const client = postgres(url, { max: 1, onnotice: () => undefined, connection: { application_name: 'vaultscan-migrate' } });
+  const client = postgres(url, {
+    max: 1,
+    onnotice: () => undefined,
+    connection: { application_name: 'vaultscan-migrate' },
+  });
   try {
     const db = drizzlePostgres(client);
     await db.execute(sql`select pg_advisory_lock(${MIGRATION_LOCK_ID})`);

@@ -52,7 +52,13 @@ export class SecretBox implements SecretSealer {
     const plain = Buffer.from(JSON.stringify(value), 'utf8');
     const ciphertext = Buffer.concat([cipher.update(plain), cipher.final()]);
     plain.fill(0);
-    return [VERSION, keyId, iv.toString('base64'), cipher.getAuthTag().toString('base64'), ciphertext.toString('base64')].join(':');
+    return [
+      VERSION,
+      keyId,
+      iv.toString('base64'),
+      cipher.getAuthTag().toString('base64'),
+      ciphertext.toString('base64'),
+    ].join(':');
   }
 
   /** Decrypts what `seal` produced for the same `aad`; throws SecretBoxError otherwise. */
@@ -83,14 +89,20 @@ export class SecretBox implements SecretSealer {
 }
 
 // The version and key id are authenticated too, so the header cannot be edited either.
-const associatedData = (keyId: string, aad: string) => Buffer.from(`vaultscan-secretbox/${VERSION}/${keyId}/${aad}`, 'utf8');
+const associatedData = (keyId: string, aad: string) =>
+  Buffer.from(`vaultscan-secretbox/${VERSION}/${keyId}/${aad}`, 'utf8');
 
 function parseEnvelope(envelope: string): { keyId: string; iv: Buffer; tag: Buffer; ciphertext: Buffer } {
   const parts = envelope.split(':');
   if (parts.length !== 5 || parts[0] !== VERSION) throw new SecretBoxError(`not a sealed value of format ${VERSION}`);
   const [, keyId, iv, tag, ciphertext] = parts as [string, string, string, string, string];
-  const bytes = { iv: Buffer.from(iv, 'base64'), tag: Buffer.from(tag, 'base64'), ciphertext: Buffer.from(ciphertext, 'base64') };
-  if (bytes.iv.length !== IV_BYTES || bytes.tag.length !== TAG_BYTES) throw new SecretBoxError('the sealed value is truncated or malformed');
+  const bytes = {
+    iv: Buffer.from(iv, 'base64'),
+    tag: Buffer.from(tag, 'base64'),
+    ciphertext: Buffer.from(ciphertext, 'base64'),
+  };
+  if (bytes.iv.length !== IV_BYTES || bytes.tag.length !== TAG_BYTES)
+    throw new SecretBoxError('the sealed value is truncated or malformed');
   return { keyId, ...bytes };
 }
 

@@ -1,7 +1,21 @@
 // The database schema (drizzle, PostgreSQL dialect): one schema for PostgreSQL and PGlite.
 // After editing, run `npx drizzle-kit generate` to add a migration under db/migrations/.
 import { sql } from 'drizzle-orm';
-import { boolean, check, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import {
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  numeric,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  unique,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
 import { REPORT_CATEGORIES } from '../domain/categories.js';
 import type { ProfileSettings } from '../domain/scan-types.js';
 import type { IpRange } from '../domain/targets.js';
@@ -19,7 +33,10 @@ export interface CredentialFieldNames {
 }
 
 const oneOf = (values: readonly string[]) => sql.raw(values.map((v) => `'${v}'`).join(', '));
-const id = () => uuid('id').primaryKey().default(sql`gen_random_uuid()`);
+const id = () =>
+  uuid('id')
+    .primaryKey()
+    .default(sql`gen_random_uuid()`);
 const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 const createdAt = () => at('created_at').notNull().defaultNow();
 const updatedAt = () =>
@@ -42,7 +59,10 @@ export const assets = pgTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [check('assets_kind_check', sql`${t.kind} in (${oneOf(ASSET_KINDS)})`), check('assets_ip_version_check', sql`${t.ipVersion} in (4, 6)`)],
+  (t) => [
+    check('assets_kind_check', sql`${t.kind} in (${oneOf(ASSET_KINDS)})`),
+    check('assets_ip_version_check', sql`${t.ipVersion} in (4, 6)`),
+  ],
 );
 
 export const appliances = pgTable('appliances', {
@@ -85,7 +105,10 @@ export const authRecords = pgTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [index('auth_records_vault_idx').on(t.vaultId), check('auth_records_port_check', sql`${t.port} between 1 and 65535`)],
+  (t) => [
+    index('auth_records_vault_idx').on(t.vaultId),
+    check('auth_records_port_check', sql`${t.port} between 1 and 65535`),
+  ],
 );
 
 export const optionProfiles = pgTable(
@@ -103,7 +126,9 @@ export const optionProfiles = pgTable(
   },
   (t) => [
     // At most one default profile.
-    uniqueIndex('option_profiles_one_default').on(t.isDefault).where(sql`is_default`),
+    uniqueIndex('option_profiles_one_default')
+      .on(t.isDefault)
+      .where(sql`is_default`),
     check('option_profiles_parallel_check', sql`${t.maxParallelHosts} > 0`),
   ],
 );
@@ -221,5 +246,8 @@ export const knownHostKeys = pgTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [unique('known_host_keys_endpoint_unique').on(t.ip, t.port), check('known_host_keys_port_check', sql`${t.port} between 1 and 65535`)],
+  (t) => [
+    unique('known_host_keys_endpoint_unique').on(t.ip, t.port),
+    check('known_host_keys_port_check', sql`${t.port} between 1 and 65535`),
+  ],
 );

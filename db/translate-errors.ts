@@ -34,12 +34,28 @@ export const FOREIGN_KEYS: Record<string, ForeignKeyRule> = {
     entity: 'vault record',
     inUse: 'the vault record is used by authentication records; delete them or point them at another vault first',
   },
-  scans_option_profile_id_option_profiles_id_fk: { field: 'optionProfileId', entity: 'option profile', inUse: 'the option profile is used by scans' },
+  scans_option_profile_id_option_profiles_id_fk: {
+    field: 'optionProfileId',
+    entity: 'option profile',
+    inUse: 'the option profile is used by scans',
+  },
   scans_appliance_id_appliances_id_fk: { field: 'applianceId', entity: 'appliance', inUse: 'the appliance has scans' },
   host_results_scan_id_scans_id_fk: { field: 'scanId', entity: 'scan', inUse: 'the scan has results' },
-  host_results_auth_record_id_auth_records_id_fk: { field: 'authRecordId', entity: 'authentication record', inUse: 'the authentication record has results' },
-  host_attempts_result_id_host_results_id_fk: { field: 'resultId', entity: 'host result', inUse: 'the host result has attempts' },
-  known_host_keys_learned_in_scan_id_scans_id_fk: { field: 'learnedInScanId', entity: 'scan', inUse: 'the scan learned host keys' },
+  host_results_auth_record_id_auth_records_id_fk: {
+    field: 'authRecordId',
+    entity: 'authentication record',
+    inUse: 'the authentication record has results',
+  },
+  host_attempts_result_id_host_results_id_fk: {
+    field: 'resultId',
+    entity: 'host result',
+    inUse: 'the host result has attempts',
+  },
+  known_host_keys_learned_in_scan_id_scans_id_fk: {
+    field: 'learnedInScanId',
+    entity: 'scan',
+    inUse: 'the scan learned host keys',
+  },
 };
 
 export const CHECK_CONSTRAINTS: Record<string, { field: string; reason: string }> = {
@@ -60,7 +76,11 @@ const CHECK_VIOLATION = '23514';
 
 /** SQLSTATE and constraint name of a PostgreSQL error, looking through wrappers' `cause`. */
 export function pgErrorOf(err: unknown): { code: string; constraint?: string } | undefined {
-  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+  for (
+    let e: unknown = err, depth = 0;
+    e && typeof e === 'object' && depth < 5;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
     const fields = e as { code?: unknown; constraint_name?: unknown; constraint?: unknown };
     if (typeof fields.code === 'string' && /^[0-9A-Z]{5}$/.test(fields.code)) {
       const constraint = fields.constraint_name ?? fields.constraint;

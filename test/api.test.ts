@@ -28,7 +28,9 @@ describe('authentication', () => {
 
   it('serves the OpenAPI document and the docs page', async () => {
     const doc = (await (await fetch(`${env.apiUrl}/openapi.json`)).json()) as { paths: Record<string, unknown> };
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/assets', '/api/v1/scans', '/api/v1/scans/{id}/authentication-report']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/api/v1/assets', '/api/v1/scans', '/api/v1/scans/{id}/authentication-report']),
+    );
     expect((await fetch(`${env.apiUrl}/docs/`)).status).toBe(200);
   });
 });
@@ -56,10 +58,17 @@ describe('records: create, list, get, update, delete', () => {
     expect((await env.api('GET', `/vaults/${created.body.id}`)).text).not.toContain('api-test-token');
     const rows = await env.database.query('select * from vault_records');
     expect(JSON.stringify(rows)).not.toContain('api-test-token');
-    const bad = await env.api('POST', '/vaults', { ...vaultBody('vault-b'), config: { url: 'ftp://x', authMethod: 'token' } });
+    const bad = await env.api('POST', '/vaults', {
+      ...vaultBody('vault-b'),
+      config: { url: 'ftp://x', authMethod: 'token' },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.field).toBe('config.url');
-    const approle = await env.api('POST', '/vaults', { ...vaultBody('vault-c'), config: { url: 'http://127.0.0.1:8200', authMethod: 'approle', roleId: 'r' }, access: { token: 'x' } });
+    const approle = await env.api('POST', '/vaults', {
+      ...vaultBody('vault-c'),
+      config: { url: 'http://127.0.0.1:8200', authMethod: 'approle', roleId: 'r' },
+      access: { token: 'x' },
+    });
     expect(approle.body.field).toBe('access.secretId');
     const dup = await env.api('POST', '/vaults', vaultBody('vault-a'));
     expect(dup.status).toBe(409);
@@ -67,14 +76,32 @@ describe('records: create, list, get, update, delete', () => {
 
   it('auth records reference a vault and are validated against its type', async () => {
     const vault = (await env.api('POST', '/vaults', vaultBody('vault-for-records'))).body;
-    const body = { name: 'unix-a', technology: 'unix', targets: '10.2.0.1-10.2.0.9', username: 'scanner', vaultId: vault.id, locator: { path: 'servers/a' }, fields: { password: 'password' } };
+    const body = {
+      name: 'unix-a',
+      technology: 'unix',
+      targets: '10.2.0.1-10.2.0.9',
+      username: 'scanner',
+      vaultId: vault.id,
+      locator: { path: 'servers/a' },
+      fields: { password: 'password' },
+    };
     const created = await env.api('POST', '/auth-records', body);
     expect(created.status, created.text).toBe(201);
     expect(created.body.port).toBe(22);
-    expect((await env.api('POST', '/auth-records', { ...body, name: 'unix-b', locator: {} })).body.field).toBe('locator.path');
+    expect((await env.api('POST', '/auth-records', { ...body, name: 'unix-b', locator: {} })).body.field).toBe(
+      'locator.path',
+    );
     const overlap = await env.api('POST', '/auth-records', { ...body, name: 'unix-d', targets: '10.2.0.9-10.2.0.20' });
-    expect([overlap.status, overlap.body.field, overlap.body.message]).toEqual([409, 'targets', 'targets: 10.2.0.9 already covered by the unix authentication record "unix-a"; a host can be covered by one record per technology']);
-    const unknownVault = await env.api('POST', '/auth-records', { ...body, name: 'unix-c', vaultId: '00000000-0000-4000-8000-000000000000' });
+    expect([overlap.status, overlap.body.field, overlap.body.message]).toEqual([
+      409,
+      'targets',
+      'targets: 10.2.0.9 already covered by the unix authentication record "unix-a"; a host can be covered by one record per technology',
+    ]);
+    const unknownVault = await env.api('POST', '/auth-records', {
+      ...body,
+      name: 'unix-c',
+      vaultId: '00000000-0000-4000-8000-000000000000',
+    });
     expect([unknownVault.status, unknownVault.body.field]).toEqual([400, 'vaultId']);
     const inUse = await env.api('DELETE', `/vaults/${vault.id}`);
     expect(inUse.status).toBe(409);
@@ -89,11 +116,16 @@ describe('records: create, list, get, update, delete', () => {
     expect(appliance.status).toBe(201);
     expect(appliance.body.taskQueue).toBe(`appliance.${appliance.body.id}`);
     const profile = await env.api('POST', '/option-profiles', {
-      name: 'fast', technologies: ['unix'], maxParallelHosts: 5,
-      timeouts: { connectMs: 2000, commandMs: 5000, vaultMs: 2000 }, retry: { maxAttempts: 2, initialIntervalMs: 100, maxIntervalMs: 1000 },
+      name: 'fast',
+      technologies: ['unix'],
+      maxParallelHosts: 5,
+      timeouts: { connectMs: 2000, commandMs: 5000, vaultMs: 2000 },
+      retry: { maxAttempts: 2, initialIntervalMs: 100, maxIntervalMs: 1000 },
     });
     expect(profile.status, profile.text).toBe(201);
-    const badRetry = await env.api('PATCH', `/option-profiles/${profile.body.id}`, { retry: { maxAttempts: 2, initialIntervalMs: 5000, maxIntervalMs: 10 } });
+    const badRetry = await env.api('PATCH', `/option-profiles/${profile.body.id}`, {
+      retry: { maxAttempts: 2, initialIntervalMs: 5000, maxIntervalMs: 10 },
+    });
     expect(badRetry.body.field).toBe('retry.maxIntervalMs');
   });
 });
@@ -106,7 +138,21 @@ describe('bad input gets a 400 naming the field', () => {
     ['/assets', { name: 5, value: '10.0.0.1' }, 'name', /string/],
     ['/assets', { name: 'x', value: '10.0.0.1', colour: 'red' }, 'colour', /not a known field/],
     ['/vaults', { name: 'v', type: 'keepass', config: {}, access: {} }, 'type', /./],
-    ['/auth-records', { name: 'r', technology: 'unix', targets: '10.0.0.1', username: 'u', port: 70000, vaultId: '00000000-0000-4000-8000-000000000000', locator: { path: 'p' }, fields: { password: 'p' } }, 'port', /65535/],
+    [
+      '/auth-records',
+      {
+        name: 'r',
+        technology: 'unix',
+        targets: '10.0.0.1',
+        username: 'u',
+        port: 70000,
+        vaultId: '00000000-0000-4000-8000-000000000000',
+        locator: { path: 'p' },
+        fields: { password: 'p' },
+      },
+      'port',
+      /65535/,
+    ],
     ['/scans', { title: 't', targets: '10.0.0.1, 10.0.0' }, 'targets', /10\.0\.0 is not a valid IP/],
   ])('POST %s %j', async (path, body, field, reason) => {
     const res = await env.api('POST', path, body);
@@ -146,13 +192,17 @@ describe('scans', () => {
     expect(scan.status).toBe('FINISHED');
     expect(scan.progress).toMatchObject({ doneHosts: 3, totalHosts: 3, counts: { NOT_ATTEMPTED: 3, PASSED: 0 } });
     const report = await env.api('GET', `/scans/${id}/authentication-report`);
-    expect(report.body.hosts.map((h: { ip: string; status: string; errorCode: string }) => [h.ip, h.status, h.errorCode])).toEqual([
+    expect(
+      report.body.hosts.map((h: { ip: string; status: string; errorCode: string }) => [h.ip, h.status, h.errorCode]),
+    ).toEqual([
       ['10.2.0.10', 'NOT_ATTEMPTED', 'NO_AUTH_RECORD'],
       ['10.2.0.11', 'NOT_ATTEMPTED', 'NO_AUTH_RECORD'],
       ['10.2.0.12', 'NOT_ATTEMPTED', 'NO_AUTH_RECORD'],
     ]);
     const csv = await env.api('GET', `/scans/${id}/authentication-report?format=csv`);
-    expect(csv.text.split('\r\n')[0]).toBe('ip,technology,status,cause,errorCode,vendorCode,login,authRecord,attempts,finishedAt');
+    expect(csv.text.split('\r\n')[0]).toBe(
+      'ip,technology,status,cause,errorCode,vendorCode,login,authRecord,attempts,finishedAt',
+    );
     expect(csv.text).toContain('10.2.0.11,unix,NOT_ATTEMPTED');
     expect((await env.api('GET', `/scans/${id}/results`)).body.results).toHaveLength(3);
     expect((await env.api('POST', `/scans/${id}/cancel`)).status).toBe(409);
@@ -163,14 +213,27 @@ describe('scans', () => {
 
 describe('the codec endpoint for the Temporal Web UI', () => {
   it('encodes and decodes payloads with the deployment keys, CORS for the UI origin only', async () => {
-    const plain = { metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: Buffer.from('"hello"').toString('base64') };
-    const post = (path: string, body: unknown) => fetch(`${env.apiUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const encoded = (await (await post('/codec/encode', { payloads: [plain] })).json()) as { payloads: { metadata: Record<string, string>; data: string }[] };
+    const plain = {
+      metadata: { encoding: Buffer.from('json/plain').toString('base64') },
+      data: Buffer.from('"hello"').toString('base64'),
+    };
+    const post = (path: string, body: unknown) =>
+      fetch(`${env.apiUrl}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const encoded = (await (await post('/codec/encode', { payloads: [plain] })).json()) as {
+      payloads: { metadata: Record<string, string>; data: string }[];
+    };
     expect(Buffer.from(encoded.payloads[0]!.metadata.encoding!, 'base64').toString()).toBe('binary/encrypted');
     expect(Buffer.from(encoded.payloads[0]!.data, 'base64').includes('hello')).toBe(false);
     const decoded = (await (await post('/codec/decode', encoded)).json()) as { payloads: unknown[] };
     expect(decoded.payloads[0]).toEqual(plain);
-    const foreign = await fetch(`${env.apiUrl}/codec/decode`, { method: 'OPTIONS', headers: { origin: 'http://evil.example' } });
+    const foreign = await fetch(`${env.apiUrl}/codec/decode`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://evil.example' },
+    });
     expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
   });
 });

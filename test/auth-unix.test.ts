@@ -35,14 +35,19 @@ afterAll(async () => {
 });
 
 const opts = { connectTimeoutMs: 10_000, commandTimeoutMs: 30_000 };
-const login = (server: SshdServer, creds: TargetCredentials) => unixTechnology.connect({ ip: server.address, port: server.port }, creds, opts);
-async function loginError(server: SshdServer | { address: string; port: number }, creds: TargetCredentials): Promise<ScanError> {
+const login = (server: SshdServer, creds: TargetCredentials) =>
+  unixTechnology.connect({ ip: server.address, port: server.port }, creds, opts);
+async function loginError(
+  server: SshdServer | { address: string; port: number },
+  creds: TargetCredentials,
+): Promise<ScanError> {
   try {
     const s = await unixTechnology.connect({ ip: server.address, port: server.port }, creds, opts);
     await s.close();
   } catch (err) {
     expect(err).toBeInstanceOf(ScanError);
-    for (const secret of [admin.password, plain.password, keyPass]) expect((err as Error).message).not.toContain(secret);
+    for (const secret of [admin.password, plain.password, keyPass])
+      expect((err as Error).message).not.toContain(secret);
     return err as ScanError;
   }
   throw new Error('expected the login to fail');
@@ -53,7 +58,10 @@ describe('unix over SSH', () => {
     const watched = await startSshd({ address: '127.0.0.4', logLevel: 'INFO' });
     try {
       const creds = { username: admin.name, password: Buffer.from(admin.password) };
-      const session = await unixTechnology.connect({ ip: watched.address, port: watched.port }, creds, { ...opts, expectedHostKey: watched.hostKeySha256 });
+      const session = await unixTechnology.connect({ ip: watched.address, port: watched.port }, creds, {
+        ...opts,
+        expectedHostKey: watched.hostKeySha256,
+      });
       expect(session.hostKey).toBe(watched.hostKeySha256);
       await session.close();
       await new Promise((r) => setTimeout(r, 200));
@@ -61,10 +69,12 @@ describe('unix over SSH', () => {
 
       const before = watched.log().length;
       const pinned = 'A'.repeat(43);
-      const err = await unixTechnology.connect({ ip: watched.address, port: watched.port }, creds, { ...opts, expectedHostKey: pinned }).then(
-        () => undefined,
-        (e: unknown) => e as ScanError,
-      );
+      const err = await unixTechnology
+        .connect({ ip: watched.address, port: watched.port }, creds, { ...opts, expectedHostKey: pinned })
+        .then(
+          () => undefined,
+          (e: unknown) => e as ScanError,
+        );
       expect(err).toBeInstanceOf(ScanError);
       expect(err).toMatchObject({ code: 'HOST_KEY_MISMATCH' });
       expect(err!.message).toContain(`SHA256:${watched.hostKeySha256}`);
@@ -84,7 +94,11 @@ describe('unix over SSH', () => {
       expect(await session.checkPrivileges()).toEqual({ ok: true, method: 'sudo' });
       const data = await session.collect(opts);
       const osId = /^ID=(.*)$/m.exec(execFileSync('cat', ['/etc/os-release']).toString())![1]!.replace(/"/g, '');
-      expect(data.facts).toMatchObject({ 'os.id': osId, kernel: execFileSync('uname', ['-r']).toString().trim(), packageManager: 'dpkg' });
+      expect(data.facts).toMatchObject({
+        'os.id': osId,
+        kernel: execFileSync('uname', ['-r']).toString().trim(),
+        packageManager: 'dpkg',
+      });
       expect(data.facts['hostKey.sha256']).toMatch(/^[A-Za-z0-9+/]{43}$/);
       const version = execFileSync('dpkg-query', ['-W', '-f=${Version}', 'openssh-server']).toString();
       expect(data.packages).toContainEqual({ name: 'openssh-server', version, arch: expect.any(String) });
@@ -98,7 +112,11 @@ describe('unix over SSH', () => {
     const session = await login(sshd, { username: plain.name, password: Buffer.from(plain.password) });
     const check = await session.checkPrivileges();
     await session.close();
-    expect(check).toMatchObject({ ok: false, code: 'PRIVILEGE_ESCALATION_FAILED', message: expect.stringMatching(/not allowed to use sudo/) });
+    expect(check).toMatchObject({
+      ok: false,
+      code: 'PRIVILEGE_ESCALATION_FAILED',
+      message: expect.stringMatching(/not allowed to use sudo/),
+    });
   });
 
   it('wrong password → AUTH_FAILED', async () => {
@@ -109,21 +127,47 @@ describe('unix over SSH', () => {
     const s1 = await login(sshd, { username: keyUser, privateKey: Buffer.from(key.privateKey) });
     expect(await s1.checkPrivileges()).toMatchObject({ ok: false, code: 'PRIVILEGE_ESCALATION_FAILED' });
     await s1.close();
-    const s2 = await login(keysOnly, { username: keyUser, privateKey: Buffer.from(protectedKey.privateKey), passphrase: Buffer.from(keyPass) });
+    const s2 = await login(keysOnly, {
+      username: keyUser,
+      privateKey: Buffer.from(protectedKey.privateKey),
+      passphrase: Buffer.from(keyPass),
+    });
     await s2.close();
-    const wrongPassphrase = await loginError(sshd, { username: keyUser, privateKey: Buffer.from(protectedKey.privateKey), passphrase: Buffer.from('nope') });
-    expect([wrongPassphrase.code, wrongPassphrase.message]).toEqual(['AUTH_FAILED', 'the passphrase from the vault does not decrypt the private key']);
+    const wrongPassphrase = await loginError(sshd, {
+      username: keyUser,
+      privateKey: Buffer.from(protectedKey.privateKey),
+      passphrase: Buffer.from('nope'),
+    });
+    expect([wrongPassphrase.code, wrongPassphrase.message]).toEqual([
+      'AUTH_FAILED',
+      'the passphrase from the vault does not decrypt the private key',
+    ]);
   });
 
   it('an unusable private key is named precisely, before any connection is made', async () => {
     // Nothing listens here: had a connection been tried, the error would be TARGET_UNREACHABLE.
     const nowhere = { address: '127.0.0.9', port: await freePort('127.0.0.9') };
-    const noPassphrase = await loginError(nowhere, { username: keyUser, privateKey: Buffer.from(protectedKey.privateKey) });
-    expect([noPassphrase.code, noPassphrase.message]).toEqual(['AUTH_FAILED', expect.stringMatching(/^the private key is encrypted, but no passphrase came with it from the vault/)]);
-    const wrongPassphrase = await loginError(nowhere, { username: keyUser, privateKey: Buffer.from(protectedKey.privateKey), passphrase: Buffer.from('nope') });
+    const noPassphrase = await loginError(nowhere, {
+      username: keyUser,
+      privateKey: Buffer.from(protectedKey.privateKey),
+    });
+    expect([noPassphrase.code, noPassphrase.message]).toEqual([
+      'AUTH_FAILED',
+      expect.stringMatching(/^the private key is encrypted, but no passphrase came with it from the vault/),
+    ]);
+    const wrongPassphrase = await loginError(nowhere, {
+      username: keyUser,
+      privateKey: Buffer.from(protectedKey.privateKey),
+      passphrase: Buffer.from('nope'),
+    });
     expect(wrongPassphrase.message).toBe('the passphrase from the vault does not decrypt the private key');
     const notAKey = await loginError(nowhere, { username: keyUser, privateKey: Buffer.from('not a key at all') });
-    expect([notAKey.code, notAKey.message]).toEqual(['AUTH_FAILED', expect.stringMatching(/^the private key from the vault is not one the scanner can read .*: Unsupported key format$/)]);
+    expect([notAKey.code, notAKey.message]).toEqual([
+      'AUTH_FAILED',
+      expect.stringMatching(
+        /^the private key from the vault is not one the scanner can read .*: Unsupported key format$/,
+      ),
+    ]);
     const publicOnly = await loginError(nowhere, { username: keyUser, privateKey: Buffer.from(key.publicKey) });
     expect(publicOnly.message).toBe('the vault holds a public key where the private key should be');
   });
@@ -132,7 +176,10 @@ describe('unix over SSH', () => {
     // Every command of this user's shell first sleeps 30 s; the command timeout is a minute.
     const slow = { name: `vstest-us-${tag}`, password: `us-${randomBytes(8).toString('hex')}` };
     const user = await createTestUser({ ...slow, sudo: 'none' });
-    execFileSync('bash', ['-c', `printf 'sleep 30\\n' > ${user.home}/.bashrc && chown ${slow.name} ${user.home}/.bashrc`]);
+    execFileSync('bash', [
+      '-c',
+      `printf 'sleep 30\\n' > ${user.home}/.bashrc && chown ${slow.name} ${user.home}/.bashrc`,
+    ]);
     const session = await login(sshd, { username: slow.name, password: Buffer.from(slow.password) });
     const cancel = new AbortController();
     setTimeout(() => cancel.abort(), 500);
@@ -148,11 +195,20 @@ describe('unix over SSH', () => {
   });
 
   it('a password where the host takes keys only → AUTH_METHOD_REJECTED', async () => {
-    expect((await loginError(keysOnly, { username: admin.name, password: Buffer.from(admin.password) })).code).toBe('AUTH_METHOD_REJECTED');
+    expect((await loginError(keysOnly, { username: admin.name, password: Buffer.from(admin.password) })).code).toBe(
+      'AUTH_METHOD_REJECTED',
+    );
   });
 
   it('nothing listening → TARGET_UNREACHABLE', async () => {
-    expect((await loginError({ address: '127.0.0.9', port: await freePort('127.0.0.9') }, { username: admin.name, password: Buffer.from('x') })).code).toBe('TARGET_UNREACHABLE');
+    expect(
+      (
+        await loginError(
+          { address: '127.0.0.9', port: await freePort('127.0.0.9') },
+          { username: admin.name, password: Buffer.from('x') },
+        )
+      ).code,
+    ).toBe('TARGET_UNREACHABLE');
   });
 
   it('the sudo password is never on a command line', async () => {

@@ -3,9 +3,20 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MASTER_KEYS_ENV, MASTER_KEY_FILE_ENV, SecretBox, SecretBoxError, ensureKeyFile, loadKeyring, type Keyring } from '../db/crypto.js';
+import {
+  MASTER_KEYS_ENV,
+  MASTER_KEY_FILE_ENV,
+  SecretBox,
+  SecretBoxError,
+  ensureKeyFile,
+  loadKeyring,
+  type Keyring,
+} from '../db/crypto.js';
 
-const keyring = (...ids: string[]): Keyring => ({ activeKeyId: ids[0]!, keys: new Map(ids.map((id) => [id, randomBytes(32)])) });
+const keyring = (...ids: string[]): Keyring => ({
+  activeKeyId: ids[0]!,
+  keys: new Map(ids.map((id) => [id, randomBytes(32)])),
+});
 const secret = { token: 'hvs.planted-7f3a9c1e', roleId: 'role-1' };
 
 /** Flips one bit of one base64 field of an envelope and re-encodes it. */
@@ -48,7 +59,13 @@ describe('SecretBox', () => {
   });
 
   it('refuses a rewritten key id even when that key exists', () => {
-    const two = new SecretBox({ activeKeyId: 'k1', keys: new Map([['k1', randomBytes(32)], ['k2', randomBytes(32)]]) });
+    const two = new SecretBox({
+      activeKeyId: 'k1',
+      keys: new Map([
+        ['k1', randomBytes(32)],
+        ['k2', randomBytes(32)],
+      ]),
+    });
     const sealed = two.seal(secret, 'r');
     expect(() => two.open(sealed.replace(':k1:', ':k2:'), 'r')).toThrow(SecretBoxError);
   });
@@ -72,7 +89,13 @@ describe('SecretBox', () => {
     const oldBox = new SecretBox(old);
     const sealedUnderOld = oldBox.seal(secret, 'vault_records:1');
 
-    const rotated: Keyring = { activeKeyId: '2025', keys: new Map([['2025', randomBytes(32)], ['2024', old.keys.get('2024')!]]) };
+    const rotated: Keyring = {
+      activeKeyId: '2025',
+      keys: new Map([
+        ['2025', randomBytes(32)],
+        ['2024', old.keys.get('2024')!],
+      ]),
+    };
     const newBox = new SecretBox(rotated);
     expect(newBox.open(sealedUnderOld, 'vault_records:1')).toEqual(secret);
     const resealed = newBox.seal(secret, 'vault_records:1');
@@ -83,7 +106,9 @@ describe('SecretBox', () => {
 
   it('refuses a keyring whose active key is missing or not 32 bytes', () => {
     expect(() => new SecretBox({ activeKeyId: 'x', keys: new Map() })).toThrow('active key "x"');
-    expect(() => new SecretBox({ activeKeyId: 'x', keys: new Map([['x', randomBytes(16)]]) })).toThrow('must be 32 bytes');
+    expect(() => new SecretBox({ activeKeyId: 'x', keys: new Map([['x', randomBytes(16)]]) })).toThrow(
+      'must be 32 bytes',
+    );
   });
 });
 
@@ -97,7 +122,10 @@ describe('loadKeyring and ensureKeyFile', () => {
   };
 
   afterEach(() => {
-    for (const [name, value] of [[MASTER_KEYS_ENV, saved.keys], [MASTER_KEY_FILE_ENV, saved.file]] as const) {
+    for (const [name, value] of [
+      [MASTER_KEYS_ENV, saved.keys],
+      [MASTER_KEY_FILE_ENV, saved.file],
+    ] as const) {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
     }

@@ -7,10 +7,21 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /** The migrations the journal lists: each must be applied exactly once. */
-const MIGRATIONS = (JSON.parse(readFileSync(new URL('../db/migrations/meta/_journal.json', import.meta.url), 'utf8')) as { entries: unknown[] }).entries.length;
+const MIGRATIONS = (
+  JSON.parse(readFileSync(new URL('../db/migrations/meta/_journal.json', import.meta.url), 'utf8')) as {
+    entries: unknown[];
+  }
+).entries.length;
 import { openDatabase, type OpenedDatabase } from '../db/client.js';
 import { SecretBox, SecretBoxError, type Keyring } from '../db/crypto.js';
-import { ConflictError, InUseError, InvalidReferenceError, InvalidValueError, NotFoundError, type DataError } from '../db/errors.js';
+import {
+  ConflictError,
+  InUseError,
+  InvalidReferenceError,
+  InvalidValueError,
+  NotFoundError,
+  type DataError,
+} from '../db/errors.js';
 import { CHECK_CONSTRAINTS, FOREIGN_KEYS, UNIQUE_CONSTRAINTS } from '../db/translate-errors.js';
 import {
   applianceRepo,
@@ -79,7 +90,12 @@ async function rejection(promise: Promise<unknown>): Promise<DataError> {
   throw new Error('expected the call to fail');
 }
 
-const packages = (n: number, tag = '') => Array.from({ length: n }, (_, i) => ({ name: `pkg-${String(i).padStart(4, '0')}${tag}`, version: `1.${i}`, arch: 'x86_64' }));
+const packages = (n: number, tag = '') =>
+  Array.from({ length: n }, (_, i) => ({
+    name: `pkg-${String(i).padStart(4, '0')}${tag}`,
+    version: `1.${i}`,
+    arch: 'x86_64',
+  }));
 
 describe('PostgreSQL migrations', () => {
   it('run once when several processes open a fresh database at the same moment', async () => {
@@ -91,8 +107,12 @@ describe('PostgreSQL migrations', () => {
       url.pathname = `/${name}`;
       const opened = await Promise.all(Array.from({ length: 4 }, () => openDatabase({ url: url.toString() })));
       const [first] = opened;
-      expect(await first!.query('select count(*)::int as n from drizzle.__drizzle_migrations')).toEqual([{ n: MIGRATIONS }]);
-      expect(await first!.query(`select count(*)::int as n from information_schema.tables where table_schema = 'public'`)).toEqual([{ n: 10 }]);
+      expect(await first!.query('select count(*)::int as n from drizzle.__drizzle_migrations')).toEqual([
+        { n: MIGRATIONS },
+      ]);
+      expect(
+        await first!.query(`select count(*)::int as n from information_schema.tables where table_schema = 'public'`),
+      ).toEqual([{ n: 10 }]);
       await Promise.all(opened.map((o) => o.close()));
     } finally {
       await admin.unsafe(`drop database if exists ${name} with (force)`);
@@ -110,7 +130,9 @@ describe('PGlite on disk (the embedded default)', () => {
       await first.close();
       const second = await openDatabase({ pgliteDir: join(dir, 'db') });
       expect((await applianceRepo.get(second.db, appliance.id)).name).toBe('persisted');
-      expect(await second.query('select count(*)::int as n from drizzle.__drizzle_migrations')).toEqual([{ n: MIGRATIONS }]);
+      expect(await second.query('select count(*)::int as n from drizzle.__drizzle_migrations')).toEqual([
+        { n: MIGRATIONS },
+      ]);
       await second.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -128,7 +150,8 @@ describe.each(backends)('the database on $name', (backend) => {
   const masterKeys = keyring('m1');
   const box = new SecretBox(masterKeys);
   const db = () => database.db;
-  const rowCount = async (table: string) => Number((await database.query(`select count(*)::int as n from ${table}`))[0]!.n);
+  const rowCount = async (table: string) =>
+    Number((await database.query(`select count(*)::int as n from ${table}`))[0]!.n);
 
   beforeAll(async () => {
     ({ database, dispose } = await backend.open());
@@ -138,9 +161,20 @@ describe.each(backends)('the database on $name', (backend) => {
   });
 
   it('applies the migrations: every table, and the migration journal', async () => {
-    const tables = await database.query(`select table_name from information_schema.tables where table_schema = 'public' order by 1`);
+    const tables = await database.query(
+      `select table_name from information_schema.tables where table_schema = 'public' order by 1`,
+    );
     expect(tables.map((t) => t.table_name)).toEqual([
-      'appliances', 'assets', 'auth_records', 'host_attempts', 'host_packages', 'host_results', 'known_host_keys', 'option_profiles', 'scans', 'vault_records',
+      'appliances',
+      'assets',
+      'auth_records',
+      'host_attempts',
+      'host_packages',
+      'host_results',
+      'known_host_keys',
+      'option_profiles',
+      'scans',
+      'vault_records',
     ]);
     expect(await rowCount('drizzle.__drizzle_migrations')).toBe(MIGRATIONS);
     expect(MIGRATIONS).toBeGreaterThanOrEqual(2);
@@ -152,7 +186,10 @@ describe.each(backends)('the database on $name', (backend) => {
       `select conname as name, contype as type from pg_constraint where connamespace = 'public'::regnamespace and contype in ('u','f','c')
        union select indexrelid::regclass::text, 'i' from pg_index where indisunique and not indisprimary and indexrelid::regclass::text not in (select conname from pg_constraint)`,
     );
-    const known = { u: UNIQUE_CONSTRAINTS, i: UNIQUE_CONSTRAINTS, f: FOREIGN_KEYS, c: CHECK_CONSTRAINTS } as Record<string, Record<string, unknown>>;
+    const known = { u: UNIQUE_CONSTRAINTS, i: UNIQUE_CONSTRAINTS, f: FOREIGN_KEYS, c: CHECK_CONSTRAINTS } as Record<
+      string,
+      Record<string, unknown>
+    >;
     const missing = rows.filter((r) => !(String(r.name) in known[String(r.type)]!)).map((r) => r.name);
     expect(missing).toEqual([]);
     expect(rows.length).toBeGreaterThanOrEqual(18);
@@ -186,16 +223,25 @@ describe.each(backends)('the database on $name', (backend) => {
       await applianceRepo.create(db(), { name: 'dup' });
       const err = await rejection(applianceRepo.create(db(), { name: 'dup' }));
       expect(err).toBeInstanceOf(ConflictError);
-      expect(err).toMatchObject({ statusCode: 409, field: 'name', message: 'name: an appliance named "dup" already exists' });
+      expect(err).toMatchObject({
+        statusCode: 409,
+        field: 'name',
+        message: 'name: an appliance named "dup" already exists',
+      });
       const missing = await rejection(applianceRepo.get(db(), '00000000-0000-4000-8000-000000000000'));
       expect(missing).toBeInstanceOf(NotFoundError);
       expect(missing.statusCode).toBe(404);
       expect(await rejection(applianceRepo.get(db(), 'not-a-uuid'))).toBeInstanceOf(NotFoundError);
-      expect(await rejection(applianceRepo.remove(db(), '00000000-0000-4000-8000-000000000000'))).toBeInstanceOf(NotFoundError);
+      expect(await rejection(applianceRepo.remove(db(), '00000000-0000-4000-8000-000000000000'))).toBeInstanceOf(
+        NotFoundError,
+      );
     });
 
     it('ensure() creates once and then returns the same appliance', async () => {
-      const [a, b] = await Promise.all([applianceRepo.ensure(db(), 'local', 'embedded'), applianceRepo.ensure(db(), 'local', 'embedded')]);
+      const [a, b] = await Promise.all([
+        applianceRepo.ensure(db(), 'local', 'embedded'),
+        applianceRepo.ensure(db(), 'local', 'embedded'),
+      ]);
       expect(a.id).toBe(b.id);
       expect((await applianceRepo.ensure(db(), 'local')).id).toBe(a.id);
     });
@@ -204,7 +250,13 @@ describe.each(backends)('the database on $name', (backend) => {
   describe('assets', () => {
     it('stores the value as entered with its normalised range', async () => {
       const cidr = await assetRepo.create(db(), { name: 'lab', value: ' 10.1.0.77/24 ' });
-      expect(cidr).toMatchObject({ kind: 'cidr', value: '10.1.0.77/24', firstIp: '10.1.0.0', lastIp: '10.1.0.255', ipVersion: 4 });
+      expect(cidr).toMatchObject({
+        kind: 'cidr',
+        value: '10.1.0.77/24',
+        firstIp: '10.1.0.0',
+        lastIp: '10.1.0.255',
+        ipVersion: 4,
+      });
       expect(cidr.ranges).toEqual([{ first: '10.1.0.0', last: '10.1.0.255', version: 4 }]);
       const range = await assetRepo.create(db(), { name: 'lab2', value: '10.1.1.0 - 10.1.1.9' });
       expect(range).toMatchObject({ kind: 'range', firstIp: '10.1.1.0', lastIp: '10.1.1.9' });
@@ -225,8 +277,14 @@ describe.each(backends)('the database on $name', (backend) => {
     it('refuses a bad value or several entries, naming the field', async () => {
       const bad = await rejection(assetRepo.create(db(), { name: 'x', value: '10.0.0.300' }));
       expect(bad).toBeInstanceOf(InvalidValueError);
-      expect(bad).toMatchObject({ statusCode: 400, field: 'value', message: 'value: 10.0.0.300 is not a valid IP address' });
-      expect((await rejection(assetRepo.create(db(), { name: 'x', value: '10.0.0.1, 10.0.0.2' }))).message).toMatch(/one IP address, range or CIDR block/);
+      expect(bad).toMatchObject({
+        statusCode: 400,
+        field: 'value',
+        message: 'value: 10.0.0.300 is not a valid IP address',
+      });
+      expect((await rejection(assetRepo.create(db(), { name: 'x', value: '10.0.0.1, 10.0.0.2' }))).message).toMatch(
+        /one IP address, range or CIDR block/,
+      );
     });
   });
 
@@ -234,28 +292,55 @@ describe.each(backends)('the database on $name', (backend) => {
     const planted = `planted-${randomBytes(12).toString('hex')}`;
 
     it('seals the access secret, never returns it from reads, and opens it for the control plane', async () => {
-      const vault = await vaultRepo.create(db(), box, { name: 'bao', type: 'hashicorp', config: { address: 'https://bao:8200' }, access: { token: planted } });
+      const vault = await vaultRepo.create(db(), box, {
+        name: 'bao',
+        type: 'hashicorp',
+        config: { address: 'https://bao:8200' },
+        access: { token: planted },
+      });
       expect(vault).not.toHaveProperty('accessCiphertext');
       expect(JSON.stringify(vault)).not.toContain(planted);
       expect(JSON.stringify(await vaultRepo.get(db(), vault.id))).not.toContain('access');
       expect(JSON.stringify(await vaultRepo.list(db()))).not.toContain(planted);
       expect(await vaultRepo.loadAccess(db(), box, vault.id)).toEqual({ token: planted });
       const full = await vaultRepo.loadWithAccess(db(), box, vault.id);
-      expect(full).toMatchObject({ id: vault.id, type: 'hashicorp', config: { address: 'https://bao:8200' }, access: { token: planted } });
+      expect(full).toMatchObject({
+        id: vault.id,
+        type: 'hashicorp',
+        config: { address: 'https://bao:8200' },
+        access: { token: planted },
+      });
 
       // No table, dumped row by row as text, holds the secret, in plain or base64 form.
-      const tables = await database.query(`select table_name from information_schema.tables where table_schema = 'public'`);
+      const tables = await database.query(
+        `select table_name from information_schema.tables where table_schema = 'public'`,
+      );
       let dump = '';
-      for (const { table_name } of tables) dump += (await database.query(`select t::text as row from "${String(table_name)}" t`)).map((r) => r.row).join('\n');
+      for (const { table_name } of tables)
+        dump += (await database.query(`select t::text as row from "${String(table_name)}" t`))
+          .map((r) => r.row)
+          .join('\n');
       expect(dump).toContain(vault.id);
       expect(dump).not.toContain(planted);
       expect(dump).not.toContain(Buffer.from(planted).toString('base64').slice(0, 16));
     });
 
     it('binds a ciphertext to its row: copied into another vault record, it does not open', async () => {
-      const a = await vaultRepo.create(db(), box, { name: 'va', type: 'hashicorp', config: {}, access: { token: 'a' } });
-      const b = await vaultRepo.create(db(), box, { name: 'vb', type: 'hashicorp', config: {}, access: { token: 'b' } });
-      await database.query(`update vault_records set access_ciphertext = (select access_ciphertext from vault_records where id = '${a.id}') where id = '${b.id}'`);
+      const a = await vaultRepo.create(db(), box, {
+        name: 'va',
+        type: 'hashicorp',
+        config: {},
+        access: { token: 'a' },
+      });
+      const b = await vaultRepo.create(db(), box, {
+        name: 'vb',
+        type: 'hashicorp',
+        config: {},
+        access: { token: 'b' },
+      });
+      await database.query(
+        `update vault_records set access_ciphertext = (select access_ciphertext from vault_records where id = '${a.id}') where id = '${b.id}'`,
+      );
       await expect(vaultRepo.loadAccess(db(), box, b.id)).rejects.toBeInstanceOf(SecretBoxError);
       await vaultRepo.update(db(), box, b.id, { access: { token: 'b2' } });
       expect(await vaultRepo.loadAccess(db(), box, b.id)).toEqual({ token: 'b2' });
@@ -264,11 +349,19 @@ describe.each(backends)('the database on $name', (backend) => {
 
     it('re-seals every access secret under a new master key after rotation', async () => {
       const newKey = randomBytes(32);
-      const rotated = new SecretBox({ activeKeyId: 'm2', keys: new Map([['m2', newKey], ['m1', masterKeys.keys.get('m1')!]]) });
+      const rotated = new SecretBox({
+        activeKeyId: 'm2',
+        keys: new Map([
+          ['m2', newKey],
+          ['m1', masterKeys.keys.get('m1')!],
+        ]),
+      });
       const before = await database.query(`select id from vault_records`);
       expect(await vaultRepo.resealAll(db(), rotated)).toBe(before.length);
       expect(await vaultRepo.resealAll(db(), rotated)).toBe(0);
-      const keyIds = await database.query(`select distinct split_part(access_ciphertext, ':', 2) as k from vault_records`);
+      const keyIds = await database.query(
+        `select distinct split_part(access_ciphertext, ':', 2) as k from vault_records`,
+      );
       expect(keyIds.map((r) => r.k)).toEqual(['m2']);
       const onlyNew = new SecretBox({ activeKeyId: 'm2', keys: new Map([['m2', newKey]]) });
       const vault = (await vaultRepo.list(db())).find((v) => v.name === 'va')!;
@@ -276,14 +369,21 @@ describe.each(backends)('the database on $name', (backend) => {
     });
 
     it('reports a taken name as a conflict', async () => {
-      const err = await rejection(vaultRepo.create(db(), box, { name: 'bao', type: 'hashicorp', config: {}, access: {} }));
+      const err = await rejection(
+        vaultRepo.create(db(), box, { name: 'bao', type: 'hashicorp', config: {}, access: {} }),
+      );
       expect(err).toMatchObject({ statusCode: 409, field: 'name' });
     });
   });
 
   describe('authentication records', () => {
     it('round-trips, keeping field names and parsed targets', async () => {
-      const vault = await vaultRepo.create(db(), box, { name: 'auth-vault', type: 'hashicorp', config: {}, access: { token: 't' } });
+      const vault = await vaultRepo.create(db(), box, {
+        name: 'auth-vault',
+        type: 'hashicorp',
+        config: {},
+        access: { token: 't' },
+      });
       const record = await authRecordRepo.create(db(), {
         name: 'linux',
         technology: 'unix',
@@ -294,50 +394,96 @@ describe.each(backends)('the database on $name', (backend) => {
         locator: { mount: 'secret', path: 'ssh/linux' },
         fields: { password: 'password', privateKey: 'id_ed25519' },
       });
-      expect(record).toMatchObject({ targets: '10.1.0.0/30, 10.1.0.9', port: 22, fields: { password: 'password', privateKey: 'id_ed25519' } });
+      expect(record).toMatchObject({
+        targets: '10.1.0.0/30, 10.1.0.9',
+        port: 22,
+        fields: { password: 'password', privateKey: 'id_ed25519' },
+      });
       expect(record.ranges).toEqual([
         { first: '10.1.0.0', last: '10.1.0.3', version: 4 },
         { first: '10.1.0.9', last: '10.1.0.9', version: 4 },
       ]);
       const updated = await authRecordRepo.update(db(), record.id, { targets: '10.1.0.5', port: 2222 });
-      expect(updated).toMatchObject({ port: 2222, ranges: [{ first: '10.1.0.5', last: '10.1.0.5', version: 4 }], username: 'scanner' });
+      expect(updated).toMatchObject({
+        port: 2222,
+        ranges: [{ first: '10.1.0.5', last: '10.1.0.5', version: 4 }],
+        username: 'scanner',
+      });
       expect((await authRecordRepo.listForTechnologies(db(), ['unix'])).map((r) => r.id)).toContain(record.id);
       expect(await authRecordRepo.listForTechnologies(db(), [])).toEqual([]);
     });
 
     it('types foreign-key, value and uniqueness failures', async () => {
       const vault = (await vaultRepo.list(db())).find((v) => v.name === 'auth-vault')!;
-      const base = { name: 'r2', technology: 'unix', targets: '10.1.0.1', username: 'u', port: 22, vaultId: vault.id, locator: {}, fields: { password: 'p' } };
+      const base = {
+        name: 'r2',
+        technology: 'unix',
+        targets: '10.1.0.1',
+        username: 'u',
+        port: 22,
+        vaultId: vault.id,
+        locator: {},
+        fields: { password: 'p' },
+      };
 
-      const unknownVault = await rejection(authRecordRepo.create(db(), { ...base, vaultId: '00000000-0000-4000-8000-000000000000' }));
+      const unknownVault = await rejection(
+        authRecordRepo.create(db(), { ...base, vaultId: '00000000-0000-4000-8000-000000000000' }),
+      );
       expect(unknownVault).toBeInstanceOf(InvalidReferenceError);
       expect(unknownVault).toMatchObject({ statusCode: 400, field: 'vaultId' });
-      expect(await rejection(authRecordRepo.create(db(), { ...base, vaultId: 'nope' }))).toMatchObject({ field: 'vaultId', statusCode: 400 });
+      expect(await rejection(authRecordRepo.create(db(), { ...base, vaultId: 'nope' }))).toMatchObject({
+        field: 'vaultId',
+        statusCode: 400,
+      });
       expect(await rejection(authRecordRepo.create(db(), { ...base, targets: '10.0.0.9-10.0.0.1' }))).toMatchObject({
         field: 'targets',
         message: 'targets: range 10.0.0.9-10.0.0.1 ends before it starts',
       });
-      expect(await rejection(authRecordRepo.create(db(), { ...base, port: 70000 }))).toMatchObject({ field: 'port', statusCode: 400 });
-      expect(await rejection(authRecordRepo.create(db(), { ...base, technology: 'windows' }))).toMatchObject({ field: 'technology' });
-      expect(await rejection(authRecordRepo.create(db(), { ...base, name: 'linux' }))).toMatchObject({ field: 'name', statusCode: 409 });
+      expect(await rejection(authRecordRepo.create(db(), { ...base, port: 70000 }))).toMatchObject({
+        field: 'port',
+        statusCode: 400,
+      });
+      expect(await rejection(authRecordRepo.create(db(), { ...base, technology: 'windows' }))).toMatchObject({
+        field: 'technology',
+      });
+      expect(await rejection(authRecordRepo.create(db(), { ...base, name: 'linux' }))).toMatchObject({
+        field: 'name',
+        statusCode: 409,
+      });
     });
 
     it('covers a host with one record per technology: an overlap is refused, naming the record and the addresses', async () => {
       const vault = (await vaultRepo.list(db())).find((v) => v.name === 'auth-vault')!;
-      const base = { technology: 'unix', username: 'u', port: 22, vaultId: vault.id, locator: {}, fields: { password: 'p' } };
+      const base = {
+        technology: 'unix',
+        username: 'u',
+        port: 22,
+        vaultId: vault.id,
+        locator: {},
+        fields: { password: 'p' },
+      };
       const before = (await authRecordRepo.list(db())).length;
       // 'linux' covers 10.1.0.5 since the round-trip test.
-      const err = await rejection(authRecordRepo.create(db(), { ...base, name: 'overlapping', targets: '10.1.0.4-10.1.0.6, 10.1.7.0/24' }));
+      const err = await rejection(
+        authRecordRepo.create(db(), { ...base, name: 'overlapping', targets: '10.1.0.4-10.1.0.6, 10.1.7.0/24' }),
+      );
       expect(err).toBeInstanceOf(ConflictError);
       expect(err).toMatchObject({ statusCode: 409, field: 'targets' });
-      expect(err.message).toBe('targets: 10.1.0.5 already covered by the unix authentication record "linux"; a host can be covered by one record per technology');
+      expect(err.message).toBe(
+        'targets: 10.1.0.5 already covered by the unix authentication record "linux"; a host can be covered by one record per technology',
+      );
       expect((await authRecordRepo.list(db())).length).toBe(before);
 
       const next = await authRecordRepo.create(db(), { ...base, name: 'next door', targets: '10.1.0.6-10.1.0.8' });
-      expect(await rejection(authRecordRepo.update(db(), next.id, { targets: '::ffff:10.1.0.5' }))).toMatchObject({ statusCode: 409, field: 'targets' });
+      expect(await rejection(authRecordRepo.update(db(), next.id, { targets: '::ffff:10.1.0.5' }))).toMatchObject({
+        statusCode: 409,
+        field: 'targets',
+      });
       expect((await authRecordRepo.get(db(), next.id)).targets).toBe('10.1.0.6-10.1.0.8');
       // Changing a record's own targets, or anything else, is no overlap with itself.
-      expect((await authRecordRepo.update(db(), next.id, { targets: '10.1.0.6-10.1.0.7', port: 2200 })).port).toBe(2200);
+      expect((await authRecordRepo.update(db(), next.id, { targets: '10.1.0.6-10.1.0.7', port: 2200 })).port).toBe(
+        2200,
+      );
 
       // Two writers at once: the lock lets exactly one of them cover the address.
       const racing = await Promise.allSettled([
@@ -376,14 +522,24 @@ describe.each(backends)('the database on $name', (backend) => {
     });
 
     it('moves the default to a new default profile and keeps exactly one', async () => {
-      const fast = await profileRepo.create(db(), { name: 'fast', ...DEFAULT_PROFILE, maxParallelHosts: 50, isDefault: true });
+      const fast = await profileRepo.create(db(), {
+        name: 'fast',
+        ...DEFAULT_PROFILE,
+        maxParallelHosts: 50,
+        isDefault: true,
+      });
       expect((await profileRepo.getDefault(db())).id).toBe(fast.id);
       const old = (await profileRepo.list(db())).find((p) => p.name === 'Default')!;
       await profileRepo.setDefault(db(), old.id);
       expect((await profileRepo.getDefault(db())).id).toBe(old.id);
       expect((await database.query(`select count(*)::int as n from option_profiles where is_default`))[0]!.n).toBe(1);
-      expect(await rejection(profileRepo.create(db(), { name: 'bad', ...DEFAULT_PROFILE, maxParallelHosts: 0 }))).toMatchObject({ field: 'maxParallelHosts' });
-      expect(await rejection(profileRepo.update(db(), fast.id, { name: 'Default' }))).toMatchObject({ field: 'name', statusCode: 409 });
+      expect(
+        await rejection(profileRepo.create(db(), { name: 'bad', ...DEFAULT_PROFILE, maxParallelHosts: 0 })),
+      ).toMatchObject({ field: 'maxParallelHosts' });
+      expect(await rejection(profileRepo.update(db(), fast.id, { name: 'Default' }))).toMatchObject({
+        field: 'name',
+        statusCode: 409,
+      });
     });
   });
 
@@ -405,7 +561,14 @@ describe.each(backends)('the database on $name', (backend) => {
       facts: { osId: 'debian', osVersion: '12' },
       packages: packages(1_500),
       attempts: [
-        { attemptNo: 1, code: 'VAULT_RATE_LIMITED', vendorCode: '429', httpStatus: 429, message: 'rate limited', at: '2025-01-01T00:00:00.000Z' },
+        {
+          attemptNo: 1,
+          code: 'VAULT_RATE_LIMITED',
+          vendorCode: '429',
+          httpStatus: 429,
+          message: 'rate limited',
+          at: '2025-01-01T00:00:00.000Z',
+        },
         { attemptNo: 2, code: null, vendorCode: null, httpStatus: null, message: null, at: '2025-01-01T00:00:05.000Z' },
       ],
       ...over,
@@ -418,16 +581,41 @@ describe.each(backends)('the database on $name', (backend) => {
 
     it('creates a scan from its target spec, counting hosts, with typed reference errors', async () => {
       const profile = await profileRepo.getDefault(db());
-      const scan = await scanRepo.create(db(), { title: 'nightly', targets: '10.1.0.0/28, 10.1.0.20', optionProfileId: profile.id, applianceId });
+      const scan = await scanRepo.create(db(), {
+        title: 'nightly',
+        targets: '10.1.0.0/28, 10.1.0.20',
+        optionProfileId: profile.id,
+        applianceId,
+      });
       scanId = scan.id;
-      expect(scan).toMatchObject({ status: 'QUEUED', hostCount: 17, workflowId: null, startedAt: null, finishedAt: null, summary: null });
+      expect(scan).toMatchObject({
+        status: 'QUEUED',
+        hostCount: 17,
+        workflowId: null,
+        startedAt: null,
+        finishedAt: null,
+        summary: null,
+      });
       expect(scan.ranges).toHaveLength(2);
 
-      expect(await rejection(scanRepo.create(db(), { title: 't', targets: '10.1.0.1', optionProfileId: profile.id, applianceId: '00000000-0000-4000-8000-000000000000' }))).toMatchObject({
+      expect(
+        await rejection(
+          scanRepo.create(db(), {
+            title: 't',
+            targets: '10.1.0.1',
+            optionProfileId: profile.id,
+            applianceId: '00000000-0000-4000-8000-000000000000',
+          }),
+        ),
+      ).toMatchObject({
         field: 'applianceId',
         statusCode: 400,
       });
-      expect(await rejection(scanRepo.create(db(), { title: 't', targets: '2001:db8::/64', optionProfileId: profile.id, applianceId }))).toMatchObject({
+      expect(
+        await rejection(
+          scanRepo.create(db(), { title: 't', targets: '2001:db8::/64', optionProfileId: profile.id, applianceId }),
+        ),
+      ).toMatchObject({
         field: 'targets',
         message: expect.stringMatching(/^targets: the targets cover 18,446,744,073,709,551,616 hosts/),
       });
@@ -459,7 +647,15 @@ describe.each(backends)('the database on $name', (backend) => {
       expect(await rowCount('host_packages')).toBe(1_500);
 
       // A later publish replaces the earlier one.
-      await resultRepo.publish(db(), result('::ffff:10.1.0.2', { category: 'INSUFFICIENT_PRIVILEGES', errorCode: 'PRIVILEGE_ESCALATION_FAILED', packages: packages(3, 'b'), attempts: [] }));
+      await resultRepo.publish(
+        db(),
+        result('::ffff:10.1.0.2', {
+          category: 'INSUFFICIENT_PRIVILEGES',
+          errorCode: 'PRIVILEGE_ESCALATION_FAILED',
+          packages: packages(3, 'b'),
+          attempts: [],
+        }),
+      );
       expect(await rowCount('host_results')).toBe(1);
       expect(await rowCount('host_attempts')).toBe(0);
       expect(await rowCount('host_packages')).toBe(3);
@@ -475,7 +671,12 @@ describe.each(backends)('the database on $name', (backend) => {
 
     it('publishes a batch of hosts in one go, each with its own attempts and inventory', async () => {
       const profile = await profileRepo.getDefault(db());
-      const batchScan = await scanRepo.create(db(), { title: 'batch', targets: '10.2.0.0/28', optionProfileId: profile.id, applianceId });
+      const batchScan = await scanRepo.create(db(), {
+        title: 'batch',
+        targets: '10.2.0.0/28',
+        optionProfileId: profile.id,
+        applianceId,
+      });
       const host = (ip: string, over: Partial<HostResultInput> = {}) => result(ip, { scanId: batchScan.id, ...over });
       const before = await rowCount('host_packages');
       const { resultIds } = await resultRepo.publishMany(db(), [
@@ -484,7 +685,8 @@ describe.each(backends)('the database on $name', (backend) => {
         host('10.2.0.7', { packages: packages(2, 'd') }),
       ]);
       expect(new Set(resultIds).size).toBe(3);
-      const listed = async () => new Map((await resultRepo.list(db(), batchScan.id, { includePackages: true })).map((r) => [r.ip, r]));
+      const listed = async () =>
+        new Map((await resultRepo.list(db(), batchScan.id, { includePackages: true })).map((r) => [r.ip, r]));
       let byIp = await listed();
       expect(byIp.get('10.2.0.5')!.packages).toEqual(packages(4, 'c'));
       expect(byIp.get('10.2.0.6')!.packages).toEqual([]);
@@ -493,14 +695,20 @@ describe.each(backends)('the database on $name', (backend) => {
       expect(await rowCount('host_packages')).toBe(before + 6);
 
       // Republished in another batch: the same rows replaced, nothing duplicated.
-      const again = await resultRepo.publishMany(db(), [host('10.2.0.9', { packages: [] }), host('10.2.0.7', { packages: packages(1, 'e'), attempts: [] })]);
+      const again = await resultRepo.publishMany(db(), [
+        host('10.2.0.9', { packages: [] }),
+        host('10.2.0.7', { packages: packages(1, 'e'), attempts: [] }),
+      ]);
       expect(again.resultIds[1]).toBe(resultIds[2]);
       byIp = await listed();
       expect(byIp.get('10.2.0.7')!.packages).toEqual(packages(1, 'e'));
       expect(byIp.get('10.2.0.7')!.attempts).toEqual([]);
       expect(await rowCount('host_packages')).toBe(before + 5);
 
-      expect(await rejection(resultRepo.publishMany(db(), [host('10.2.0.8'), host('::ffff:10.2.0.8')]))).toMatchObject({ field: 'results', statusCode: 400 });
+      expect(await rejection(resultRepo.publishMany(db(), [host('10.2.0.8'), host('::ffff:10.2.0.8')]))).toMatchObject({
+        field: 'results',
+        statusCode: 400,
+      });
       expect(byIp.has('10.2.0.8') || (await listed()).has('10.2.0.8')).toBe(false);
 
       await scanRepo.remove(db(), batchScan.id);
@@ -508,33 +716,102 @@ describe.each(backends)('the database on $name', (backend) => {
     });
 
     it('types a result for an unknown scan or a bad address', async () => {
-      expect(await rejection(resultRepo.publish(db(), { ...result('10.1.0.4'), scanId: '00000000-0000-4000-8000-000000000000' }))).toMatchObject({ field: 'scanId', statusCode: 400 });
-      expect(await rejection(resultRepo.publish(db(), result('10.1.0.256')))).toMatchObject({ field: 'ip', statusCode: 400 });
+      expect(
+        await rejection(
+          resultRepo.publish(db(), { ...result('10.1.0.4'), scanId: '00000000-0000-4000-8000-000000000000' }),
+        ),
+      ).toMatchObject({ field: 'scanId', statusCode: 400 });
+      expect(await rejection(resultRepo.publish(db(), result('10.1.0.256')))).toMatchObject({
+        field: 'ip',
+        statusCode: 400,
+      });
     });
 
     it('lists results in numeric address order with attempts, and counts them by category', async () => {
-      await resultRepo.publish(db(), result('10.1.0.10', { category: 'FAILED', errorCode: 'AUTH_FAILED', cause: 'the host rejected the credentials', packages: [], facts: null }));
-      await resultRepo.publish(db(), result('10.1.0.9', { category: 'UNREACHABLE', errorCode: 'TARGET_UNREACHABLE', packages: [], facts: null }));
-      expect(await resultRepo.publishNotAttempted(db(), scanId, [{ ip: '10.1.0.20', code: 'NO_AUTH_RECORD' }, { ip: '10.1.0.11', code: 'NO_AUTH_RECORD' }], 'unix')).toBe(2);
-      expect(await resultRepo.publishNotAttempted(db(), scanId, [{ ip: '10.1.0.20', code: 'NO_AUTH_RECORD' }], 'unix')).toBe(0);
+      await resultRepo.publish(
+        db(),
+        result('10.1.0.10', {
+          category: 'FAILED',
+          errorCode: 'AUTH_FAILED',
+          cause: 'the host rejected the credentials',
+          packages: [],
+          facts: null,
+        }),
+      );
+      await resultRepo.publish(
+        db(),
+        result('10.1.0.9', { category: 'UNREACHABLE', errorCode: 'TARGET_UNREACHABLE', packages: [], facts: null }),
+      );
+      expect(
+        await resultRepo.publishNotAttempted(
+          db(),
+          scanId,
+          [
+            { ip: '10.1.0.20', code: 'NO_AUTH_RECORD' },
+            { ip: '10.1.0.11', code: 'NO_AUTH_RECORD' },
+          ],
+          'unix',
+        ),
+      ).toBe(2);
+      expect(
+        await resultRepo.publishNotAttempted(db(), scanId, [{ ip: '10.1.0.20', code: 'NO_AUTH_RECORD' }], 'unix'),
+      ).toBe(0);
 
       const listed = await resultRepo.list(db(), scanId, { limit: 10 });
       expect(listed.map((r) => r.ip)).toEqual(['10.1.0.2', '10.1.0.9', '10.1.0.10', '10.1.0.11', '10.1.0.20']);
       expect(listed[0]).not.toHaveProperty('packages');
       expect(listed[0]!.attempts).toEqual([
-        { attemptNo: 1, code: 'VAULT_RATE_LIMITED', vendorCode: '429', httpStatus: 429, message: 'rate limited', at: new Date('2025-01-01T00:00:00.000Z') },
-        { attemptNo: 2, code: null, vendorCode: null, httpStatus: null, message: null, at: new Date('2025-01-01T00:00:05.000Z') },
+        {
+          attemptNo: 1,
+          code: 'VAULT_RATE_LIMITED',
+          vendorCode: '429',
+          httpStatus: 429,
+          message: 'rate limited',
+          at: new Date('2025-01-01T00:00:00.000Z'),
+        },
+        {
+          attemptNo: 2,
+          code: null,
+          vendorCode: null,
+          httpStatus: null,
+          message: null,
+          at: new Date('2025-01-01T00:00:05.000Z'),
+        },
       ]);
       expect(listed[0]).toMatchObject({ packageCount: 1_500, facts: { osId: 'debian', osVersion: '12' } });
-      expect(listed[3]).toMatchObject({ category: 'NOT_ATTEMPTED', errorCode: 'NO_AUTH_RECORD', authRecordId: null, attempts: [] });
-      expect((await resultRepo.list(db(), scanId, { limit: 2, offset: 2 })).map((r) => r.ip)).toEqual(['10.1.0.10', '10.1.0.11']);
+      expect(listed[3]).toMatchObject({
+        category: 'NOT_ATTEMPTED',
+        errorCode: 'NO_AUTH_RECORD',
+        authRecordId: null,
+        attempts: [],
+      });
+      expect((await resultRepo.list(db(), scanId, { limit: 2, offset: 2 })).map((r) => r.ip)).toEqual([
+        '10.1.0.10',
+        '10.1.0.11',
+      ]);
       expect((await resultRepo.list(db(), scanId, { category: 'FAILED' })).map((r) => r.ip)).toEqual(['10.1.0.10']);
       const withPackages = await resultRepo.list(db(), scanId, { limit: 1, includePackages: true });
       expect(withPackages[0]!.packages).toHaveLength(1_500);
-      expect((await resultRepo.get(db(), scanId, '10.1.0.2', 'unix')).packages[0]).toEqual({ name: 'pkg-0000', version: '1.0', arch: 'x86_64' });
+      expect((await resultRepo.get(db(), scanId, '10.1.0.2', 'unix')).packages[0]).toEqual({
+        name: 'pkg-0000',
+        version: '1.0',
+        arch: 'x86_64',
+      });
 
-      expect(await resultRepo.countByCategory(db(), scanId)).toEqual({ PASSED: 1, INSUFFICIENT_PRIVILEGES: 0, FAILED: 1, NOT_ATTEMPTED: 2, UNREACHABLE: 1 });
-      expect(await resultRepo.countByCategory(db(), 'not-a-uuid')).toEqual({ PASSED: 0, INSUFFICIENT_PRIVILEGES: 0, FAILED: 0, NOT_ATTEMPTED: 0, UNREACHABLE: 0 });
+      expect(await resultRepo.countByCategory(db(), scanId)).toEqual({
+        PASSED: 1,
+        INSUFFICIENT_PRIVILEGES: 0,
+        FAILED: 1,
+        NOT_ATTEMPTED: 2,
+        UNREACHABLE: 1,
+      });
+      expect(await resultRepo.countByCategory(db(), 'not-a-uuid')).toEqual({
+        PASSED: 0,
+        INSUFFICIENT_PRIVILEGES: 0,
+        FAILED: 0,
+        NOT_ATTEMPTED: 0,
+        UNREACHABLE: 0,
+      });
     });
 
     it('builds the Authentication Report: scan, counts, and per host the cause, record and every attempt', async () => {
@@ -543,8 +820,22 @@ describe.each(backends)('the database on $name', (backend) => {
       expect((await scanRepo.finish(db(), scanId, 'CANCELED')).status).toBe('FINISHED');
 
       const report = await resultRepo.authenticationReport(db(), scanId, { limit: 3 });
-      expect(report.scan).toEqual({ id: scanId, title: 'nightly', status: 'FINISHED', hostCount: 17, createdAt: expect.any(Date), startedAt: expect.any(Date), finishedAt: expect.any(Date) });
-      expect(report.counts).toEqual({ PASSED: 1, INSUFFICIENT_PRIVILEGES: 0, FAILED: 1, NOT_ATTEMPTED: 2, UNREACHABLE: 1 });
+      expect(report.scan).toEqual({
+        id: scanId,
+        title: 'nightly',
+        status: 'FINISHED',
+        hostCount: 17,
+        createdAt: expect.any(Date),
+        startedAt: expect.any(Date),
+        finishedAt: expect.any(Date),
+      });
+      expect(report.counts).toEqual({
+        PASSED: 1,
+        INSUFFICIENT_PRIVILEGES: 0,
+        FAILED: 1,
+        NOT_ATTEMPTED: 2,
+        UNREACHABLE: 1,
+      });
       expect(report.total).toBe(5);
       expect(report.hosts).toHaveLength(3);
       expect(report.hosts[0]).toEqual({
@@ -558,9 +849,17 @@ describe.each(backends)('the database on $name', (backend) => {
         authRecordId,
         authRecordName: 'linux',
         finishedAt: expect.any(Date),
-        attempts: [expect.objectContaining({ attemptNo: 1, code: 'VAULT_RATE_LIMITED', vendorCode: '429', httpStatus: 429 }), expect.objectContaining({ attemptNo: 2, code: null })],
+        attempts: [
+          expect.objectContaining({ attemptNo: 1, code: 'VAULT_RATE_LIMITED', vendorCode: '429', httpStatus: 429 }),
+          expect.objectContaining({ attemptNo: 2, code: null }),
+        ],
       });
-      expect(report.hosts[2]).toMatchObject({ ip: '10.1.0.10', category: 'FAILED', errorCode: 'AUTH_FAILED', cause: 'the host rejected the credentials' });
+      expect(report.hosts[2]).toMatchObject({
+        ip: '10.1.0.10',
+        category: 'FAILED',
+        errorCode: 'AUTH_FAILED',
+        cause: 'the host rejected the credentials',
+      });
 
       const failedOnly = await resultRepo.authenticationReport(db(), scanId, { category: 'NOT_ATTEMPTED' });
       expect(failedOnly.total).toBe(2);
@@ -568,12 +867,28 @@ describe.each(backends)('the database on $name', (backend) => {
         ['10.1.0.11', null, 'No authentication record covers this host.'],
         ['10.1.0.20', null, 'No authentication record covers this host.'],
       ]);
-      await expect(resultRepo.authenticationReport(db(), '00000000-0000-4000-8000-000000000000')).rejects.toBeInstanceOf(NotFoundError);
+      await expect(
+        resultRepo.authenticationReport(db(), '00000000-0000-4000-8000-000000000000'),
+      ).rejects.toBeInstanceOf(NotFoundError);
     });
 
     it('keeps results when their authentication record is deleted, and deletes them with their scan', async () => {
-      const vault = await vaultRepo.create(db(), box, { name: 'temp-vault', type: 'hashicorp', config: {}, access: { token: 't' } });
-      const temp = await authRecordRepo.create(db(), { name: 'temp', technology: 'unix', targets: '10.1.0.12', username: 'u', port: 22, vaultId: vault.id, locator: {}, fields: {} });
+      const vault = await vaultRepo.create(db(), box, {
+        name: 'temp-vault',
+        type: 'hashicorp',
+        config: {},
+        access: { token: 't' },
+      });
+      const temp = await authRecordRepo.create(db(), {
+        name: 'temp',
+        technology: 'unix',
+        targets: '10.1.0.12',
+        username: 'u',
+        port: 22,
+        vaultId: vault.id,
+        locator: {},
+        fields: {},
+      });
       await resultRepo.publish(db(), result('10.1.0.12', { authRecordId: temp.id, packages: [] }));
       await authRecordRepo.remove(db(), temp.id);
       await vaultRepo.remove(db(), vault.id);

@@ -60,9 +60,15 @@ describe('parseTargets', () => {
   it('names the bad entry and the reason', () => {
     expect(errorOf(() => parseTargets('10.0.0.1, 10.0.0.300')).message).toBe('10.0.0.300 is not a valid IP address');
     expect(errorOf(() => parseTargets('10.0.0.300')).entry).toBe('10.0.0.300');
-    expect(errorOf(() => parseTargets('10.0.0.9-10.0.0.1')).message).toBe('range 10.0.0.9-10.0.0.1 ends before it starts');
-    expect(errorOf(() => parseTargets('10.0.0.1-2001:db8::1')).message).toBe("range 10.0.0.1-2001:db8::1: a range's ends must both be IPv4 or both IPv6");
-    expect(errorOf(() => parseTargets('10.0.0.0/33')).message).toMatch(/^10\.0\.0\.0\/33 is not a valid CIDR block: the prefix length must be a number from 0 to 32/);
+    expect(errorOf(() => parseTargets('10.0.0.9-10.0.0.1')).message).toBe(
+      'range 10.0.0.9-10.0.0.1 ends before it starts',
+    );
+    expect(errorOf(() => parseTargets('10.0.0.1-2001:db8::1')).message).toBe(
+      "range 10.0.0.1-2001:db8::1: a range's ends must both be IPv4 or both IPv6",
+    );
+    expect(errorOf(() => parseTargets('10.0.0.0/33')).message).toMatch(
+      /^10\.0\.0\.0\/33 is not a valid CIDR block: the prefix length must be a number from 0 to 32/,
+    );
     expect(errorOf(() => parseTargets('2001:db8::/129')).message).toMatch(/from 0 to 128/);
     expect(errorOf(() => parseTargets('10.0.0.1-')).message).toBe('range 10.0.0.1- is missing an end');
     expect(errorOf(() => parseTargets(' , ')).message).toBe('no targets given');
@@ -97,7 +103,9 @@ describe('scan size', () => {
     expect(errorOf(() => parseScanTargets('10.0.0.0/12, 11.0.0.1')).message).toBe(
       'the targets cover 1,048,577 hosts; one scan may cover at most 1,048,576',
     );
-    expect(errorOf(() => parseScanTargets('2001:db8::/64')).message).toMatch(/^the targets cover 18,446,744,073,709,551,616 hosts/);
+    expect(errorOf(() => parseScanTargets('2001:db8::/64')).message).toMatch(
+      /^the targets cover 18,446,744,073,709,551,616 hosts/,
+    );
     expect(() => assertScanSize(parseTargets('10.0.0.0/24'), 100)).toThrow('one scan may cover at most 100');
   });
 });
@@ -107,9 +115,16 @@ describe('hostsAt', () => {
 
   it('pages through every host in order, across ranges and octet boundaries', () => {
     const all = [
-      '10.0.0.254', '10.0.0.255', '10.0.1.0', '10.0.1.1',
-      '192.168.0.0', '192.168.0.1',
-      '2001:db8::fffe', '2001:db8::ffff', '2001:db8::1:0', '2001:db8::1:1',
+      '10.0.0.254',
+      '10.0.0.255',
+      '10.0.1.0',
+      '10.0.1.1',
+      '192.168.0.0',
+      '192.168.0.1',
+      '2001:db8::fffe',
+      '2001:db8::ffff',
+      '2001:db8::1:0',
+      '2001:db8::1:1',
     ];
     expect(hostsAt(ranges, 0, 100)).toEqual(all);
     const paged: string[] = [];
@@ -123,7 +138,10 @@ describe('hostsAt', () => {
   it('jumps straight to a deep offset without enumerating what comes before', () => {
     const huge = parseTargets('2001:db8::/64');
     const start = performance.now();
-    expect(hostsAt(huge, (1n << 64n) - 2n, 5)).toEqual(['2001:db8::ffff:ffff:ffff:fffe', '2001:db8::ffff:ffff:ffff:ffff']);
+    expect(hostsAt(huge, (1n << 64n) - 2n, 5)).toEqual([
+      '2001:db8::ffff:ffff:ffff:fffe',
+      '2001:db8::ffff:ffff:ffff:ffff',
+    ]);
     const big = parseTargets('10.0.0.0/12');
     expect(hostsAt(big, 1_048_575, 1)).toEqual(['10.15.255.255']);
     expect(hostsAt(big, 99_999, 2)).toEqual(['10.1.134.159', '10.1.134.160']);
@@ -188,7 +206,9 @@ describe('helpers', () => {
     expect(normaliseIp('::FFFF:192.168.0.1')).toBe('192.168.0.1');
     expect(ipSortKey('10.0.0.9') < ipSortKey('10.0.0.10')).toBe(true);
     expect(ipSortKey('10.255.0.0') < ipSortKey('11.0.0.0')).toBe(true);
-    expect(normaliseRanges([v4('10.0.0.5', '10.0.0.9'), v4('10.0.0.1', '10.0.0.6')])).toEqual([v4('10.0.0.1', '10.0.0.9')]);
+    expect(normaliseRanges([v4('10.0.0.5', '10.0.0.9'), v4('10.0.0.1', '10.0.0.6')])).toEqual([
+      v4('10.0.0.1', '10.0.0.9'),
+    ]);
   });
 });
 
@@ -198,10 +218,14 @@ describe('overlappingRanges (what two target lists share)', () => {
     const b = parseTargets('10.0.0.40-10.0.0.60, 10.0.0.45, 10.0.1.255-10.0.2.9, 2001:db8::3-2001:db8::9');
     expect(overlappingRanges(a, b).map(formatRange)).toEqual(['10.0.0.40-10.0.0.50', '10.0.1.255', '2001:db8::3']);
     expect(overlappingRanges(b, a).map(formatRange)).toEqual(['10.0.0.40-10.0.0.50', '10.0.1.255', '2001:db8::3']);
-    expect(overlappingRanges(parseTargets('10.0.0.1-10.0.0.9'), parseTargets('10.0.0.10, ::ffff:10.0.0.0'))).toEqual([]);
+    expect(overlappingRanges(parseTargets('10.0.0.1-10.0.0.9'), parseTargets('10.0.0.10, ::ffff:10.0.0.0'))).toEqual(
+      [],
+    );
   });
 
   it('knows an IPv4-mapped IPv6 address for the IPv4 host it is', () => {
-    expect(overlappingRanges(parseTargets('::ffff:10.0.0.7'), parseTargets('10.0.0.0/29')).map(formatRange)).toEqual(['10.0.0.7']);
+    expect(overlappingRanges(parseTargets('::ffff:10.0.0.7'), parseTargets('10.0.0.0/29')).map(formatRange)).toEqual([
+      '10.0.0.7',
+    ]);
   });
 });

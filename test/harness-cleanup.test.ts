@@ -15,12 +15,19 @@ const userExists = (name: string) => spawnSync('id', ['-u', name]).status === 0;
 const isRunning = (pid: number) => ![undefined, 'Z'].includes(procStat(pid)?.state);
 
 /** The vstest sshd that a given process started. */
-const sshdStartedBy = (parent: number) => allPids().find((pid) => procStat(pid)?.ppid === parent && procCommandLine(pid)?.includes('sshd -D -e -f /tmp/vstest-sshd-'));
+const sshdStartedBy = (parent: number) =>
+  allPids().find(
+    (pid) => procStat(pid)?.ppid === parent && procCommandLine(pid)?.includes('sshd -D -e -f /tmp/vstest-sshd-'),
+  );
 
 describe('cleanup of test targets', () => {
   it("leaves a live run's user, sudoers rule and sshd alone, and removes them once that run is dead", async () => {
     const user = `vstest-other-${process.pid}`;
-    const other = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'test/harness/fixtures/hold-test-target.ts'), user], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'inherit'] });
+    const other = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(projectRoot, 'test/harness/fixtures/hold-test-target.ts'), user],
+      { cwd: projectRoot, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     try {
       await new Promise<void>((resolve, reject) => {
         other.stdout.on('data', (d: Buffer) => {

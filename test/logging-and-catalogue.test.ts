@@ -10,7 +10,15 @@ describe('logging', () => {
     const chunks: string[] = [];
     out.on('data', (c: Buffer) => chunks.push(c.toString()));
     const logger = createLogger('test', out);
-    logger.info({ password: 'pw-leak-1', access: { token: 'tok-leak-2' }, vault: { config: { secretId: 'sid-leak-3' } }, req: { headers: { authorization: 'Bearer b-leak-4' } } }, 'hello');
+    logger.info(
+      {
+        password: 'pw-leak-1',
+        access: { token: 'tok-leak-2' },
+        vault: { config: { secretId: 'sid-leak-3' } },
+        req: { headers: { authorization: 'Bearer b-leak-4' } },
+      },
+      'hello',
+    );
     await new Promise((r) => setImmediate(r));
     const text = chunks.join('');
     expect(text).toContain('hello');
@@ -21,9 +29,28 @@ describe('logging', () => {
 
 describe('the error catalogue', () => {
   it('holds every code the architecture brief requires, each with a report category', () => {
-    const required = ['VAULT_UNREACHABLE', 'VAULT_TLS_ERROR', 'VAULT_AUTH_FAILED', 'VAULT_PERMISSION_DENIED', 'VAULT_SECRET_NOT_FOUND', 'VAULT_RATE_LIMITED',
-      'VAULT_UNAVAILABLE', 'VAULT_BAD_RESPONSE', 'VAULT_TIMEOUT', 'TARGET_UNREACHABLE', 'TARGET_TIMEOUT', 'HOST_KEY_MISMATCH', 'AUTH_FAILED',
-      'AUTH_METHOD_REJECTED', 'PRIVILEGE_ESCALATION_FAILED', 'INSUFFICIENT_PRIVILEGES', 'COLLECTION_FAILED', 'NO_AUTH_RECORD', 'CONFIG_INVALID', 'SECRET_EXPIRED'];
+    const required = [
+      'VAULT_UNREACHABLE',
+      'VAULT_TLS_ERROR',
+      'VAULT_AUTH_FAILED',
+      'VAULT_PERMISSION_DENIED',
+      'VAULT_SECRET_NOT_FOUND',
+      'VAULT_RATE_LIMITED',
+      'VAULT_UNAVAILABLE',
+      'VAULT_BAD_RESPONSE',
+      'VAULT_TIMEOUT',
+      'TARGET_UNREACHABLE',
+      'TARGET_TIMEOUT',
+      'HOST_KEY_MISMATCH',
+      'AUTH_FAILED',
+      'AUTH_METHOD_REJECTED',
+      'PRIVILEGE_ESCALATION_FAILED',
+      'INSUFFICIENT_PRIVILEGES',
+      'COLLECTION_FAILED',
+      'NO_AUTH_RECORD',
+      'CONFIG_INVALID',
+      'SECRET_EXPIRED',
+    ];
     for (const code of required) {
       expect(isErrorCode(code), code).toBe(true);
       if (isErrorCode(code)) expect(REPORT_CATEGORIES).toContain(describeCode(code).category);

@@ -40,8 +40,13 @@ async function waitForActivity(workflowId: string, activity: string, timeoutMs =
   while (Date.now() < deadline) {
     try {
       const events = (await handle.fetchHistory()).events ?? [];
-      const scheduled = new Set(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activity).map((e) => String(e.eventId)));
-      if (events.some((e) => scheduled.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)))) return true;
+      const scheduled = new Set(
+        events
+          .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activity)
+          .map((e) => String(e.eventId)),
+      );
+      if (events.some((e) => scheduled.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId))))
+        return true;
     } catch {
       /* not started yet */
     }
@@ -54,7 +59,10 @@ async function waitForActivity(workflowId: string, activity: string, timeoutMs =
 async function workflowScanning(scanId: string, ip: string, timeoutMs = 60_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    for await (const wf of env.client.workflow.list({ query: `VaultscanScanId = "${scanId}" AND VaultscanTargetIps = "${ip}"` })) return wf.workflowId;
+    for await (const wf of env.client.workflow.list({
+      query: `VaultscanScanId = "${scanId}" AND VaultscanTargetIps = "${ip}"`,
+    }))
+      return wf.workflowId;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`no workflow of scan ${scanId} scans ${ip}`);
@@ -85,7 +93,8 @@ beforeAll(async () => {
   await createTestUser({ name: `vstest-admin-${suffix}`, password: plantedPassword, sudo: 'password' });
   await createTestUser({ name: `vstest-plain-${suffix}`, password: `plain-${suffix}-pw`, sudo: 'none' });
   await createTestUser({ name: `vstest-wrong-${suffix}`, password: `real-${suffix}-pw`, sudo: 'none' });
-  for (const address of [hosts.passed, hosts.insufficient, hosts.wrongPassword, hosts.missingSecret]) sshds.push(await startSshd({ address }));
+  for (const address of [hosts.passed, hosts.insufficient, hosts.wrongPassword, hosts.missingSecret])
+    sshds.push(await startSshd({ address }));
 
   applianceId = (await env.api('POST', '/appliances', { name: 'e2e', description: 'test appliance' })).body.id;
   await env.startAppliance(applianceId);
@@ -103,46 +112,91 @@ describe('a scan over six loopback hosts', () => {
 
   it('gives exactly the expected category for each host', async () => {
     expect((await env.api('POST', '/assets', { name: 'loopback lab', value: '127.0.0.2-127.0.0.7' })).status).toBe(201);
-    const vault = await env.api('POST', '/vaults', { name: 'openbao', type: 'hashicorp', config: { url: bao.url, authMethod: 'token' }, access: { token: vaultToken } });
+    const vault = await env.api('POST', '/vaults', {
+      name: 'openbao',
+      type: 'hashicorp',
+      config: { url: bao.url, authMethod: 'token' },
+      access: { token: vaultToken },
+    });
     expect(vault.status, vault.text).toBe(201);
     const port = (ip: string) => sshds.find((s) => s.address === ip)?.port;
     const unreachablePort = await freePort(hosts.unreachable);
     const records = [
       { ip: hosts.passed, user: `vstest-admin-${suffix}`, path: 'servers/admin', port: port(hosts.passed) },
       { ip: hosts.insufficient, user: `vstest-plain-${suffix}`, path: 'servers/plain', port: port(hosts.insufficient) },
-      { ip: hosts.wrongPassword, user: `vstest-wrong-${suffix}`, path: 'servers/wrong', port: port(hosts.wrongPassword) },
-      { ip: hosts.missingSecret, user: `vstest-admin-${suffix}`, path: 'servers/does-not-exist', port: port(hosts.missingSecret) },
+      {
+        ip: hosts.wrongPassword,
+        user: `vstest-wrong-${suffix}`,
+        path: 'servers/wrong',
+        port: port(hosts.wrongPassword),
+      },
+      {
+        ip: hosts.missingSecret,
+        user: `vstest-admin-${suffix}`,
+        path: 'servers/does-not-exist',
+        port: port(hosts.missingSecret),
+      },
       { ip: hosts.unreachable, user: `vstest-admin-${suffix}`, path: 'servers/admin', port: unreachablePort },
     ];
     for (const r of records) {
       const res = await env.api('POST', '/auth-records', {
-        name: `unix ${r.ip}`, technology: 'unix', targets: r.ip, username: r.user, port: r.port,
-        vaultId: vault.body.id, locator: { mount: 'secret', path: r.path }, fields: { password: 'password' },
+        name: `unix ${r.ip}`,
+        technology: 'unix',
+        targets: r.ip,
+        username: r.user,
+        port: r.port,
+        vaultId: vault.body.id,
+        locator: { mount: 'secret', path: r.path },
+        fields: { password: 'password' },
       });
       expect(res.status, res.text).toBe(201);
     }
     const profile = await env.api('POST', '/option-profiles', {
       // 2 in parallel: batches of two hosts, so batching is exercised end to end.
-      name: 'e2e', technologies: ['unix'], maxParallelHosts: 2,
+      name: 'e2e',
+      technologies: ['unix'],
+      maxParallelHosts: 2,
       timeouts: { connectMs: 10_000, commandMs: 30_000, vaultMs: 5_000, applianceLostMs: 5_000, heartbeatMs: 3_000 },
       retry: { maxAttempts: 2, initialIntervalMs: 200, maxIntervalMs: 1_000 },
     });
-    const launched = await env.api('POST', '/scans', { title: 'e2e', targets: '127.0.0.2-127.0.0.7', optionProfileId: profile.body.id, applianceId });
+    const launched = await env.api('POST', '/scans', {
+      title: 'e2e',
+      targets: '127.0.0.2-127.0.0.7',
+      optionProfileId: profile.body.id,
+      applianceId,
+    });
     expect(launched.status, launched.text).toBe(202);
     expect(launched.body.warnings).toEqual([]);
     scanId = launched.body.id;
 
     const scan = await waitForScan(scanId);
     expect(scan.status).toBe('FINISHED');
-    expect(scan.progress.counts).toEqual({ PASSED: 1, INSUFFICIENT_PRIVILEGES: 1, FAILED: 2, NOT_ATTEMPTED: 1, UNREACHABLE: 1 });
+    expect(scan.progress.counts).toEqual({
+      PASSED: 1,
+      INSUFFICIENT_PRIVILEGES: 1,
+      FAILED: 2,
+      NOT_ATTEMPTED: 1,
+      UNREACHABLE: 1,
+    });
 
     const report = (await env.api('GET', `/scans/${scanId}/authentication-report`)).body;
     const byIp = Object.fromEntries(report.hosts.map((h: { ip: string }) => [h.ip, h]));
     expect(byIp[hosts.passed]).toMatchObject({ status: 'PASSED', errorCode: null, login: `vstest-admin-${suffix}` });
-    expect(byIp[hosts.insufficient]).toMatchObject({ status: 'INSUFFICIENT_PRIVILEGES', errorCode: 'PRIVILEGE_ESCALATION_FAILED' });
+    expect(byIp[hosts.insufficient]).toMatchObject({
+      status: 'INSUFFICIENT_PRIVILEGES',
+      errorCode: 'PRIVILEGE_ESCALATION_FAILED',
+    });
     expect(byIp[hosts.wrongPassword]).toMatchObject({ status: 'FAILED', errorCode: 'AUTH_FAILED' });
-    expect(byIp[hosts.missingSecret]).toMatchObject({ status: 'FAILED', errorCode: 'VAULT_SECRET_NOT_FOUND', vendorCode: expect.any(String) });
-    expect(byIp[hosts.unreachable]).toMatchObject({ status: 'UNREACHABLE', errorCode: 'TARGET_UNREACHABLE', attempts: 2 });
+    expect(byIp[hosts.missingSecret]).toMatchObject({
+      status: 'FAILED',
+      errorCode: 'VAULT_SECRET_NOT_FOUND',
+      vendorCode: expect.any(String),
+    });
+    expect(byIp[hosts.unreachable]).toMatchObject({
+      status: 'UNREACHABLE',
+      errorCode: 'TARGET_UNREACHABLE',
+      attempts: 2,
+    });
     expect(byIp[hosts.notAttempted]).toMatchObject({ status: 'NOT_ATTEMPTED', errorCode: 'NO_AUTH_RECORD' });
 
     const results = (await env.api('GET', `/scans/${scanId}/results`)).body.results;
@@ -150,7 +204,9 @@ describe('a scan over six loopback hosts', () => {
     const localOs = /^ID=(.*)$/m.exec(readFileSync('/etc/os-release', 'utf8'))![1]!.replace(/"/g, '');
     expect(passed.collected.facts['os.id']).toBe(localOs);
     const sshVersion = execFileSync('dpkg-query', ['-W', '-f=${Version}', 'openssh-server']).toString();
-    expect(passed.collected.packages).toContainEqual(expect.objectContaining({ name: 'openssh-server', version: sshVersion }));
+    expect(passed.collected.packages).toContainEqual(
+      expect.objectContaining({ name: 'openssh-server', version: sshVersion }),
+    );
     const missing = results.find((r: { ip: string }) => r.ip === hosts.missingSecret);
     expect(missing.attempts[0]).toMatchObject({ code: 'VAULT_SECRET_NOT_FOUND', httpStatus: 404 });
 
@@ -159,7 +215,13 @@ describe('a scan over six loopback hosts', () => {
     const pinned = (await env.api('GET', '/known-host-keys')).body;
     expect(pinned).toEqual(
       [hosts.passed, hosts.insufficient].map((ip) =>
-        expect.objectContaining({ ip, port: port(ip), sha256: `SHA256:${sshds.find((s) => s.address === ip)!.hostKeySha256}`, source: 'learned', learnedInScanId: scanId }),
+        expect.objectContaining({
+          ip,
+          port: port(ip),
+          sha256: `SHA256:${sshds.find((s) => s.address === ip)!.hostKeySha256}`,
+          source: 'learned',
+          learnedInScanId: scanId,
+        }),
       ),
     );
   });
@@ -176,7 +238,9 @@ describe('a scan over six loopback hosts', () => {
     }
     // Five covered hosts in batches of two: three batch workflows, each host in exactly one.
     expect(new Set(ids).size).toBe(4);
-    expect(scannedIps.sort()).toEqual([hosts.passed, hosts.insufficient, hosts.wrongPassword, hosts.missingSecret, hosts.unreachable].sort());
+    expect(scannedIps.sort()).toEqual(
+      [hosts.passed, hosts.insufficient, hosts.wrongPassword, hosts.missingSecret, hosts.unreachable].sort(),
+    );
     for (const id of new Set(ids)) {
       const history = await env.client.workflow.getHandle(id).fetchHistory();
       histories.push(Buffer.from(protos.temporal.api.history.v1.History.encode(history).finish()));
@@ -187,7 +251,9 @@ describe('a scan over six loopback hosts', () => {
     // carry the vault token (inside encrypted payloads), which proves the check is live.
     const codec = new EncryptionCodec(parseKeyring(env.codecKeys, 'test'));
     const parent = await env.client.workflow.getHandle(`scan-${scanId}`).fetchHistory();
-    const payloads = (parent.events ?? []).flatMap((e) => e.activityTaskCompletedEventAttributes?.result?.payloads ?? []);
+    const payloads = (parent.events ?? []).flatMap(
+      (e) => e.activityTaskCompletedEventAttributes?.result?.payloads ?? [],
+    );
     const decoded = Buffer.concat((await codec.decode(payloads)).map((p) => Buffer.from(p.data ?? [])));
     expect(decoded.includes(vaultToken)).toBe(true);
 
@@ -197,7 +263,9 @@ describe('a scan over six loopback hosts', () => {
       for (const n of needles) expect(text.includes(n), `${file} contains a secret`).toBe(false);
     }
 
-    const tables = (await env.database.query("select tablename from pg_tables where schemaname = 'public'")).map((r) => String(r.tablename));
+    const tables = (await env.database.query("select tablename from pg_tables where schemaname = 'public'")).map((r) =>
+      String(r.tablename),
+    );
     expect(tables).toEqual(expect.arrayContaining(['vault_records', 'host_results', 'host_attempts', 'host_packages']));
     for (const table of tables) {
       const dump = JSON.stringify(await env.database.query(`select * from "${table}"`));
@@ -205,8 +273,14 @@ describe('a scan over six loopback hosts', () => {
     }
 
     // Every file written under the temp folder since the suite started (logs, keys, configs).
-    const written = execFileSync('find', [tmpdir(), '-xdev', '-type', 'f', '-newermt', `@${suiteStartedAt / 1000}`, '-size', '-50M', '-print0'], { maxBuffer: 64 * 1024 * 1024 })
-      .toString().split('\0').filter(Boolean);
+    const written = execFileSync(
+      'find',
+      [tmpdir(), '-xdev', '-type', 'f', '-newermt', `@${suiteStartedAt / 1000}`, '-size', '-50M', '-print0'],
+      { maxBuffer: 64 * 1024 * 1024 },
+    )
+      .toString()
+      .split('\0')
+      .filter(Boolean);
     expect(written.length).toBeGreaterThan(0);
     const hits = written.filter((file) => {
       try {
@@ -233,11 +307,22 @@ describe('an appliance worker killed while it holds a secret', () => {
     await env.api('POST', '/assets', { name: 'slow host', value: '127.0.0.8' });
     const vaultId = (await env.api('GET', '/vaults')).body.find((v: { name: string }) => v.name === 'openbao').id;
     await env.api('POST', '/auth-records', {
-      name: 'unix slow', technology: 'unix', targets: '127.0.0.8', username: user, port: sshd.port,
-      vaultId, locator: { path: 'servers/slow' }, fields: { password: 'password' },
+      name: 'unix slow',
+      technology: 'unix',
+      targets: '127.0.0.8',
+      username: user,
+      port: sshd.port,
+      vaultId,
+      locator: { path: 'servers/slow' },
+      fields: { password: 'password' },
     });
     const profile = (await env.api('GET', '/option-profiles')).body.find((p: { name: string }) => p.name === 'e2e');
-    const launched = await env.api('POST', '/scans', { title: 'kill', targets: '127.0.0.8, 127.0.0.2', optionProfileId: profile.id, applianceId });
+    const launched = await env.api('POST', '/scans', {
+      title: 'kill',
+      targets: '127.0.0.8, 127.0.0.2',
+      optionProfileId: profile.id,
+      applianceId,
+    });
     const scanId = launched.body.id as string;
 
     // Wait until the secret is held: fetchCredentials has completed for the slow host's batch.
@@ -249,7 +334,9 @@ describe('an appliance worker killed while it holds a secret', () => {
 
     const scan = await waitForScan(scanId);
     expect(scan.status).toBe('FINISHED');
-    const rows = await env.database.query(`select ip, category from host_results where scan_id = '${scanId}' order by ip`);
+    const rows = await env.database.query(
+      `select ip, category from host_results where scan_id = '${scanId}' order by ip`,
+    );
     expect(rows).toEqual([
       { ip: '127.0.0.2', category: 'PASSED' },
       { ip: '127.0.0.8', category: 'PASSED' },
@@ -264,7 +351,12 @@ describe('an appliance worker killed while it holds a secret', () => {
 describe('cancelling a scan', () => {
   it('stops its hosts, purges the secret they hold, and ends CANCELED', async () => {
     const profile = (await env.api('GET', '/option-profiles')).body.find((p: { name: string }) => p.name === 'e2e');
-    const launched = await env.api('POST', '/scans', { title: 'cancel me', targets: '127.0.0.8', optionProfileId: profile.id, applianceId });
+    const launched = await env.api('POST', '/scans', {
+      title: 'cancel me',
+      targets: '127.0.0.8',
+      optionProfileId: profile.id,
+      applianceId,
+    });
     const scanId = launched.body.id as string;
     const hostWorkflow = await workflowScanning(scanId, '127.0.0.8');
     expect(await waitForActivity(hostWorkflow, 'fetchCredentials')).toBe(true);
@@ -292,7 +384,12 @@ describe('a host whose SSH host key changed', () => {
     const impostor = await startSshd({ address: hosts.passed, port: old.port, logLevel: 'INFO' });
     sshds.splice(sshds.indexOf(old), 1, impostor);
     const scan = async (title: string) => {
-      const launched = await env.api('POST', '/scans', { title, targets: hosts.passed, optionProfileId: profile.id, applianceId });
+      const launched = await env.api('POST', '/scans', {
+        title,
+        targets: hosts.passed,
+        optionProfileId: profile.id,
+        applianceId,
+      });
       const done = await waitForScan(launched.body.id);
       return (await env.api('GET', `/scans/${done.id}/results`)).body.results[0];
     };
@@ -304,18 +401,34 @@ describe('a host whose SSH host key changed', () => {
 
     // The operator confirms the change by removing the pinned key; the next login pins the new one.
     expect((await env.api('DELETE', `/known-host-keys/${pinned[0].id}`)).status).toBe(204);
-    expect(await scan('after the operator accepted the new key')).toMatchObject({ category: 'PASSED', errorCode: null });
+    expect(await scan('after the operator accepted the new key')).toMatchObject({
+      category: 'PASSED',
+      errorCode: null,
+    });
     const repinned = (await env.api('GET', `/known-host-keys?ip=${hosts.passed}`)).body;
-    expect(repinned).toEqual([expect.objectContaining({ sha256: `SHA256:${impostor.hostKeySha256}`, source: 'learned' })]);
+    expect(repinned).toEqual([
+      expect.objectContaining({ sha256: `SHA256:${impostor.hostKeySha256}`, source: 'learned' }),
+    ]);
   });
 
   it('rejects a malformed pinned key with the field and the reason', async () => {
-    const res = await env.api('POST', '/known-host-keys', { ip: '127.0.0.9', port: 22, sha256: 'SHA256:not-a-fingerprint-but-long-enough-to-pass-length' });
+    const res = await env.api('POST', '/known-host-keys', {
+      ip: '127.0.0.9',
+      port: 22,
+      sha256: 'SHA256:not-a-fingerprint-but-long-enough-to-pass-length',
+    });
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ field: 'sha256' });
-    const ok = await env.api('POST', '/known-host-keys', { ip: '127.0.0.9', port: 22, sha256: `SHA256:${'B'.repeat(43)}` });
+    const ok = await env.api('POST', '/known-host-keys', {
+      ip: '127.0.0.9',
+      port: 22,
+      sha256: `SHA256:${'B'.repeat(43)}`,
+    });
     expect(ok.status, ok.text).toBe(201);
     expect(ok.body).toMatchObject({ source: 'operator', learnedInScanId: null });
-    expect((await env.api('POST', '/known-host-keys', { ip: '127.0.0.9', port: 22, sha256: `SHA256:${'C'.repeat(43)}` })).status).toBe(409);
+    expect(
+      (await env.api('POST', '/known-host-keys', { ip: '127.0.0.9', port: 22, sha256: `SHA256:${'C'.repeat(43)}` }))
+        .status,
+    ).toBe(409);
   });
 });

@@ -21,18 +21,39 @@ afterAll(async () => {
   await env?.stop();
 });
 
-async function runScan(targets: string, technologies: 'unix'[], extra: Partial<ScanInput>, options: { maxParallelHosts?: number; maxAttempts?: number; applianceName?: string } = {}) {
+async function runScan(
+  targets: string,
+  technologies: 'unix'[],
+  extra: Partial<ScanInput>,
+  options: { maxParallelHosts?: number; maxAttempts?: number; applianceName?: string } = {},
+) {
   const db = env.database.db;
   const profile = await profileRepo.create(db, {
-    name: `p-${Math.random()}`, technologies, maxParallelHosts: options.maxParallelHosts ?? 2,
-    timeouts: { connectMs: 1000, commandMs: 1000, vaultMs: 1000 }, retry: { maxAttempts: options.maxAttempts ?? 1, initialIntervalMs: 10, maxIntervalMs: 10 },
+    name: `p-${Math.random()}`,
+    technologies,
+    maxParallelHosts: options.maxParallelHosts ?? 2,
+    timeouts: { connectMs: 1000, commandMs: 1000, vaultMs: 1000 },
+    retry: { maxAttempts: options.maxAttempts ?? 1, initialIntervalMs: 10, maxIntervalMs: 10 },
   });
   const appliance = await applianceRepo.ensure(db, options.applianceName ?? 'wf-test');
-  const scan = await scanRepo.create(db, { title: 'wf', targets, optionProfileId: profile.id, applianceId: appliance.id });
+  const scan = await scanRepo.create(db, {
+    title: 'wf',
+    targets,
+    optionProfileId: profile.id,
+    applianceId: appliance.id,
+  });
   const handle = await env.client.workflow.start<typeof scanWorkflow>('scanWorkflow', {
     taskQueue: CONTROL_PLANE_QUEUE,
     workflowId: `scan-${scan.id}`,
-    args: [{ scanId: scan.id, applianceId: appliance.id, profile: profileSettings(profile), totalHosts: scan.hostCount, ...extra }],
+    args: [
+      {
+        scanId: scan.id,
+        applianceId: appliance.id,
+        profile: profileSettings(profile),
+        totalHosts: scan.hostCount,
+        ...extra,
+      },
+    ],
   });
   return { scan, handle, summary: await handle.result() };
 }
@@ -40,11 +61,18 @@ async function runScan(targets: string, technologies: 'unix'[], extra: Partial<S
 describe('scanWorkflow', () => {
   it('reads targets in pages and continues as new, carrying its cursor and tally', async () => {
     const { scan, handle, summary } = await runScan('198.51.100.0/28', ['unix'], { pageSize: 3, pagesPerRun: 2 });
-    expect(summary).toEqual({ scanId: scan.id, status: 'FINISHED', totalHosts: 16, counts: { PASSED: 0, INSUFFICIENT_PRIVILEGES: 0, FAILED: 0, NOT_ATTEMPTED: 16, UNREACHABLE: 0 } });
+    expect(summary).toEqual({
+      scanId: scan.id,
+      status: 'FINISHED',
+      totalHosts: 16,
+      counts: { PASSED: 0, INSUFFICIENT_PRIVILEGES: 0, FAILED: 0, NOT_ATTEMPTED: 16, UNREACHABLE: 0 },
+    });
     // 16 hosts, 3 a page, 2 pages a run: the first run cannot have finished by itself.
     const firstRun = await env.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).fetchHistory();
     expect(firstRun.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
-    const runs = await env.database.query(`select count(distinct ip)::int as n, count(*)::int as rows from host_results where scan_id = '${scan.id}'`);
+    const runs = await env.database.query(
+      `select count(distinct ip)::int as n, count(*)::int as rows from host_results where scan_id = '${scan.id}'`,
+    );
     expect(runs).toEqual([{ n: 16, rows: 16 }]);
     expect(await handle.query(progressQuery)).toMatchObject({ status: 'FINISHED', doneHosts: 16, totalHosts: 16 });
     expect((await scanRepo.get(env.database.db, scan.id)).status).toBe('FINISHED');
@@ -52,7 +80,9 @@ describe('scanWorkflow', () => {
 
   it('marks hosts NOT_ATTEMPTED with TECHNOLOGY_DISABLED when the profile enables no technology', async () => {
     const { scan } = await runScan('198.51.100.1-198.51.100.2', [], {});
-    const rows = await env.database.query(`select ip, category, error_code from host_results where scan_id = '${scan.id}' order by ip`);
+    const rows = await env.database.query(
+      `select ip, category, error_code from host_results where scan_id = '${scan.id}' order by ip`,
+    );
     expect(rows).toEqual([
       { ip: '198.51.100.1', category: 'NOT_ATTEMPTED', error_code: 'TECHNOLOGY_DISABLED' },
       { ip: '198.51.100.2', category: 'NOT_ATTEMPTED', error_code: 'TECHNOLOGY_DISABLED' },
@@ -69,40 +99,75 @@ describe('scanWorkflow', () => {
       async connect({ ip }, credentials) {
         const n = (connects.get(ip) ?? 0) + 1;
         connects.set(ip, n);
-        if (credentials.password?.toString() !== 'simulated-password') throw new ScanError('AUTH_FAILED', 'the simulated host got the wrong secret');
+        if (credentials.password?.toString() !== 'simulated-password')
+          throw new ScanError('AUTH_FAILED', 'the simulated host got the wrong secret');
         if (ip.endsWith('.3') && n === 1) throw new ScanError('TARGET_TIMEOUT', 'simulated timeout');
         if (ip.endsWith('.5')) throw new ScanError('AUTH_FAILED', 'simulated rejection');
         return {
           checkPrivileges: async () => ({ ok: true, method: 'sudo' }),
-          collect: async () => ({ facts: { 'os.id': 'simulated', host: ip }, packages: ['a', 'b', 'c'].map((name) => ({ name, version: '1', arch: 'all' })) }),
+          collect: async () => ({
+            facts: { 'os.id': 'simulated', host: ip },
+            packages: ['a', 'b', 'c'].map((name) => ({ name, version: '1', arch: 'all' })),
+          }),
           close: async () => undefined,
         };
       },
     };
     const appliance = await applianceRepo.ensure(env.database.db, 'wf-batches');
     let vaultReads = 0;
-    const countingVault = { ...instantVault, fetch: (request: Parameters<typeof instantVault.fetch>[0]) => (vaultReads++, instantVault.fetch(request)) };
-    const workers = await env.startSimulatedAppliance(appliance.id, { vaults: () => countingVault, technologies: () => scripted });
-    const vault = await env.api('POST', '/vaults', { name: 'simulated', type: 'hashicorp', config: { url: 'http://127.0.0.1:1', authMethod: 'token' }, access: { token: 'sim' } });
+    const countingVault = {
+      ...instantVault,
+      fetch: (request: Parameters<typeof instantVault.fetch>[0]) => (vaultReads++, instantVault.fetch(request)),
+    };
+    const workers = await env.startSimulatedAppliance(appliance.id, {
+      vaults: () => countingVault,
+      technologies: () => scripted,
+    });
+    const vault = await env.api('POST', '/vaults', {
+      name: 'simulated',
+      type: 'hashicorp',
+      config: { url: 'http://127.0.0.1:1', authMethod: 'token' },
+      access: { token: 'sim' },
+    });
     const record = await env.api('POST', '/auth-records', {
-      name: 'batch hosts', technology: 'unix', targets: '198.51.100.0-198.51.100.9', username: 'scanner',
-      vaultId: vault.body.id, locator: { path: 'x' }, fields: { password: 'password' },
+      name: 'batch hosts',
+      technology: 'unix',
+      targets: '198.51.100.0-198.51.100.9',
+      username: 'scanner',
+      vaultId: vault.body.id,
+      locator: { path: 'x' },
+      fields: { password: 'password' },
     });
     expect(record.status, record.text).toBe(201);
 
-    const { scan, summary } = await runScan('198.51.100.0/28', ['unix'], { hostsPerBatch: 4 }, { maxParallelHosts: 8, maxAttempts: 2, applianceName: 'wf-batches' });
-    expect(summary.counts).toEqual({ PASSED: 9, INSUFFICIENT_PRIVILEGES: 0, FAILED: 1, NOT_ATTEMPTED: 6, UNREACHABLE: 0 });
+    const { scan, summary } = await runScan(
+      '198.51.100.0/28',
+      ['unix'],
+      { hostsPerBatch: 4 },
+      { maxParallelHosts: 8, maxAttempts: 2, applianceName: 'wf-batches' },
+    );
+    expect(summary.counts).toEqual({
+      PASSED: 9,
+      INSUFFICIENT_PRIVILEGES: 0,
+      FAILED: 1,
+      NOT_ATTEMPTED: 6,
+      UNREACHABLE: 0,
+    });
 
     // Ten covered hosts, four a batch: three batch workflows, each host in exactly one.
     const batches = new Map<string, string[]>();
-    for await (const wf of env.client.workflow.list({ query: `VaultscanScanId = "${scan.id}"` })) batches.set(wf.workflowId, wf.searchAttributes.VaultscanTargetIps as string[]);
+    for await (const wf of env.client.workflow.list({ query: `VaultscanScanId = "${scan.id}"` }))
+      batches.set(wf.workflowId, wf.searchAttributes.VaultscanTargetIps as string[]);
     expect([...batches.keys()].sort()).toEqual([
       `scan-${scan.id}/unix/198.51.100.0..198.51.100.3`,
       `scan-${scan.id}/unix/198.51.100.4..198.51.100.7`,
       `scan-${scan.id}/unix/198.51.100.8..198.51.100.9`,
     ]);
     const found = [];
-    for await (const wf of env.client.workflow.list({ query: `VaultscanScanId = "${scan.id}" AND VaultscanTargetIps = "198.51.100.5"` })) found.push(wf);
+    for await (const wf of env.client.workflow.list({
+      query: `VaultscanScanId = "${scan.id}" AND VaultscanTargetIps = "198.51.100.5"`,
+    }))
+      found.push(wf);
     expect(found.map((wf) => wf.workflowId)).toEqual([`scan-${scan.id}/unix/198.51.100.4..198.51.100.7`]);
     expect(found[0]!.searchAttributes.VaultscanHostCategories).toEqual(['PASSED', 'FAILED']);
 
@@ -111,16 +176,32 @@ describe('scanWorkflow', () => {
       from host_results r where r.scan_id = '${scan.id}' and r.category <> 'NOT_ATTEMPTED' order by r.ip_key`);
     expect(rows).toHaveLength(10);
     for (const row of rows) {
-      if (row.ip === '198.51.100.3') expect(row).toMatchObject({ category: 'PASSED', error_code: null, package_count: 3, attempts: 'TARGET_TIMEOUT,ok' });
-      else if (row.ip === '198.51.100.5') expect(row).toMatchObject({ category: 'FAILED', error_code: 'AUTH_FAILED', package_count: 0, attempts: 'AUTH_FAILED' });
+      if (row.ip === '198.51.100.3')
+        expect(row).toMatchObject({
+          category: 'PASSED',
+          error_code: null,
+          package_count: 3,
+          attempts: 'TARGET_TIMEOUT,ok',
+        });
+      else if (row.ip === '198.51.100.5')
+        expect(row).toMatchObject({
+          category: 'FAILED',
+          error_code: 'AUTH_FAILED',
+          package_count: 0,
+          attempts: 'AUTH_FAILED',
+        });
       else expect(row).toMatchObject({ category: 'PASSED', error_code: null, package_count: 3, attempts: 'ok' });
     }
     // Only the host that timed out was tried again; every fetched secret was purged.
-    expect(Object.fromEntries(connects)).toEqual(Object.fromEntries(rows.map((r) => [r.ip, r.ip === '198.51.100.3' ? 2 : 1])));
+    expect(Object.fromEntries(connects)).toEqual(
+      Object.fromEntries(rows.map((r) => [r.ip, r.ip === '198.51.100.3' ? 2 : 1])),
+    );
     expect(workers.store.size).toBe(0);
     // One vault read per batch and attempt (the hosts share one record), not one per host.
     expect(vaultReads).toBe(4);
-    const facts = await env.database.query(`select facts from host_results where scan_id = '${scan.id}' and ip = '198.51.100.8'`);
+    const facts = await env.database.query(
+      `select facts from host_results where scan_id = '${scan.id}' and ip = '198.51.100.8'`,
+    );
     expect(facts).toEqual([{ facts: { 'os.id': 'simulated', host: '198.51.100.8' } }]);
   });
 
@@ -146,16 +227,34 @@ describe('scanWorkflow', () => {
         };
       },
     };
-    const workers = (started.workers = await env.startSimulatedAppliance(appliance.id, { vaults: () => instantVault, technologies: () => slow }));
+    const workers = (started.workers = await env.startSimulatedAppliance(appliance.id, {
+      vaults: () => instantVault,
+      technologies: () => slow,
+    }));
     await env.api('POST', '/assets', { name: 'slots range', value: '203.0.113.0/28' });
-    const vault = await env.api('POST', '/vaults', { name: 'simulated-slots', type: 'hashicorp', config: { url: 'http://127.0.0.1:1', authMethod: 'token' }, access: { token: 'sim' } });
+    const vault = await env.api('POST', '/vaults', {
+      name: 'simulated-slots',
+      type: 'hashicorp',
+      config: { url: 'http://127.0.0.1:1', authMethod: 'token' },
+      access: { token: 'sim' },
+    });
     const record = await env.api('POST', '/auth-records', {
-      name: 'slot hosts', technology: 'unix', targets: '203.0.113.0/28', username: 'scanner',
-      vaultId: vault.body.id, locator: { path: 'x' }, fields: { password: 'password' },
+      name: 'slot hosts',
+      technology: 'unix',
+      targets: '203.0.113.0/28',
+      username: 'scanner',
+      vaultId: vault.body.id,
+      locator: { path: 'x' },
+      fields: { password: 'password' },
     });
     expect(record.status, record.text).toBe(201);
 
-    const { summary } = await runScan('203.0.113.0/28', ['unix'], {}, { maxParallelHosts: 4, applianceName: 'wf-slots' });
+    const { summary } = await runScan(
+      '203.0.113.0/28',
+      ['unix'],
+      {},
+      { maxParallelHosts: 4, applianceName: 'wf-slots' },
+    );
     expect(summary.counts.PASSED).toBe(16);
     expect(mostOpen).toBe(4);
     // Batches of four, one batch beyond the window: up to eight secrets held.

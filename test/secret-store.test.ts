@@ -20,7 +20,11 @@ describe('SecretStore', () => {
     const held = credential();
     const handle = store.put(held);
     let closed = 0;
-    store.attachSession(handle, { checkPrivileges: async () => ({ ok: true, method: 'root' }), collect: async () => ({ facts: {}, packages: [] }), close: async () => void closed++ });
+    store.attachSession(handle, {
+      checkPrivileges: async () => ({ ok: true, method: 'root' }),
+      collect: async () => ({ facts: {}, packages: [] }),
+      close: async () => void closed++,
+    });
     expect(await store.purge(handle)).toBe(true);
     expect(held.password!.every((b) => b === 0)).toBe(true);
     expect(held.privateKey!.every((b) => b === 0)).toBe(true);

@@ -24,7 +24,10 @@ beforeAll(async () => {
   await bao.writeKv2('secret', 'servers/web', { password: SECRET, private_key: '-----KEY-----', passphrase: 'pp' });
   await bao.writeKv2('secret', 'servers/web', { password: `${SECRET}-v2` });
   await bao.writeKv2('secret', 'other/db', { password: 'x' });
-  token = await bao.createToken(['scanner'], 'path "secret/data/servers/*" { capabilities = ["read"] }\npath "kv1/*" { capabilities = ["read"] }');
+  token = await bao.createToken(
+    ['scanner'],
+    'path "secret/data/servers/*" { capabilities = ["read"] }\npath "kv1/*" { capabilities = ["read"] }',
+  );
   await bao.enableKv1('kv1');
   await bao.writeKv1('kv1', 'hosts/a', { password: 'kv1-pw', count: 3 });
 });
@@ -34,8 +37,12 @@ afterAll(async () => {
 });
 
 const text = (b?: Buffer) => b?.toString('utf8');
-const fetchWith = (config: Record<string, unknown>, access: Record<string, unknown>, locator: Record<string, unknown>, fields: CredentialFields = { password: 'password' }) =>
-  hashicorpVault.fetch({ config, access, locator, fields });
+const fetchWith = (
+  config: Record<string, unknown>,
+  access: Record<string, unknown>,
+  locator: Record<string, unknown>,
+  fields: CredentialFields = { password: 'password' },
+) => hashicorpVault.fetch({ config, access, locator, fields });
 
 async function failure(promise: Promise<unknown>): Promise<ScanError> {
   try {
@@ -53,20 +60,41 @@ describe('reading credentials', () => {
   it('token + KV v2: latest version, a named version, several fields', async () => {
     const config = { url: bao.url, authMethod: 'token' };
     expect(text((await fetchWith(config, { token }, { path: 'servers/web' })).password)).toBe(`${SECRET}-v2`);
-    const v1 = await fetchWith(config, { token }, { path: 'servers/web', version: 1 }, { password: 'password', privateKey: 'private_key', passphrase: 'passphrase' });
+    const v1 = await fetchWith(
+      config,
+      { token },
+      { path: 'servers/web', version: 1 },
+      { password: 'password', privateKey: 'private_key', passphrase: 'passphrase' },
+    );
     expect([text(v1.password), text(v1.privateKey), text(v1.passphrase)]).toEqual([SECRET, '-----KEY-----', 'pp']);
   });
 
   it('KV v1', async () => {
-    expect(text((await fetchWith({ url: bao.url, authMethod: 'token' }, { token }, { mount: 'kv1', path: 'hosts/a', kvVersion: 1 })).password)).toBe('kv1-pw');
+    expect(
+      text(
+        (
+          await fetchWith(
+            { url: bao.url, authMethod: 'token' },
+            { token },
+            { mount: 'kv1', path: 'hosts/a', kvVersion: 1 },
+          )
+        ).password,
+      ),
+    ).toBe('kv1-pw');
   });
 
   it('AppRole login, and the minted token is revoked afterwards', async () => {
     const role = await bao.createAppRole('scanner', 'path "secret/data/servers/*" { capabilities = ["read"] }');
     const config = { url: bao.url, authMethod: 'approle', roleId: role.roleId };
-    expect(text((await fetchWith(config, { secretId: role.secretId }, { path: 'servers/web' })).password)).toBe(`${SECRET}-v2`);
+    expect(text((await fetchWith(config, { secretId: role.secretId }, { path: 'servers/web' })).password)).toBe(
+      `${SECRET}-v2`,
+    );
     const accessors = await bao.request('LIST', 'auth/token/accessors');
-    const live = await Promise.all((accessors.json.data.keys as string[]).map((a) => bao.request('POST', 'auth/token/lookup-accessor', { accessor: a })));
+    const live = await Promise.all(
+      (accessors.json.data.keys as string[]).map((a) =>
+        bao.request('POST', 'auth/token/lookup-accessor', { accessor: a }),
+      ),
+    );
     expect(live.filter((l) => l.json?.data?.meta?.role_name === 'scanner')).toHaveLength(0);
   });
 
@@ -80,7 +108,11 @@ describe('reading credentials', () => {
     servers.push(server as unknown as Server);
     const port = await freePort();
     await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-    const got = await fetchWith({ url: `http://127.0.0.1:${port}`, authMethod: 'token', namespace: 'team/a' }, { token: 'x' }, { path: 'p' });
+    const got = await fetchWith(
+      { url: `http://127.0.0.1:${port}`, authMethod: 'token', namespace: 'team/a' },
+      { token: 'x' },
+      { path: 'p' },
+    );
     expect(text(got.password)).toBe('ns-pw');
     expect(seen).toEqual(['team/a']);
   });
@@ -90,44 +122,104 @@ describe('every failure is classified, with the vendor text kept', () => {
   const config = () => ({ url: bao.url, authMethod: 'token' });
 
   it('bad token → VAULT_AUTH_FAILED', async () => {
-    expect(await failure(fetchWith(config(), { token: 'not-a-token' }, { path: 'servers/web' }))).toMatchObject({ code: 'VAULT_AUTH_FAILED', httpStatus: 403, vendorCode: 'permission denied' });
+    expect(await failure(fetchWith(config(), { token: 'not-a-token' }, { path: 'servers/web' }))).toMatchObject({
+      code: 'VAULT_AUTH_FAILED',
+      httpStatus: 403,
+      vendorCode: 'permission denied',
+    });
   });
   it('a path outside the policy → VAULT_PERMISSION_DENIED', async () => {
-    expect(await failure(fetchWith(config(), { token }, { path: 'other/db' }))).toMatchObject({ code: 'VAULT_PERMISSION_DENIED', httpStatus: 403, vendorCode: 'permission denied' });
+    expect(await failure(fetchWith(config(), { token }, { path: 'other/db' }))).toMatchObject({
+      code: 'VAULT_PERMISSION_DENIED',
+      httpStatus: 403,
+      vendorCode: 'permission denied',
+    });
   });
   it('missing path and missing field → VAULT_SECRET_NOT_FOUND', async () => {
-    expect(await failure(fetchWith(config(), { token }, { path: 'servers/nothing' }))).toMatchObject({ code: 'VAULT_SECRET_NOT_FOUND', httpStatus: 404 });
+    expect(await failure(fetchWith(config(), { token }, { path: 'servers/nothing' }))).toMatchObject({
+      code: 'VAULT_SECRET_NOT_FOUND',
+      httpStatus: 404,
+    });
     const field = await failure(fetchWith(config(), { token }, { path: 'servers/web' }, { password: 'pwd' }));
     expect(field.code).toBe('VAULT_SECRET_NOT_FOUND');
     expect(field.message).toContain('"pwd"');
   });
   it('a field that is not a string → VAULT_BAD_RESPONSE', async () => {
-    expect((await failure(fetchWith(config(), { token }, { mount: 'kv1', path: 'hosts/a', kvVersion: 1 }, { password: 'count' }))).code).toBe('VAULT_BAD_RESPONSE');
+    expect(
+      (
+        await failure(
+          fetchWith(config(), { token }, { mount: 'kv1', path: 'hosts/a', kvVersion: 1 }, { password: 'count' }),
+        )
+      ).code,
+    ).toBe('VAULT_BAD_RESPONSE');
   });
   it('bad AppRole secret id → VAULT_AUTH_FAILED', async () => {
     const role = await bao.createAppRole('other', 'path "secret/*" { capabilities = ["read"] }');
-    expect(await failure(fetchWith({ ...config(), authMethod: 'approle', roleId: role.roleId }, { secretId: 'wrong' }, { path: 'servers/web' }))).toMatchObject({ code: 'VAULT_AUTH_FAILED', vendorCode: 'invalid role or secret ID' });
+    expect(
+      await failure(
+        fetchWith(
+          { ...config(), authMethod: 'approle', roleId: role.roleId },
+          { secretId: 'wrong' },
+          { path: 'servers/web' },
+        ),
+      ),
+    ).toMatchObject({ code: 'VAULT_AUTH_FAILED', vendorCode: 'invalid role or secret ID' });
   });
   it('nothing listening → VAULT_UNREACHABLE', async () => {
-    expect((await failure(fetchWith({ url: `http://127.0.0.1:${await freePort()}`, authMethod: 'token' }, { token }, { path: 'p' }))).code).toBe('VAULT_UNREACHABLE');
+    expect(
+      (
+        await failure(
+          fetchWith({ url: `http://127.0.0.1:${await freePort()}`, authMethod: 'token' }, { token }, { path: 'p' }),
+        )
+      ).code,
+    ).toBe('VAULT_UNREACHABLE');
   });
   it('a server that never answers → VAULT_TIMEOUT', async () => {
     const silent = createTcpServer(() => undefined);
     servers.push(silent);
     const port = await freePort();
     await new Promise<void>((r) => silent.listen(port, '127.0.0.1', r));
-    expect((await failure(fetchWith({ url: `http://127.0.0.1:${port}`, authMethod: 'token', timeoutMs: 300 }, { token }, { path: 'p' }))).code).toBe('VAULT_TIMEOUT');
+    expect(
+      (
+        await failure(
+          fetchWith({ url: `http://127.0.0.1:${port}`, authMethod: 'token', timeoutMs: 300 }, { token }, { path: 'p' }),
+        )
+      ).code,
+    ).toBe('VAULT_TIMEOUT');
   });
   it('an HTML answer → VAULT_BAD_RESPONSE', async () => {
     const html = createHttpServer((_req, res) => res.end('<html>maintenance page</html>'));
     servers.push(html as unknown as Server);
     const port = await freePort();
     await new Promise<void>((r) => html.listen(port, '127.0.0.1', r));
-    expect((await failure(fetchWith({ url: `http://127.0.0.1:${port}`, authMethod: 'token' }, { token }, { path: 'p' }))).code).toBe('VAULT_BAD_RESPONSE');
+    expect(
+      (await failure(fetchWith({ url: `http://127.0.0.1:${port}`, authMethod: 'token' }, { token }, { path: 'p' })))
+        .code,
+    ).toBe('VAULT_BAD_RESPONSE');
   });
   it('a certificate nobody vouches for → VAULT_TLS_ERROR; with caCert it is trusted', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vstest-tls-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
     const tls = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (_req, res) => {
       res.setHeader('content-type', 'application/json');
@@ -137,12 +229,20 @@ describe('every failure is classified, with the vendor text kept', () => {
     const port = await freePort();
     await new Promise<void>((r) => tls.listen(port, '127.0.0.1', r));
     const url = `https://127.0.0.1:${port}`;
-    expect((await failure(fetchWith({ url, authMethod: 'token' }, { token }, { path: 'p' }))).code).toBe('VAULT_TLS_ERROR');
-    expect(text((await fetchWith({ url, authMethod: 'token', caCert: cert }, { token }, { path: 'p' })).password)).toBe('tls-pw');
+    expect((await failure(fetchWith({ url, authMethod: 'token' }, { token }, { path: 'p' }))).code).toBe(
+      'VAULT_TLS_ERROR',
+    );
+    expect(text((await fetchWith({ url, authMethod: 'token', caCert: cert }, { token }, { path: 'p' })).password)).toBe(
+      'tls-pw',
+    );
   });
   it('a sealed vault → VAULT_UNAVAILABLE (retryable)', async () => {
     await bao.seal();
-    expect(await failure(fetchWith(config(), { token }, { path: 'servers/web' }))).toMatchObject({ code: 'VAULT_UNAVAILABLE', httpStatus: 503, vendorCode: 'Vault is sealed' });
+    expect(await failure(fetchWith(config(), { token }, { path: 'servers/web' }))).toMatchObject({
+      code: 'VAULT_UNAVAILABLE',
+      httpStatus: 503,
+      vendorCode: 'Vault is sealed',
+    });
   });
 });
 
@@ -154,14 +254,28 @@ describe('cancellation and missing fields', () => {
     await new Promise<void>((r) => silent.listen(port, '127.0.0.1', r));
     const config = { url: `http://127.0.0.1:${port}`, authMethod: 'token' };
     const controller = new AbortController();
-    const cancelled = hashicorpVault.fetch({ config, access: { token }, locator: { path: 'p' }, fields: { password: 'password' }, signal: controller.signal });
+    const cancelled = hashicorpVault.fetch({
+      config,
+      access: { token },
+      locator: { path: 'p' },
+      fields: { password: 'password' },
+      signal: controller.signal,
+    });
     setTimeout(() => controller.abort(), 100);
     await expect(cancelled).rejects.not.toBeInstanceOf(ScanError);
-    const deadline = hashicorpVault.fetch({ config, access: { token }, locator: { path: 'p' }, fields: { password: 'password' }, signal: AbortSignal.timeout(100) });
+    const deadline = hashicorpVault.fetch({
+      config,
+      access: { token },
+      locator: { path: 'p' },
+      fields: { password: 'password' },
+      signal: AbortSignal.timeout(100),
+    });
     await expect(deadline).rejects.toMatchObject({ code: 'VAULT_TIMEOUT' });
   });
   it('naming no field is a configuration error', async () => {
-    expect((await failure(fetchWith({ url: bao.url, authMethod: 'token' }, { token }, { path: 'servers/web' }, {}))).code).toBe('CONFIG_INVALID');
+    expect(
+      (await failure(fetchWith({ url: bao.url, authMethod: 'token' }, { token }, { path: 'servers/web' }, {}))).code,
+    ).toBe('CONFIG_INVALID');
   });
 });
 

@@ -13,11 +13,21 @@ export function classifyFailure(err: unknown): ClassifiedFailure {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure && isErrorCode(cause.type)) {
     const details = (cause.details?.[0] ?? {}) as { vendorCode?: string | null; httpStatus?: number | null };
-    return { code: cause.type, vendorCode: details.vendorCode ?? null, httpStatus: details.httpStatus ?? null, message: cause.message };
+    return {
+      code: cause.type,
+      vendorCode: details.vendorCode ?? null,
+      httpStatus: details.httpStatus ?? null,
+      message: cause.message,
+    };
   }
   if (cause instanceof TimeoutFailure) {
     // The worker that held the secret stopped polling or heartbeating: the host starts over.
-    return { code: 'APPLIANCE_LOST', vendorCode: null, httpStatus: null, message: `appliance worker lost (${cause.timeoutType} timeout)` };
+    return {
+      code: 'APPLIANCE_LOST',
+      vendorCode: null,
+      httpStatus: null,
+      message: `appliance worker lost (${cause.timeoutType} timeout)`,
+    };
   }
   const message = cause instanceof Error ? cause.message : String(cause);
   return { code: 'INTERNAL_ERROR', vendorCode: null, httpStatus: null, message };

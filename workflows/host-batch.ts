@@ -37,7 +37,10 @@ async function attemptOnce(input: HostBatchInput, hosts: BatchHost[]): Promise<M
 
   let fetched;
   try {
-    fetched = await sharedApplianceActivities(input.applianceId, profile).fetchCredentials({ batch: { ...batch, hosts }, vaultTimeoutMs: profile.timeouts.vaultMs });
+    fetched = await sharedApplianceActivities(input.applianceId, profile).fetchCredentials({
+      batch: { ...batch, hosts },
+      vaultTimeoutMs: profile.timeouts.vaultMs,
+    });
   } catch (err) {
     everyHost(hosts, err);
     return results;
@@ -54,7 +57,13 @@ async function attemptOnce(input: HostBatchInput, hosts: BatchHost[]): Promise<M
       scanId: batch.scanId,
       maxParallelHosts: profile.maxParallelHosts,
       technology: batch.technology,
-      hosts: fetched.held.map(({ ip, handle }) => ({ ip, handle, port: planOf.get(ip)!.port, username: planOf.get(ip)!.username, hostKey: hostKeyOf.get(ip) ?? null })),
+      hosts: fetched.held.map(({ ip, handle }) => ({
+        ip,
+        handle,
+        port: planOf.get(ip)!.port,
+        username: planOf.get(ip)!.username,
+        hostKey: hostKeyOf.get(ip) ?? null,
+      })),
       connectTimeoutMs: profile.timeouts.connectMs,
       commandTimeoutMs: profile.timeouts.commandMs,
     });
@@ -82,7 +91,14 @@ function categoryOf(result: HostScanResult): ReportCategory {
 function attemptRecord(result: HostScanResult, attemptNo: number, at: string): AttemptRecord {
   if (!result.ok) return { attemptNo, at, ...result.failure };
   const refused = result.privileges.ok ? null : result.privileges;
-  return { attemptNo, at, code: refused?.code ?? null, vendorCode: null, httpStatus: null, message: refused?.message ?? null };
+  return {
+    attemptNo,
+    at,
+    code: refused?.code ?? null,
+    vendorCode: null,
+    httpStatus: null,
+    message: refused?.message ?? null,
+  };
 }
 
 export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOutcome> {
@@ -97,7 +113,14 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
     const at = new Date().toISOString();
     const retry: BatchHost[] = [];
     for (const host of pending) {
-      const result = results.get(host.ip) ?? failed(host.ip, { code: 'INTERNAL_ERROR', vendorCode: null, httpStatus: null, message: 'the appliance returned no result for this host' });
+      const result =
+        results.get(host.ip) ??
+        failed(host.ip, {
+          code: 'INTERNAL_ERROR',
+          vendorCode: null,
+          httpStatus: null,
+          message: 'the appliance returned no result for this host',
+        });
       attempts.get(host.ip)!.push(attemptRecord(result, attemptNo, at));
       const again = !result.ok && describeCode(result.failure.code).retryable && attemptNo < maxAttempts;
       if (again) retry.push(host);
@@ -130,9 +153,13 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
   // Hosts with no pinned key that logged in: the key they presented gets pinned.
   const learnHostKeys = batch.hosts.flatMap((host) => {
     const result = finalResults.get(host.ip)!;
-    return result.ok && result.hostKey && !host.hostKey ? [{ ip: host.ip, port: batch.plans[host.authRecordId]!.port, sha256: result.hostKey }] : [];
+    return result.ok && result.hostKey && !host.hostKey
+      ? [{ ip: host.ip, port: batch.plans[host.authRecordId]!.port, sha256: result.hostKey }]
+      : [];
   });
-  await CancellationScope.nonCancellable(() => controlPlaneLocal.publishHostResults({ scanId: batch.scanId, results, learnHostKeys }));
+  await CancellationScope.nonCancellable(() =>
+    controlPlaneLocal.publishHostResults({ scanId: batch.scanId, results, learnHostKeys }),
+  );
   upsertSearchAttributes([
     { key: ScanStatusAttr, value: 'FINISHED' },
     { key: HostCategoriesAttr, value: REPORT_CATEGORIES.filter((c) => counts[c] > 0) },

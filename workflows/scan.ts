@@ -68,12 +68,16 @@ export function defaultHostsPerBatch(maxParallelHosts: number): number {
 
 /** Splits a page's covered hosts into batches of one technology each, in address order. */
 function batchesOf(scanId: string, page: TargetPage, size: number): HostBatch[] {
-  const covered = page.hosts.flatMap(({ ip, authRecordId, hostKey }) => (authRecordId === null ? [] : [{ ip, authRecordId, hostKey }]));
+  const covered = page.hosts.flatMap(({ ip, authRecordId, hostKey }) =>
+    authRecordId === null ? [] : [{ ip, authRecordId, hostKey }],
+  );
   const batches: HostBatch[] = [];
   for (const [technology, hosts] of groupBy(covered, (h) => page.plans[h.authRecordId]!.technology)) {
     for (let i = 0; i < hosts.length; i += size) {
       const chunk = hosts.slice(i, i + size);
-      const plans = Object.fromEntries([...new Set(chunk.map((h) => h.authRecordId))].map((id) => [id, page.plans[id]!]));
+      const plans = Object.fromEntries(
+        [...new Set(chunk.map((h) => h.authRecordId))].map((id) => [id, page.plans[id]!]),
+      );
       batches.push({ scanId, technology, hosts: chunk, plans });
     }
   }
@@ -82,7 +86,10 @@ function batchesOf(scanId: string, page: TargetPage, size: number): HostBatch[] 
 
 export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
   const pageSize = input.pageSize ?? 500;
-  const hostsPerBatch = Math.min(input.hostsPerBatch ?? defaultHostsPerBatch(input.profile.maxParallelHosts), input.profile.maxParallelHosts);
+  const hostsPerBatch = Math.min(
+    input.hostsPerBatch ?? defaultHostsPerBatch(input.profile.maxParallelHosts),
+    input.profile.maxParallelHosts,
+  );
   const batchesPerRun = input.batchesPerRun ?? 400;
   // One batch beyond maxParallelHosts is handed out, so its credentials are fetched by the time
   // a login slot frees; the appliance logs into at most maxParallelHosts hosts at once.
@@ -131,13 +138,19 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
 
   let startedThisRun = 0;
   let pagesThisRun = 0;
-  const roomInThisRun = () => startedThisRun < batchesPerRun && pagesThisRun < pagesPerRun && !workflowInfo().continueAsNewSuggested;
+  const roomInThisRun = () =>
+    startedThisRun < batchesPerRun && pagesThisRun < pagesPerRun && !workflowInfo().continueAsNewSuggested;
   try {
     await hostScope.run(async () => {
       while (cursor < input.totalHosts && roomInThisRun()) {
         pagesThisRun++;
         const technologies = input.profile.technologies;
-        const page = await controlPlane.resolveTargets({ scanId: input.scanId, offset: cursor, limit: Math.min(pageSize, (batchesPerRun - startedThisRun) * hostsPerBatch), technologies });
+        const page = await controlPlane.resolveTargets({
+          scanId: input.scanId,
+          offset: cursor,
+          limit: Math.min(pageSize, (batchesPerRun - startedThisRun) * hostsPerBatch),
+          technologies,
+        });
         if (page.hosts.length === 0) break;
         cursor += page.hosts.length;
 

@@ -8,5 +8,7 @@ export const authTechnologies: Record<Technology, AuthTechnology> = {
 };
 
 export function getAuthTechnology(name: string): AuthTechnology | undefined {
-  return Object.prototype.hasOwnProperty.call(authTechnologies, name) ? authTechnologies[name as Technology] : undefined;
+  return Object.prototype.hasOwnProperty.call(authTechnologies, name)
+    ? authTechnologies[name as Technology]
+    : undefined;
 }

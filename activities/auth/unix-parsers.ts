@@ -8,7 +8,12 @@ export function parseOsRelease(text: string): Record<string, string> {
     const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
     if (m) values[m[1]!] = m[2]!.replace(/^(["'])(.*)\1$/, '$2');
   }
-  return { 'os.id': values.ID ?? '', 'os.name': values.NAME ?? '', 'os.version': values.VERSION_ID ?? '', 'os.prettyName': values.PRETTY_NAME ?? '' };
+  return {
+    'os.id': values.ID ?? '',
+    'os.name': values.NAME ?? '',
+    'os.version': values.VERSION_ID ?? '',
+    'os.prettyName': values.PRETTY_NAME ?? '',
+  };
 }
 
 /** Tab-separated package lines; with a dpkg status column, only installed ("ii") packages count. */

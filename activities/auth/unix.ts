@@ -4,7 +4,16 @@ import { createHash } from 'node:crypto';
 // ssh2 is CommonJS: its utils are reached through the default export under Node's ESM loader.
 import ssh2, { Client, type ClientChannel, type ConnectConfig, type ParsedKey } from 'ssh2';
 import { ScanError } from '../../domain/scan-error.js';
-import type { AuthSession, AuthTechnology, CollectedData, ConnectOptions, PackageRecord, PrivilegeCheck, TargetCredentials, TargetEndpoint } from './technology.js';
+import type {
+  AuthSession,
+  AuthTechnology,
+  CollectedData,
+  ConnectOptions,
+  PackageRecord,
+  PrivilegeCheck,
+  TargetCredentials,
+  TargetEndpoint,
+} from './technology.js';
 import { parseOsRelease, parsePackageLines } from './unix-parsers.js';
 
 interface ExecResult {
@@ -14,9 +23,16 @@ interface ExecResult {
 }
 
 /** Runs one command; a timeout, a closed connection or a cancelled scan (signal) end it early. */
-function exec(client: Client, command: string, timeoutMs: number, signal: AbortSignal | undefined, stdin?: (channel: ClientChannel) => void): Promise<ExecResult> {
+function exec(
+  client: Client,
+  command: string,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  stdin?: (channel: ClientChannel) => void,
+): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new ScanError('COLLECTION_FAILED', 'the scan was cancelled before a command ran'));
+    if (signal?.aborted)
+      return reject(new ScanError('COLLECTION_FAILED', 'the scan was cancelled before a command ran'));
     client.exec(command, (err, channel) => {
       if (err) return reject(new ScanError('COLLECTION_FAILED', `could not run a command on the host: ${err.message}`));
       const out: Buffer[] = [];
@@ -48,9 +64,12 @@ function exec(client: Client, command: string, timeoutMs: number, signal: AbortS
 
 /** Why sudo said no, in words, without echoing anything that was typed. */
 function sudoRefusal(stderr: string): string {
-  if (/not in the sudoers file|is not allowed to run sudo|may not run sudo/i.test(stderr)) return 'sudo refused: the account is not allowed to use sudo on this host';
-  if (/incorrect password|Sorry, try again|password attempts/i.test(stderr)) return 'sudo refused: the password was not accepted for sudo';
-  if (/a password is required|no tty present|terminal is required/i.test(stderr)) return 'sudo refused: it needs a password and none was available';
+  if (/not in the sudoers file|is not allowed to run sudo|may not run sudo/i.test(stderr))
+    return 'sudo refused: the account is not allowed to use sudo on this host';
+  if (/incorrect password|Sorry, try again|password attempts/i.test(stderr))
+    return 'sudo refused: the password was not accepted for sudo';
+  if (/a password is required|no tty present|terminal is required/i.test(stderr))
+    return 'sudo refused: it needs a password and none was available';
   if (/command not found|No such file/i.test(stderr)) return 'sudo is not installed on this host';
   return 'sudo refused root delegation';
 }
@@ -86,23 +105,42 @@ class UnixSession implements AuthSession {
     const signal = options.signal ?? this.signal;
     const run = async (command: string) => {
       const r = await exec(this.client, command, options.commandTimeoutMs, signal);
-      if (r.code !== 0) throw new ScanError('COLLECTION_FAILED', `"${command.split(' ')[0]}" failed on the host (exit ${r.code}): ${r.stderr.trim().slice(0, 200)}`);
+      if (r.code !== 0)
+        throw new ScanError(
+          'COLLECTION_FAILED',
+          `"${command.split(' ')[0]}" failed on the host (exit ${r.code}): ${r.stderr.trim().slice(0, 200)}`,
+        );
       return r.stdout;
     };
     const os = parseOsRelease(await run('cat /etc/os-release'));
     const [kernel, arch, hostname] = (await run('uname -r; uname -m; uname -n')).split('\n').map((s) => s.trim());
-    const probe = await exec(this.client, 'command -v dpkg-query || command -v rpm || true', options.commandTimeoutMs, signal);
+    const probe = await exec(
+      this.client,
+      'command -v dpkg-query || command -v rpm || true',
+      options.commandTimeoutMs,
+      signal,
+    );
     let packageManager = 'none';
     let packages: PackageRecord[] = [];
     if (probe.stdout.includes('dpkg-query')) {
       packageManager = 'dpkg';
-      packages = parsePackageLines(await run("dpkg-query -W -f='${db:Status-Abbrev}\\t${Package}\\t${Version}\\t${Architecture}\\n'"), true);
+      packages = parsePackageLines(
+        await run("dpkg-query -W -f='${db:Status-Abbrev}\\t${Package}\\t${Version}\\t${Architecture}\\n'"),
+        true,
+      );
     } else if (probe.stdout.includes('rpm')) {
       packageManager = 'rpm';
       packages = parsePackageLines(await run("rpm -qa --qf '%{NAME}\\t%{VERSION}-%{RELEASE}\\t%{ARCH}\\n'"), false);
     }
     return {
-      facts: { ...os, kernel: kernel ?? '', arch: arch ?? '', hostname: hostname ?? '', packageManager, 'hostKey.sha256': this.hostKey },
+      facts: {
+        ...os,
+        kernel: kernel ?? '',
+        arch: arch ?? '',
+        hostname: hostname ?? '',
+        packageManager,
+        'hostKey.sha256': this.hostKey,
+      },
       packages,
     };
   }
@@ -123,28 +161,46 @@ function parsePrivateKey(key: Buffer, passphrase: Buffer | undefined): ParsedKey
   const parsed = ssh2.utils.parseKey(key, passphrase);
   if (parsed instanceof Error) {
     if (/no passphrase given/i.test(parsed.message)) {
-      throw new ScanError('AUTH_FAILED', 'the private key is encrypted, but no passphrase came with it from the vault: name the vault field that holds it (fields.passphrase)');
+      throw new ScanError(
+        'AUTH_FAILED',
+        'the private key is encrypted, but no passphrase came with it from the vault: name the vault field that holds it (fields.passphrase)',
+      );
     }
-    if (/passphrase|decrypt/i.test(parsed.message)) throw new ScanError('AUTH_FAILED', 'the passphrase from the vault does not decrypt the private key');
-    throw new ScanError('AUTH_FAILED', `the private key from the vault is not one the scanner can read (OpenSSH or PEM RSA, ECDSA, Ed25519): ${parsed.message}`);
+    if (/passphrase|decrypt/i.test(parsed.message))
+      throw new ScanError('AUTH_FAILED', 'the passphrase from the vault does not decrypt the private key');
+    throw new ScanError(
+      'AUTH_FAILED',
+      `the private key from the vault is not one the scanner can read (OpenSSH or PEM RSA, ECDSA, Ed25519): ${parsed.message}`,
+    );
   }
   const first = Array.isArray(parsed) ? parsed[0] : parsed;
-  if (!first?.isPrivateKey()) throw new ScanError('AUTH_FAILED', 'the vault holds a public key where the private key should be');
+  if (!first?.isPrivateKey())
+    throw new ScanError('AUTH_FAILED', 'the vault holds a public key where the private key should be');
   return first;
 }
 
-function classifyConnectError(err: Error & { code?: string; level?: string }, endpoint: TargetEndpoint, offered: string[]): ScanError {
+function classifyConnectError(
+  err: Error & { code?: string; level?: string },
+  endpoint: TargetEndpoint,
+  offered: string[],
+): ScanError {
   const where = `${endpoint.ip}:${endpoint.port}`;
-  if (['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'].includes(err.code ?? '')) return new ScanError('TARGET_UNREACHABLE', `nothing answered on ${where} (${err.code})`, err.code);
-  if (err.level === 'client-timeout' || /timed out/i.test(err.message)) return new ScanError('TARGET_TIMEOUT', `the SSH handshake with ${where} did not complete in time`);
+  if (['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'].includes(err.code ?? ''))
+    return new ScanError('TARGET_UNREACHABLE', `nothing answered on ${where} (${err.code})`, err.code);
+  if (err.level === 'client-timeout' || /timed out/i.test(err.message))
+    return new ScanError('TARGET_TIMEOUT', `the SSH handshake with ${where} did not complete in time`);
   if (err.level === 'client-authentication') {
     const methods = (err as { methods?: string[] }).methods ?? [];
     if (methods.length > 0 && !offered.some((m) => methods.includes(m))) {
-      return new ScanError('AUTH_METHOD_REJECTED', `${where} accepts only ${methods.join(', ')}; this record provides ${offered.join(', ')}`);
+      return new ScanError(
+        'AUTH_METHOD_REJECTED',
+        `${where} accepts only ${methods.join(', ')}; this record provides ${offered.join(', ')}`,
+      );
     }
     return new ScanError('AUTH_FAILED', `${where} rejected the credentials for this account`);
   }
-  if (/passphrase|parse|privateKey|Cannot parse/i.test(err.message)) return new ScanError('AUTH_FAILED', 'the private key could not be used (wrong passphrase or unsupported format)');
+  if (/passphrase|parse|privateKey|Cannot parse/i.test(err.message))
+    return new ScanError('AUTH_FAILED', 'the private key could not be used (wrong passphrase or unsupported format)');
   return new ScanError('TARGET_UNREACHABLE', `the SSH connection to ${where} failed: ${err.message}`, err.code);
 }
 
@@ -202,7 +258,12 @@ export const unixTechnology: AuthTechnology = {
           const username = credentials.username;
           if (method === 'publickey') return next({ type: 'publickey', username, key: privateKey });
           if (method === 'password') return next({ type: 'password', username, password });
-          return next({ type: 'keyboard-interactive', username, prompt: (_n: string, _i: string, _l: string, prompts: unknown[], finish: (answers: string[]) => void) => finish(prompts.map(() => password ?? '')) });
+          return next({
+            type: 'keyboard-interactive',
+            username,
+            prompt: (_n: string, _i: string, _l: string, prompts: unknown[], finish: (answers: string[]) => void) =>
+              finish(prompts.map(() => password ?? '')),
+          });
         }
       }) as unknown as ConnectConfig['authHandler'];
       let settled = false;

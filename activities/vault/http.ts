@@ -22,19 +22,46 @@ export interface VaultHttpResponse {
 }
 
 const TLS_CODES = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_NOT_YET_VALID', 'ERR_SSL_WRONG_VERSION_NUMBER', 'EPROTO', 'CERT_SIGNATURE_FAILURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_NOT_YET_VALID',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'EPROTO',
+  'CERT_SIGNATURE_FAILURE',
 ]);
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+]);
 
 function classifyTransport(err: NodeJS.ErrnoException, url: URL, timedOut: boolean): ScanError {
   const where = `${url.protocol}//${url.host}`;
   if (timedOut) return new ScanError('VAULT_TIMEOUT', `the vault at ${where} did not answer in time`);
   const code = err.code ?? '';
-  if (code.startsWith('HPE_')) return new ScanError('VAULT_BAD_RESPONSE', `the vault at ${where} did not answer with HTTP (${code})`, code);
-  if (TLS_CODES.has(code) || /certificate|ssl|tls/i.test(err.message)) return new ScanError('VAULT_TLS_ERROR', `TLS with the vault at ${where} failed: ${code || err.message}`, code || undefined);
-  if (UNREACHABLE_CODES.has(code)) return new ScanError('VAULT_UNREACHABLE', `the vault at ${where} could not be reached (${code})`, code);
-  return new ScanError('VAULT_UNREACHABLE', `the vault at ${where} could not be reached (${code || err.message})`, code || undefined);
+  if (code.startsWith('HPE_'))
+    return new ScanError('VAULT_BAD_RESPONSE', `the vault at ${where} did not answer with HTTP (${code})`, code);
+  if (TLS_CODES.has(code) || /certificate|ssl|tls/i.test(err.message))
+    return new ScanError(
+      'VAULT_TLS_ERROR',
+      `TLS with the vault at ${where} failed: ${code || err.message}`,
+      code || undefined,
+    );
+  if (UNREACHABLE_CODES.has(code))
+    return new ScanError('VAULT_UNREACHABLE', `the vault at ${where} could not be reached (${code})`, code);
+  return new ScanError(
+    'VAULT_UNREACHABLE',
+    `the vault at ${where} could not be reached (${code || err.message})`,
+    code || undefined,
+  );
 }
 
 export function vaultHttp(req: VaultHttpRequest): Promise<VaultHttpResponse> {

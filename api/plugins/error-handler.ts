@@ -3,7 +3,14 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { ApiProblem } from '../problems.js';
 import { DataError } from '../../db/errors.js';
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type' };
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+};
 
 /** "body/targets" or "/port" → "targets" / "port": the field a user recognises. */
 function fieldOf(error: FastifyError): string | undefined {
@@ -18,23 +25,56 @@ function fieldOf(error: FastifyError): string | undefined {
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | ApiProblem | DataError, request, reply) => {
     if (error instanceof ApiProblem) {
-      return reply.code(error.statusCode).send({ statusCode: error.statusCode, error: STATUS_TEXT[error.statusCode] ?? 'Error', field: error.field, message: error.message, ...error.details });
+      return reply.code(error.statusCode).send({
+        statusCode: error.statusCode,
+        error: STATUS_TEXT[error.statusCode] ?? 'Error',
+        field: error.field,
+        message: error.message,
+        ...error.details,
+      });
     }
     if (error instanceof DataError) {
-      return reply.code(error.statusCode).send({ statusCode: error.statusCode, error: STATUS_TEXT[error.statusCode], field: error.field, message: error.message });
+      return reply.code(error.statusCode).send({
+        statusCode: error.statusCode,
+        error: STATUS_TEXT[error.statusCode],
+        field: error.field,
+        message: error.message,
+      });
     }
     if (error.validation) {
       const field = fieldOf(error);
       const first = error.validation[0]!;
-      const reason = first.keyword === 'additionalProperties' ? 'is not a known field' : first.keyword === 'required' ? 'is required' : (first.message ?? 'is invalid');
-      return reply.code(400).send({ statusCode: 400, error: 'Bad Request', field, message: `${field ?? error.validationContext ?? 'request'}: ${reason}` });
+      const reason =
+        first.keyword === 'additionalProperties'
+          ? 'is not a known field'
+          : first.keyword === 'required'
+            ? 'is required'
+            : (first.message ?? 'is invalid');
+      return reply.code(400).send({
+        statusCode: 400,
+        error: 'Bad Request',
+        field,
+        message: `${field ?? error.validationContext ?? 'request'}: ${reason}`,
+      });
     }
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) {
       request.log.error({ err: error }, 'request failed');
-      return reply.code(500).send({ statusCode: 500, error: 'Internal Server Error', message: 'the server failed to handle this request; see its log' });
+      return reply.code(500).send({
+        statusCode: 500,
+        error: 'Internal Server Error',
+        message: 'the server failed to handle this request; see its log',
+      });
     }
-    return reply.code(status).send({ statusCode: status, error: STATUS_TEXT[status] ?? 'Error', message: error.message });
+    return reply
+      .code(status)
+      .send({ statusCode: status, error: STATUS_TEXT[status] ?? 'Error', message: error.message });
   });
-  app.setNotFoundHandler((request, reply) => reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` }));
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({
+      statusCode: 404,
+      error: 'Not Found',
+      message: `no route ${request.method} ${request.url.split('?')[0]}`,
+    }),
+  );
 }

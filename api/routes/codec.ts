@@ -15,7 +15,9 @@ const toPayload = (p: JsonPayload): Payload => ({
 });
 
 const toJson = (p: Payload): JsonPayload => ({
-  metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+  metadata: Object.fromEntries(
+    Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+  ),
   data: p.data ? Buffer.from(p.data).toString('base64') : undefined,
 });
 
@@ -28,7 +30,10 @@ const bodySchema = {
       maxItems: 10_000,
       items: {
         type: 'object',
-        properties: { metadata: { type: 'object', additionalProperties: { type: 'string' } }, data: { type: 'string' } },
+        properties: {
+          metadata: { type: 'object', additionalProperties: { type: 'string' } },
+          data: { type: 'string' },
+        },
       },
     },
   },
@@ -57,12 +62,22 @@ export async function codecRoutes(app: FastifyInstance, options: CodecRouteOptio
     return reply.code(204).send();
   });
   for (const direction of ['encode', 'decode'] as const) {
-    app.post<{ Body: { payloads: JsonPayload[] } }>(`/codec/${direction}`, { schema: { body: bodySchema, hide: true } }, async (request, reply) => {
-      cors(request, reply);
-      if (!options.isAuthorised(request)) return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: 'the codec endpoint needs the API token or a loopback caller' });
-      const payloads = request.body.payloads.map(toPayload);
-      const result = direction === 'encode' ? await options.codec.encode(payloads) : await options.codec.decode(payloads);
-      return { payloads: result.map(toJson) };
-    });
+    app.post<{ Body: { payloads: JsonPayload[] } }>(
+      `/codec/${direction}`,
+      { schema: { body: bodySchema, hide: true } },
+      async (request, reply) => {
+        cors(request, reply);
+        if (!options.isAuthorised(request))
+          return reply.code(401).send({
+            statusCode: 401,
+            error: 'Unauthorized',
+            message: 'the codec endpoint needs the API token or a loopback caller',
+          });
+        const payloads = request.body.payloads.map(toPayload);
+        const result =
+          direction === 'encode' ? await options.codec.encode(payloads) : await options.codec.decode(payloads);
+        return { payloads: result.map(toJson) };
+      },
+    );
   }
 }

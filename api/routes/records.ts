@@ -20,21 +20,38 @@ export interface ResourceSpec<Row, Create, Patch> {
   remove(id: string): Promise<void>;
 }
 
-export function registerResource<Row, Create, Patch>(api: FastifyInstance, spec: ResourceSpec<Row, Create, Patch>): void {
+export function registerResource<Row, Create, Patch>(
+  api: FastifyInstance,
+  spec: ResourceSpec<Row, Create, Patch>,
+): void {
   const tags = [spec.tag];
   const ok = { 200: spec.view };
-  api.get<{ Querystring: { limit?: number; offset?: number } }>(spec.path, { schema: { tags, querystring: spec.listQuery ?? Page, response: { 200: Type.Array(spec.view) } } }, async (req) =>
-    (await spec.list(req.query)).map(spec.toView),
+  api.get<{ Querystring: { limit?: number; offset?: number } }>(
+    spec.path,
+    { schema: { tags, querystring: spec.listQuery ?? Page, response: { 200: Type.Array(spec.view) } } },
+    async (req) => (await spec.list(req.query)).map(spec.toView),
   );
-  api.get<{ Params: { id: string } }>(`${spec.path}/:id`, { schema: { tags, params: IdParams, response: ok } }, async (req) => spec.toView(await spec.get(req.params.id)));
-  api.post<{ Body: Create }>(spec.path, { schema: { tags, body: spec.createBody, response: { 201: spec.view } } }, async (req, reply) =>
-    reply.code(201).send(spec.toView(await spec.create(req.body as Create))),
+  api.get<{ Params: { id: string } }>(
+    `${spec.path}/:id`,
+    { schema: { tags, params: IdParams, response: ok } },
+    async (req) => spec.toView(await spec.get(req.params.id)),
   );
-  api.patch<{ Params: { id: string }; Body: Patch }>(`${spec.path}/:id`, { schema: { tags, params: IdParams, body: spec.patchBody, response: ok } }, async (req) =>
-    spec.toView(await spec.update(req.params.id, req.body as Patch)),
+  api.post<{ Body: Create }>(
+    spec.path,
+    { schema: { tags, body: spec.createBody, response: { 201: spec.view } } },
+    async (req, reply) => reply.code(201).send(spec.toView(await spec.create(req.body as Create))),
   );
-  api.delete<{ Params: { id: string } }>(`${spec.path}/:id`, { schema: { tags, params: IdParams } }, async (req, reply) => {
-    await spec.remove(req.params.id);
-    return reply.code(204).send();
-  });
+  api.patch<{ Params: { id: string }; Body: Patch }>(
+    `${spec.path}/:id`,
+    { schema: { tags, params: IdParams, body: spec.patchBody, response: ok } },
+    async (req) => spec.toView(await spec.update(req.params.id, req.body as Patch)),
+  );
+  api.delete<{ Params: { id: string } }>(
+    `${spec.path}/:id`,
+    { schema: { tags, params: IdParams } },
+    async (req, reply) => {
+      await spec.remove(req.params.id);
+      return reply.code(204).send();
+    },
+  );
 }

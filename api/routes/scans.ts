@@ -2,8 +2,22 @@
 import type { FastifyInstance } from 'fastify';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { Type } from '@fastify/type-provider-typebox';
-import { applianceRepo, assetRepo, profileRepo, profileSettings, resultRepo, scanRepo } from '../../db/repositories/index.js';
-import { countHosts, formatRange, MAX_SCAN_HOSTS, parseTargets, TargetSpecError, rangesWithin } from '../../domain/targets.js';
+import {
+  applianceRepo,
+  assetRepo,
+  profileRepo,
+  profileSettings,
+  resultRepo,
+  scanRepo,
+} from '../../db/repositories/index.js';
+import {
+  countHosts,
+  formatRange,
+  MAX_SCAN_HOSTS,
+  parseTargets,
+  TargetSpecError,
+  rangesWithin,
+} from '../../domain/targets.js';
 import { ApplianceIdAttr, ScanIdAttr, ScanStatusAttr } from '../../domain/search-attributes.js';
 import type { scanWorkflow } from '../../workflows/scan.js';
 import { CONTROL_PLANE_QUEUE } from '../../workflows/activity-stubs.js';
@@ -23,18 +37,34 @@ export async function scanRoutes(api: FastifyInstance, { db, temporal }: ApiDeps
     const counts = await resultRepo.countByCategory(db, scan.id);
     const doneHosts = Object.values(counts).reduce((a, b) => a + b, 0);
     return {
-      id: scan.id, title: scan.title, targets: scan.targets, status: scan.status, hostCount: scan.hostCount,
-      optionProfileId: scan.optionProfileId, applianceId: scan.applianceId, workflowId: scan.workflowId,
-      createdAt: iso(scan.createdAt), startedAt: iso(scan.startedAt), finishedAt: iso(scan.finishedAt),
+      id: scan.id,
+      title: scan.title,
+      targets: scan.targets,
+      status: scan.status,
+      hostCount: scan.hostCount,
+      optionProfileId: scan.optionProfileId,
+      applianceId: scan.applianceId,
+      workflowId: scan.workflowId,
+      createdAt: iso(scan.createdAt),
+      startedAt: iso(scan.startedAt),
+      finishedAt: iso(scan.finishedAt),
       progress: { doneHosts, totalHosts: scan.hostCount, counts },
     };
   };
   // What GET /scans/:id answers: at most a second old while the scan runs, kept once it ended.
-  const scanView = createSharedLoader(async (id) => view(await scanRepo.get(db, id)), { isFinal: (v) => v.status !== 'QUEUED' && v.status !== 'RUNNING' });
+  const scanView = createSharedLoader(async (id) => view(await scanRepo.get(db, id)), {
+    isFinal: (v) => v.status !== 'QUEUED' && v.status !== 'RUNNING',
+  });
 
   api.post<{ Body: { title: string; targets: string; optionProfileId?: string; applianceId?: string } }>(
     '/scans',
-    { schema: { tags, body: ScanBody, response: { 202: Type.Intersect([Scan, Type.Object({ warnings: Type.Array(Type.String()) })]) } } },
+    {
+      schema: {
+        tags,
+        body: ScanBody,
+        response: { 202: Type.Intersect([Scan, Type.Object({ warnings: Type.Array(Type.String()) })]) },
+      },
+    },
     async (request, reply) => {
       const body = request.body;
       let ranges;
@@ -45,27 +75,50 @@ export async function scanRoutes(api: FastifyInstance, { db, temporal }: ApiDeps
         throw err;
       }
       const hostCount = countHosts(ranges);
-      if (hostCount > BigInt(MAX_SCAN_HOSTS)) throw badRequest('targets', `covers ${hostCount} hosts; one scan takes at most ${MAX_SCAN_HOSTS}`);
+      if (hostCount > BigInt(MAX_SCAN_HOSTS))
+        throw badRequest('targets', `covers ${hostCount} hosts; one scan takes at most ${MAX_SCAN_HOSTS}`);
       const outside = rangesWithin(ranges, await assetRepo.coveredRanges(db));
       if (outside.length > 0) {
         const names = outside.map(formatRange);
-        throw badRequest('targets', `not within any registered asset: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''}`, { outside: names });
+        throw badRequest(
+          'targets',
+          `not within any registered asset: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''}`,
+          { outside: names },
+        );
       }
       const profile = body.optionProfileId
-        ? await profileRepo.get(db, body.optionProfileId).catch(() => { throw badRequest('optionProfileId', `option profile ${body.optionProfileId} does not exist`); })
+        ? await profileRepo.get(db, body.optionProfileId).catch(() => {
+            throw badRequest('optionProfileId', `option profile ${body.optionProfileId} does not exist`);
+          })
         : await profileRepo.getDefault(db);
       const appliance = body.applianceId
-        ? await applianceRepo.get(db, body.applianceId).catch(() => { throw badRequest('applianceId', `appliance ${body.applianceId} does not exist`); })
+        ? await applianceRepo.get(db, body.applianceId).catch(() => {
+            throw badRequest('applianceId', `appliance ${body.applianceId} does not exist`);
+          })
         : (await applianceRepo.list(db, { limit: 1 }))[0];
-      if (!appliance) throw badRequest('applianceId', 'no appliance is registered: register one with POST /api/v1/appliances first');
+      if (!appliance)
+        throw badRequest('applianceId', 'no appliance is registered: register one with POST /api/v1/appliances first');
 
-      const scan = await scanRepo.create(db, { title: body.title, targets: body.targets, ranges, optionProfileId: profile.id, applianceId: appliance.id });
+      const scan = await scanRepo.create(db, {
+        title: body.title,
+        targets: body.targets,
+        ranges,
+        optionProfileId: profile.id,
+        applianceId: appliance.id,
+      });
       const workflowId = `scan-${scan.id}`;
       try {
         await temporal.workflow.start<typeof scanWorkflow>('scanWorkflow', {
           taskQueue: CONTROL_PLANE_QUEUE,
           workflowId,
-          args: [{ scanId: scan.id, applianceId: String(appliance.id), profile: profileSettings(profile as never), totalHosts: Number(hostCount) }],
+          args: [
+            {
+              scanId: scan.id,
+              applianceId: String(appliance.id),
+              profile: profileSettings(profile as never),
+              totalHosts: Number(hostCount),
+            },
+          ],
           typedSearchAttributes: [
             { key: ScanIdAttr, value: scan.id },
             { key: ApplianceIdAttr, value: String(appliance.id) },
@@ -81,17 +134,25 @@ export async function scanRoutes(api: FastifyInstance, { db, temporal }: ApiDeps
       await scanRepo.setWorkflowId(db, scan.id, workflowId);
       const warnings: string[] = [];
       if (!(await applianceIsPolling(temporal, appliance.id).catch(() => true))) {
-        warnings.push(`appliance "${appliance.name}" has no worker polling its queue: its hosts wait until one starts (workers/appliance/main.ts with VAULTSCAN_APPLIANCE_ID=${appliance.id})`);
+        warnings.push(
+          `appliance "${appliance.name}" has no worker polling its queue: its hosts wait until one starts (workers/appliance/main.ts with VAULTSCAN_APPLIANCE_ID=${appliance.id})`,
+        );
       }
       return reply.code(202).send({ ...(await view({ ...scan, workflowId })), warnings });
     },
   );
 
-  api.get<{ Querystring: { limit?: number; offset?: number } }>('/scans', { schema: { tags, querystring: Page, response: { 200: Type.Array(Scan) } } }, async (req) =>
-    Promise.all((await scanRepo.list(db, req.query)).map(view)),
+  api.get<{ Querystring: { limit?: number; offset?: number } }>(
+    '/scans',
+    { schema: { tags, querystring: Page, response: { 200: Type.Array(Scan) } } },
+    async (req) => Promise.all((await scanRepo.list(db, req.query)).map(view)),
   );
 
-  api.get<{ Params: { id: string } }>('/scans/:id', { schema: { tags, params: IdParams, response: { 200: Scan } } }, async (req) => scanView(req.params.id));
+  api.get<{ Params: { id: string } }>(
+    '/scans/:id',
+    { schema: { tags, params: IdParams, response: { 200: Scan } } },
+    async (req) => scanView(req.params.id),
+  );
 
   api.get<{ Params: { id: string }; Querystring: { limit?: number; offset?: number } }>(
     '/scans/:id/results',
@@ -102,10 +163,18 @@ export async function scanRoutes(api: FastifyInstance, { db, temporal }: ApiDeps
       const offset = req.query.offset ?? 0;
       const results = await resultRepo.list(db, req.params.id, { limit, offset, includePackages: true });
       return {
-        limit, offset,
+        limit,
+        offset,
         results: results.map((r) => ({
-          ip: r.ip, technology: r.technology, category: r.category, errorCode: r.errorCode, vendorCode: r.vendorCode, cause: r.cause, login: r.login,
-          authRecordId: r.authRecordId, finishedAt: iso(r.finishedAt),
+          ip: r.ip,
+          technology: r.technology,
+          category: r.category,
+          errorCode: r.errorCode,
+          vendorCode: r.vendorCode,
+          cause: r.cause,
+          login: r.login,
+          authRecordId: r.authRecordId,
+          finishedAt: iso(r.finishedAt),
           collected: r.facts ? { facts: r.facts, packageCount: r.packageCount, packages: r.packages ?? [] } : null,
           attempts: r.attempts.map((a) => ({ ...a, at: iso(a.at) })),
         })),
@@ -115,7 +184,16 @@ export async function scanRoutes(api: FastifyInstance, { db, temporal }: ApiDeps
 
   api.get<{ Params: { id: string }; Querystring: { format?: 'json' | 'csv' } }>(
     '/scans/:id/authentication-report',
-    { schema: { tags, params: IdParams, querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])) }, { additionalProperties: false }) } },
+    {
+      schema: {
+        tags,
+        params: IdParams,
+        querystring: Type.Object(
+          { format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])) },
+          { additionalProperties: false },
+        ),
+      },
+    },
     async (req, reply) => {
       const scan = await scanRepo.get(db, req.params.id);
       const rows: Record<string, unknown>[] = [];
@@ -123,29 +201,60 @@ export async function scanRoutes(api: FastifyInstance, { db, temporal }: ApiDeps
         const page = await resultRepo.authenticationReport(db, scan.id, { limit: 500, offset });
         for (const h of page.hosts) {
           rows.push({
-            ip: h.ip, technology: h.technology, status: h.category, cause: h.cause, errorCode: h.errorCode, vendorCode: h.vendorCode,
-            login: h.login, authRecord: h.authRecordName, attempts: h.attempts.length, finishedAt: iso(h.finishedAt),
+            ip: h.ip,
+            technology: h.technology,
+            status: h.category,
+            cause: h.cause,
+            errorCode: h.errorCode,
+            vendorCode: h.vendorCode,
+            login: h.login,
+            authRecord: h.authRecordName,
+            attempts: h.attempts.length,
+            finishedAt: iso(h.finishedAt),
           });
         }
         if (offset + 500 >= page.total) break;
       }
       if (req.query.format === 'csv') {
-        return reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="authentication-report-${scan.id}.csv"`)
-          .send(toCsv(['ip', 'technology', 'status', 'cause', 'errorCode', 'vendorCode', 'login', 'authRecord', 'attempts', 'finishedAt'], rows));
+        return reply
+          .header('content-type', 'text/csv; charset=utf-8')
+          .header('content-disposition', `attachment; filename="authentication-report-${scan.id}.csv"`)
+          .send(
+            toCsv(
+              [
+                'ip',
+                'technology',
+                'status',
+                'cause',
+                'errorCode',
+                'vendorCode',
+                'login',
+                'authRecord',
+                'attempts',
+                'finishedAt',
+              ],
+              rows,
+            ),
+          );
       }
       return { scanId: scan.id, title: scan.title, status: scan.status, hosts: rows };
     },
   );
 
-  api.post<{ Params: { id: string } }>('/scans/:id/cancel', { schema: { tags, params: IdParams } }, async (req, reply) => {
-    const scan = await scanRepo.get(db, req.params.id);
-    if (!['QUEUED', 'RUNNING'].includes(scan.status)) throw new ApiProblem(409, `scan ${scan.id} is already ${scan.status}`);
-    try {
-      await temporal.workflow.getHandle(scan.workflowId ?? `scan-${scan.id}`).signal(cancelSignal);
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
-      throw new ApiProblem(409, `scan ${scan.id} has no running workflow`);
-    }
-    return reply.code(202).send({ id: scan.id, status: 'CANCELING' });
-  });
+  api.post<{ Params: { id: string } }>(
+    '/scans/:id/cancel',
+    { schema: { tags, params: IdParams } },
+    async (req, reply) => {
+      const scan = await scanRepo.get(db, req.params.id);
+      if (!['QUEUED', 'RUNNING'].includes(scan.status))
+        throw new ApiProblem(409, `scan ${scan.id} is already ${scan.status}`);
+      try {
+        await temporal.workflow.getHandle(scan.workflowId ?? `scan-${scan.id}`).signal(cancelSignal);
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        throw new ApiProblem(409, `scan ${scan.id} has no running workflow`);
+      }
+      return reply.code(202).send({ id: scan.id, status: 'CANCELING' });
+    },
+  );
 }

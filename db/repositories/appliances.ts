@@ -17,7 +17,12 @@ export interface ApplianceInput {
 export const applianceRepo = {
   async list(db: Database, page?: Page): Promise<Appliance[]> {
     const { limit, offset } = pageOf(page);
-    return db.select().from(appliances).orderBy(asc(appliances.createdAt), asc(appliances.id)).limit(limit).offset(offset);
+    return db
+      .select()
+      .from(appliances)
+      .orderBy(asc(appliances.createdAt), asc(appliances.id))
+      .limit(limit)
+      .offset(offset);
   },
 
   async get(db: Database, id: string): Promise<Appliance> {
@@ -37,9 +42,14 @@ export const applianceRepo = {
 
   async update(db: Database, id: string, patch: Partial<ApplianceInput>): Promise<Appliance> {
     requireId(ENTITY, id);
-    const changes = { ...(patch.name !== undefined && { name: patch.name }), ...(patch.description !== undefined && { description: patch.description }) };
+    const changes = {
+      ...(patch.name !== undefined && { name: patch.name }),
+      ...(patch.description !== undefined && { description: patch.description }),
+    };
     if (Object.keys(changes).length === 0) return applianceRepo.get(db, id);
-    const rows = await withDbErrors({ operation: 'write', name: patch.name }, () => db.update(appliances).set(changes).where(eq(appliances.id, id)).returning());
+    const rows = await withDbErrors({ operation: 'write', name: patch.name }, () =>
+      db.update(appliances).set(changes).where(eq(appliances.id, id)).returning(),
+    );
     return firstOrNotFound(rows, ENTITY, id);
   },
 

@@ -21,12 +21,18 @@ export interface AssetInput {
   value: string;
 }
 
-const toAsset = (row: AssetRow): Asset => ({ ...row, ranges: [{ first: row.firstIp, last: row.lastIp, version: row.ipVersion === 4 ? 4 : 6 }] });
+const toAsset = (row: AssetRow): Asset => ({
+  ...row,
+  ranges: [{ first: row.firstIp, last: row.lastIp, version: row.ipVersion === 4 ? 4 : 6 }],
+});
 
 function parseValue(value: string) {
   const entry = value.trim();
   if (/[\s,]/.test(entry.replace(/\s*-\s*/, '-'))) {
-    throw new InvalidValueError('value', 'an asset is one IP address, range or CIDR block; register each entry separately');
+    throw new InvalidValueError(
+      'value',
+      'an asset is one IP address, range or CIDR block; register each entry separately',
+    );
   }
   const { kind, range } = parseTargetField('value', () => parseTargetEntry(entry));
   return { kind, value: entry, firstIp: range.first, lastIp: range.last, ipVersion: range.version };
@@ -35,7 +41,12 @@ function parseValue(value: string) {
 export const assetRepo = {
   async list(db: Database, page?: Page): Promise<Asset[]> {
     const { limit, offset } = pageOf(page);
-    const rows = await db.select().from(assets).orderBy(asc(assets.createdAt), asc(assets.id)).limit(limit).offset(offset);
+    const rows = await db
+      .select()
+      .from(assets)
+      .orderBy(asc(assets.createdAt), asc(assets.id))
+      .limit(limit)
+      .offset(offset);
     return rows.map(toAsset);
   },
 
@@ -54,9 +65,14 @@ export const assetRepo = {
 
   async update(db: Database, id: string, patch: Partial<AssetInput>): Promise<Asset> {
     requireId(ENTITY, id);
-    const changes = { ...(patch.name !== undefined && { name: patch.name }), ...(patch.value !== undefined && parseValue(patch.value)) };
+    const changes = {
+      ...(patch.name !== undefined && { name: patch.name }),
+      ...(patch.value !== undefined && parseValue(patch.value)),
+    };
     if (Object.keys(changes).length === 0) return assetRepo.get(db, id);
-    return toAsset(firstOrNotFound(await db.update(assets).set(changes).where(eq(assets.id, id)).returning(), ENTITY, id));
+    return toAsset(
+      firstOrNotFound(await db.update(assets).set(changes).where(eq(assets.id, id)).returning(), ENTITY, id),
+    );
   },
 
   remove(db: Database, id: string): Promise<void> {
@@ -65,7 +81,9 @@ export const assetRepo = {
 
   /** Everything registered, merged into sorted ranges: what scans may target. */
   async coveredRanges(db: Database): Promise<IpRange[]> {
-    const rows = await db.select({ first: assets.firstIp, last: assets.lastIp, ipVersion: assets.ipVersion }).from(assets);
+    const rows = await db
+      .select({ first: assets.firstIp, last: assets.lastIp, ipVersion: assets.ipVersion })
+      .from(assets);
     return normaliseRanges(rows.map((r) => ({ first: r.first, last: r.last, version: r.ipVersion === 4 ? 4 : 6 })));
   },
 };

@@ -7,7 +7,15 @@ import { authRecords, type CredentialFieldNames } from '../schema.js';
 import { withDbErrors } from '../translate-errors.js';
 import { TECHNOLOGIES } from '../../domain/categories.js';
 import { formatRange, overlappingRanges, parseTargets, type IpRange } from '../../domain/targets.js';
-import { deleteById, firstOrNotFound, pageOf, parseTargetField, requireId, requireReference, type Page } from './shared.js';
+import {
+  deleteById,
+  firstOrNotFound,
+  pageOf,
+  parseTargetField,
+  requireId,
+  requireReference,
+  type Page,
+} from './shared.js';
 
 const ENTITY = 'authentication record';
 
@@ -50,15 +58,24 @@ async function refuseOverlap(tx: Transaction, technology: string, ranges: IpRang
   for (const other of others) {
     const shared = overlappingRanges(ranges, other.ranges);
     if (shared.length === 0) continue;
-    const named = shared.slice(0, 5).map(formatRange).join(', ') + (shared.length > 5 ? ` and ${shared.length - 5} more` : '');
-    throw new ConflictError(`targets: ${named} already covered by the ${technology} authentication record "${other.name}"; a host can be covered by one record per technology`, 'targets');
+    const named =
+      shared.slice(0, 5).map(formatRange).join(', ') + (shared.length > 5 ? ` and ${shared.length - 5} more` : '');
+    throw new ConflictError(
+      `targets: ${named} already covered by the ${technology} authentication record "${other.name}"; a host can be covered by one record per technology`,
+      'targets',
+    );
   }
 }
 
 export const authRecordRepo = {
   async list(db: Database, page?: Page): Promise<AuthRecord[]> {
     const { limit, offset } = pageOf(page);
-    return db.select().from(authRecords).orderBy(asc(authRecords.createdAt), asc(authRecords.id)).limit(limit).offset(offset);
+    return db
+      .select()
+      .from(authRecords)
+      .orderBy(asc(authRecords.createdAt), asc(authRecords.id))
+      .limit(limit)
+      .offset(offset);
   },
 
   async get(db: Database, id: string): Promise<AuthRecord> {
@@ -81,14 +98,20 @@ export const authRecordRepo = {
   async update(db: Database, id: string, patch: Partial<AuthRecordInput>): Promise<AuthRecord> {
     requireId(ENTITY, id);
     checkInput(patch);
-    const changes = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<AuthRecordInput> & { ranges?: IpRange[] };
+    const changes = Object.fromEntries(
+      Object.entries(patch).filter(([, v]) => v !== undefined),
+    ) as Partial<AuthRecordInput> & { ranges?: IpRange[] };
     if (patch.targets !== undefined) changes.ranges = parseRecordTargets(patch.targets);
     if (Object.keys(changes).length === 0) return authRecordRepo.get(db, id);
     const rows = await withDbErrors({ operation: 'write', name: patch.name }, () =>
       db.transaction(async (tx) => {
         if (changes.ranges || changes.technology) {
-          const [current] = await tx.select({ technology: authRecords.technology, ranges: authRecords.ranges }).from(authRecords).where(eq(authRecords.id, id));
-          if (current) await refuseOverlap(tx, changes.technology ?? current.technology, changes.ranges ?? current.ranges, id);
+          const [current] = await tx
+            .select({ technology: authRecords.technology, ranges: authRecords.ranges })
+            .from(authRecords)
+            .where(eq(authRecords.id, id));
+          if (current)
+            await refuseOverlap(tx, changes.technology ?? current.technology, changes.ranges ?? current.ranges, id);
         }
         return tx.update(authRecords).set(changes).where(eq(authRecords.id, id)).returning();
       }),

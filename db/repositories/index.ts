@@ -3,7 +3,14 @@ export { assetRepo, type Asset, type AssetInput } from './assets.js';
 export { applianceRepo, type Appliance, type ApplianceInput } from './appliances.js';
 export { vaultRepo, vaultAad, type VaultInput, type VaultPatch, type VaultRecord } from './vaults.js';
 export { authRecordRepo, type AuthRecord, type AuthRecordInput } from './auth-records.js';
-export { profileRepo, profileSettings, DEFAULT_PROFILE, DEFAULT_PROFILE_NAME, type OptionProfile, type ProfileInput } from './option-profiles.js';
+export {
+  profileRepo,
+  profileSettings,
+  DEFAULT_PROFILE,
+  DEFAULT_PROFILE_NAME,
+  type OptionProfile,
+  type ProfileInput,
+} from './option-profiles.js';
 export { scanRepo, type Scan, type ScanInput, type ScanStatus } from './scans.js';
 export {
   resultRepo,
@@ -17,4 +24,9 @@ export {
   type ResultView,
 } from './results.js';
 export { type Page } from './shared.js';
-export { knownHostKeyRepo, normaliseFingerprint, type KnownHostKey, type KnownHostKeyInput } from './known-host-keys.js';
+export {
+  knownHostKeyRepo,
+  normaliseFingerprint,
+  type KnownHostKey,
+  type KnownHostKeyInput,
+} from './known-host-keys.js';

@@ -22,8 +22,15 @@ export interface KnownHostKeyInput {
 
 /** A SHA-256 digest in unpadded base64 is 43 characters. */
 export function normaliseFingerprint(value: string, field = 'sha256'): string {
-  const bare = value.trim().replace(/^SHA256:/i, '').replace(/=+$/, '');
-  if (!/^[A-Za-z0-9+/]{43}$/.test(bare)) throw new InvalidValueError(field, 'must be an SSH SHA-256 fingerprint, like "SHA256:" followed by 43 base64 characters (ssh-keygen -lf prints it)');
+  const bare = value
+    .trim()
+    .replace(/^SHA256:/i, '')
+    .replace(/=+$/, '');
+  if (!/^[A-Za-z0-9+/]{43}$/.test(bare))
+    throw new InvalidValueError(
+      field,
+      'must be an SSH SHA-256 fingerprint, like "SHA256:" followed by 43 base64 characters (ssh-keygen -lf prints it)',
+    );
   return bare;
 }
 
@@ -35,7 +42,13 @@ export const knownHostKeyRepo = {
   async list(db: Database, filter: Page & { ip?: string } = {}): Promise<KnownHostKey[]> {
     const { limit, offset } = pageOf(filter);
     const where = filter.ip ? eq(knownHostKeys.ip, normaliseAddress(filter.ip)) : undefined;
-    return db.select().from(knownHostKeys).where(where).orderBy(asc(knownHostKeys.ip), asc(knownHostKeys.port)).limit(limit).offset(offset);
+    return db
+      .select()
+      .from(knownHostKeys)
+      .where(where)
+      .orderBy(asc(knownHostKeys.ip), asc(knownHostKeys.port))
+      .limit(limit)
+      .offset(offset);
   },
 
   async get(db: Database, id: string): Promise<KnownHostKey> {
@@ -45,8 +58,15 @@ export const knownHostKeyRepo = {
 
   /** An operator pins a key before the first scan (409 if one is pinned already). */
   async create(db: Database, input: KnownHostKeyInput): Promise<KnownHostKey> {
-    const row = { ip: normaliseAddress(input.ip), port: input.port, sha256: normaliseFingerprint(input.sha256), source: 'operator' as const };
-    const [created] = await withDbErrors({ operation: 'write' }, () => db.insert(knownHostKeys).values(row).returning());
+    const row = {
+      ip: normaliseAddress(input.ip),
+      port: input.port,
+      sha256: normaliseFingerprint(input.sha256),
+      source: 'operator' as const,
+    };
+    const [created] = await withDbErrors({ operation: 'write' }, () =>
+      db.insert(knownHostKeys).values(row).returning(),
+    );
     return created!;
   },
 
@@ -55,7 +75,9 @@ export const knownHostKeyRepo = {
     requireId(ENTITY, id);
     if (input.sha256 === undefined) return knownHostKeyRepo.get(db, id);
     const set = { sha256: normaliseFingerprint(input.sha256), source: 'operator' as const, learnedInScanId: null };
-    const rows = await withDbErrors({ operation: 'write' }, () => db.update(knownHostKeys).set(set).where(eq(knownHostKeys.id, id)).returning());
+    const rows = await withDbErrors({ operation: 'write' }, () =>
+      db.update(knownHostKeys).set(set).where(eq(knownHostKeys.id, id)).returning(),
+    );
     return firstOrNotFound(rows, ENTITY, id);
   },
 
@@ -68,7 +90,10 @@ export const knownHostKeyRepo = {
     const pinned = new Map<string, string>();
     if (endpoints.length === 0) return pinned;
     const ips = [...new Set(endpoints.map((e) => e.ip))];
-    const rows = await db.select({ ip: knownHostKeys.ip, port: knownHostKeys.port, sha256: knownHostKeys.sha256 }).from(knownHostKeys).where(inArray(knownHostKeys.ip, ips));
+    const rows = await db
+      .select({ ip: knownHostKeys.ip, port: knownHostKeys.port, sha256: knownHostKeys.sha256 })
+      .from(knownHostKeys)
+      .where(inArray(knownHostKeys.ip, ips));
     for (const row of rows) pinned.set(endpointKey(row.ip, row.port), row.sha256);
     return pinned;
   },
@@ -76,10 +101,20 @@ export const knownHostKeyRepo = {
   /** Trust on first use: pins the keys of endpoints that have none yet; never replaces one. */
   async learn(db: Database, keys: { ip: string; port: number; sha256: string; scanId: string }[]): Promise<void> {
     if (keys.length === 0) return;
-    const rows = keys.map((k) => ({ ip: k.ip, port: k.port, sha256: normaliseFingerprint(k.sha256), source: 'learned' as const, learnedInScanId: k.scanId }));
-    await withDbErrors({ operation: 'write' }, () => db.insert(knownHostKeys).values(rows).onConflictDoNothing({ target: [knownHostKeys.ip, knownHostKeys.port] }));
+    const rows = keys.map((k) => ({
+      ip: k.ip,
+      port: k.port,
+      sha256: normaliseFingerprint(k.sha256),
+      source: 'learned' as const,
+      learnedInScanId: k.scanId,
+    }));
+    await withDbErrors({ operation: 'write' }, () =>
+      db
+        .insert(knownHostKeys)
+        .values(rows)
+        .onConflictDoNothing({ target: [knownHostKeys.ip, knownHostKeys.port] }),
+    );
   },
 
   endpointKey,
 };
-

@@ -24,10 +24,16 @@ export const DEFAULT_PROFILE: ProfileSettings = {
 
 /** The settings a scan workflow carries. */
 export function profileSettings(row: OptionProfile): ProfileSettings {
-  return { technologies: row.technologies as ProfileSettings['technologies'], maxParallelHosts: row.maxParallelHosts, timeouts: row.timeouts, retry: row.retry };
+  return {
+    technologies: row.technologies as ProfileSettings['technologies'],
+    maxParallelHosts: row.maxParallelHosts,
+    timeouts: row.timeouts,
+    retry: row.retry,
+  };
 }
 
-const clearDefault = (tx: Database) => tx.update(optionProfiles).set({ isDefault: false }).where(eq(optionProfiles.isDefault, true));
+const clearDefault = (tx: Database) =>
+  tx.update(optionProfiles).set({ isDefault: false }).where(eq(optionProfiles.isDefault, true));
 
 async function findDefault(db: Database): Promise<OptionProfile | undefined> {
   const [row] = await db.select().from(optionProfiles).where(eq(optionProfiles.isDefault, true));
@@ -37,7 +43,12 @@ async function findDefault(db: Database): Promise<OptionProfile | undefined> {
 export const profileRepo = {
   async list(db: Database, page?: Page): Promise<OptionProfile[]> {
     const { limit, offset } = pageOf(page);
-    return db.select().from(optionProfiles).orderBy(asc(optionProfiles.createdAt), asc(optionProfiles.id)).limit(limit).offset(offset);
+    return db
+      .select()
+      .from(optionProfiles)
+      .orderBy(asc(optionProfiles.createdAt), asc(optionProfiles.id))
+      .limit(limit)
+      .offset(offset);
   },
 
   async get(db: Database, id: string): Promise<OptionProfile> {
@@ -58,12 +69,18 @@ export const profileRepo = {
 
   async update(db: Database, id: string, patch: Partial<ProfileInput>): Promise<OptionProfile> {
     requireId(ENTITY, id);
-    const changes = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<ProfileInput>;
+    const changes = Object.fromEntries(
+      Object.entries(patch).filter(([, v]) => v !== undefined),
+    ) as Partial<ProfileInput>;
     if (Object.keys(changes).length === 0) return profileRepo.get(db, id);
     return withDbErrors({ operation: 'write', name: patch.name }, () =>
       db.transaction(async (tx) => {
         if (changes.isDefault) await clearDefault(tx);
-        return firstOrNotFound(await tx.update(optionProfiles).set(changes).where(eq(optionProfiles.id, id)).returning(), ENTITY, id);
+        return firstOrNotFound(
+          await tx.update(optionProfiles).set(changes).where(eq(optionProfiles.id, id)).returning(),
+          ENTITY,
+          id,
+        );
       }),
     );
   },

@@ -70,7 +70,15 @@ export interface ReportHost {
 }
 
 export interface AuthenticationReport {
-  scan: { id: string; title: string; status: string; hostCount: number; createdAt: Date; startedAt: Date | null; finishedAt: Date | null };
+  scan: {
+    id: string;
+    title: string;
+    status: string;
+    hostCount: number;
+    createdAt: Date;
+    startedAt: Date | null;
+    finishedAt: Date | null;
+  };
   /** Hosts per category over the whole scan. */
   counts: Record<ReportCategory, number>;
   /** Hosts matching the filter (all pages). */
@@ -80,10 +88,12 @@ export interface AuthenticationReport {
 
 const { ipKey: _ipKey, ...resultColumns } = getTableColumns(hostResults);
 
-const hostIp = (ip: string): { ip: string; ipKey: string } => parseTargetField('ip', () => ({ ip: normaliseIp(ip), ipKey: ipSortKey(ip).toString() }));
+const hostIp = (ip: string): { ip: string; ipKey: string } =>
+  parseTargetField('ip', () => ({ ip: normaliseIp(ip), ipKey: ipSortKey(ip).toString() }));
 
 function checkCategory(category: string): void {
-  if (!(REPORT_CATEGORIES as readonly string[]).includes(category)) throw new InvalidValueError('category', `must be one of ${REPORT_CATEGORIES.join(', ')}`);
+  if (!(REPORT_CATEGORIES as readonly string[]).includes(category))
+    throw new InvalidValueError('category', `must be one of ${REPORT_CATEGORIES.join(', ')}`);
 }
 
 const emptyCounts = () => Object.fromEntries(REPORT_CATEGORIES.map((c) => [c, 0])) as Record<ReportCategory, number>;
@@ -91,7 +101,11 @@ const emptyCounts = () => Object.fromEntries(REPORT_CATEGORIES.map((c) => [c, 0]
 async function attemptsOf(db: Database, resultIds: string[]): Promise<Map<string, AttemptView[]>> {
   const byResult = new Map<string, AttemptView[]>(resultIds.map((id) => [id, []]));
   if (resultIds.length === 0) return byResult;
-  const rows = await db.select().from(hostAttempts).where(inArray(hostAttempts.resultId, resultIds)).orderBy(asc(hostAttempts.resultId), asc(hostAttempts.attemptNo));
+  const rows = await db
+    .select()
+    .from(hostAttempts)
+    .where(inArray(hostAttempts.resultId, resultIds))
+    .orderBy(asc(hostAttempts.resultId), asc(hostAttempts.attemptNo));
   for (const { resultId, ...attempt } of rows) byResult.get(resultId)?.push(attempt);
   return byResult;
 }
@@ -99,13 +113,19 @@ async function attemptsOf(db: Database, resultIds: string[]): Promise<Map<string
 async function packagesOf(db: Database, resultIds: string[]): Promise<Map<string, PackageRow[]>> {
   const byResult = new Map<string, PackageRow[]>(resultIds.map((id) => [id, []]));
   if (resultIds.length === 0) return byResult;
-  const rows = await db.select().from(hostPackages).where(inArray(hostPackages.resultId, resultIds)).orderBy(asc(hostPackages.name), asc(hostPackages.version), asc(hostPackages.arch));
+  const rows = await db
+    .select()
+    .from(hostPackages)
+    .where(inArray(hostPackages.resultId, resultIds))
+    .orderBy(asc(hostPackages.name), asc(hostPackages.version), asc(hostPackages.arch));
   for (const { resultId, ...pkg } of rows) byResult.get(resultId)?.push(pkg);
   return byResult;
 }
 
 function scanFilter(scanId: string, category?: ReportCategory): SQL {
-  return category ? and(eq(hostResults.scanId, scanId), eq(hostResults.category, category))! : eq(hostResults.scanId, scanId);
+  return category
+    ? and(eq(hostResults.scanId, scanId), eq(hostResults.category, category))!
+    : eq(hostResults.scanId, scanId);
 }
 
 function checkResult(input: HostResultInput): void {
@@ -115,8 +135,21 @@ function checkResult(input: HostResultInput): void {
 }
 
 /** Columns an upsert replaces when the host already has a result in this scan. */
-const REPLACED_ON_REPUBLISH = ['ipKey', 'category', 'errorCode', 'vendorCode', 'cause', 'login', 'authRecordId', 'facts', 'packageCount', 'finishedAt'] as const;
-const replaceFromExcluded = Object.fromEntries(REPLACED_ON_REPUBLISH.map((key) => [key, sql.raw(`excluded.${getTableColumns(hostResults)[key].name}`)]));
+const REPLACED_ON_REPUBLISH = [
+  'ipKey',
+  'category',
+  'errorCode',
+  'vendorCode',
+  'cause',
+  'login',
+  'authRecordId',
+  'facts',
+  'packageCount',
+  'finishedAt',
+] as const;
+const replaceFromExcluded = Object.fromEntries(
+  REPLACED_ON_REPUBLISH.map((key) => [key, sql.raw(`excluded.${getTableColumns(hostResults)[key].name}`)]),
+);
 
 /**
  * Hosts' results, their attempts and their packages; replaces any earlier copy. Set-based: a
@@ -124,29 +157,44 @@ const replaceFromExcluded = Object.fromEntries(REPLACED_ON_REPUBLISH.map((key) =
  */
 async function writeResults(tx: Transaction, inputs: HostResultInput[]): Promise<string[]> {
   const finishedAt = new Date();
-  const rows = inputs.map(({ packages, attempts: _attempts, ...fields }) => ({ ...fields, ...hostIp(fields.ip), packageCount: packages.length, finishedAt }));
+  const rows = inputs.map(({ packages, attempts: _attempts, ...fields }) => ({
+    ...fields,
+    ...hostIp(fields.ip),
+    packageCount: packages.length,
+    finishedAt,
+  }));
   const keyOf = (r: { ip: string; technology: string }) => `${r.ip} ${r.technology}`;
   const seen = new Set<string>();
   for (const row of rows) {
-    if (seen.has(keyOf(row))) throw new InvalidValueError('results', `${row.ip} (${row.technology}) appears more than once in one publish`);
+    if (seen.has(keyOf(row)))
+      throw new InvalidValueError('results', `${row.ip} (${row.technology}) appears more than once in one publish`);
     seen.add(keyOf(row));
   }
   const written = await tx
     .insert(hostResults)
     .values(rows)
-    .onConflictDoUpdate({ target: [hostResults.scanId, hostResults.ip, hostResults.technology], set: replaceFromExcluded })
+    .onConflictDoUpdate({
+      target: [hostResults.scanId, hostResults.ip, hostResults.technology],
+      set: replaceFromExcluded,
+    })
     .returning({ id: hostResults.id, ip: hostResults.ip, technology: hostResults.technology });
   const idOf = new Map(written.map((w) => [keyOf(w), w.id]));
   const resultIds = rows.map((row) => idOf.get(keyOf(row))!);
 
   await tx.delete(hostAttempts).where(inArray(hostAttempts.resultId, resultIds));
-  const attempts = inputs.flatMap((input, i) => input.attempts.map((a) => ({ ...a, resultId: resultIds[i]!, at: new Date(a.at) })));
+  const attempts = inputs.flatMap((input, i) =>
+    input.attempts.map((a) => ({ ...a, resultId: resultIds[i]!, at: new Date(a.at) })),
+  );
   if (attempts.length > 0) await tx.insert(hostAttempts).values(attempts);
 
   await tx.delete(hostPackages).where(inArray(hostPackages.resultId, resultIds));
   // One statement with one parameter whatever the inventory sizes: each host's packages travel
   // as a JSON array and are expanded server-side, far cheaper than thousands of VALUES tuples.
-  const inventories = inputs.flatMap((input, i) => (input.packages.length > 0 ? [{ r: resultIds[i], p: input.packages.map(({ name, version, arch }) => ({ name, version, arch })) }] : []));
+  const inventories = inputs.flatMap((input, i) =>
+    input.packages.length > 0
+      ? [{ r: resultIds[i], p: input.packages.map(({ name, version, arch }) => ({ name, version, arch })) }]
+      : [],
+  );
   if (inventories.length > 0) {
     await tx.execute(sql`insert into host_packages (result_id, name, version, arch)
       select h.r, t.name, t.version, t.arch
@@ -170,26 +218,47 @@ export const resultRepo = {
   async publishMany(db: Database, inputs: HostResultInput[]): Promise<{ resultIds: string[] }> {
     for (const input of inputs) checkResult(input);
     if (inputs.length === 0) return { resultIds: [] };
-    return withDbErrors({ operation: 'write' }, () => db.transaction(async (tx) => ({ resultIds: await writeResults(tx, inputs) })));
+    return withDbErrors({ operation: 'write' }, () =>
+      db.transaction(async (tx) => ({ resultIds: await writeResults(tx, inputs) })),
+    );
   },
 
   /**
    * Many NOT_ATTEMPTED hosts at once (no record covers them, or the profile disables the
    * technology). A host that already has a result keeps it. Returns how many were new.
    */
-  async publishNotAttempted(db: Database, scanId: string, hosts: { ip: string; code: ErrorCode }[], technology: string): Promise<number> {
+  async publishNotAttempted(
+    db: Database,
+    scanId: string,
+    hosts: { ip: string; code: ErrorCode }[],
+    technology: string,
+  ): Promise<number> {
     requireReference('scanId', 'scan', scanId);
     if (hosts.length === 0) return 0;
     const finishedAt = new Date();
-    const rows = hosts.map((h) => ({ scanId, technology, ...hostIp(h.ip), category: 'NOT_ATTEMPTED' as const, errorCode: h.code, cause: describeCode(h.code).summary, finishedAt }));
-    const inserted = await withDbErrors({ operation: 'write' }, () => db.insert(hostResults).values(rows).onConflictDoNothing().returning({ id: hostResults.id }));
+    const rows = hosts.map((h) => ({
+      scanId,
+      technology,
+      ...hostIp(h.ip),
+      category: 'NOT_ATTEMPTED' as const,
+      errorCode: h.code,
+      cause: describeCode(h.code).summary,
+      finishedAt,
+    }));
+    const inserted = await withDbErrors({ operation: 'write' }, () =>
+      db.insert(hostResults).values(rows).onConflictDoNothing().returning({ id: hostResults.id }),
+    );
     return inserted.length;
   },
 
   async countByCategory(db: Database, scanId: string): Promise<Record<ReportCategory, number>> {
     const counts = emptyCounts();
     if (!isUuid(scanId)) return counts; // a malformed id has no results, rather than a SQL error
-    const rows = await db.select({ category: hostResults.category, n: count() }).from(hostResults).where(eq(hostResults.scanId, scanId)).groupBy(hostResults.category);
+    const rows = await db
+      .select({ category: hostResults.category, n: count() })
+      .from(hostResults)
+      .where(eq(hostResults.scanId, scanId))
+      .groupBy(hostResults.category);
     for (const row of rows) counts[row.category] = Number(row.n);
     return counts;
   },
@@ -208,14 +277,27 @@ export const resultRepo = {
     const ids = rows.map((r) => r.id);
     const attempts = await attemptsOf(db, ids);
     const packages = filter.includePackages ? await packagesOf(db, ids) : undefined;
-    return rows.map((r) => ({ ...r, attempts: attempts.get(r.id) ?? [], ...(packages && { packages: packages.get(r.id) ?? [] }) }));
+    return rows.map((r) => ({
+      ...r,
+      attempts: attempts.get(r.id) ?? [],
+      ...(packages && { packages: packages.get(r.id) ?? [] }),
+    }));
   },
 
   /** One host's result with its attempts and full package inventory. */
-  async get(db: Database, scanId: string, ip: string, technology: string): Promise<ResultView & { packages: PackageRow[] }> {
+  async get(
+    db: Database,
+    scanId: string,
+    ip: string,
+    technology: string,
+  ): Promise<ResultView & { packages: PackageRow[] }> {
     const what = `result for ${ip} (${technology}) of scan`;
     requireId(what, scanId);
-    const where = and(eq(hostResults.scanId, scanId), eq(hostResults.ip, hostIp(ip).ip), eq(hostResults.technology, technology));
+    const where = and(
+      eq(hostResults.scanId, scanId),
+      eq(hostResults.ip, hostIp(ip).ip),
+      eq(hostResults.technology, technology),
+    );
     const row = firstOrNotFound(await db.select(resultColumns).from(hostResults).where(where), what, scanId);
     const [attempts, packages] = [await attemptsOf(db, [row.id]), await packagesOf(db, [row.id])];
     return { ...row, attempts: attempts.get(row.id) ?? [], packages: packages.get(row.id) ?? [] };
@@ -225,7 +307,11 @@ export const resultRepo = {
    * The Authentication Report: per host and technology, the category, the cause (our code, the
    * vendor's code), the login and record used, and every attempt — a page at a time.
    */
-  async authenticationReport(db: Database, scanId: string, filter: Page & { category?: ReportCategory } = {}): Promise<AuthenticationReport> {
+  async authenticationReport(
+    db: Database,
+    scanId: string,
+    filter: Page & { category?: ReportCategory } = {},
+  ): Promise<AuthenticationReport> {
     const { limit, offset } = pageOf(filter);
     const scan = await scanRepo.get(db, scanId);
     const counts = await resultRepo.countByCategory(db, scanId);
@@ -255,7 +341,15 @@ export const resultRepo = {
       rows.map((r) => r.id),
     );
     return {
-      scan: { id: scan.id, title: scan.title, status: scan.status, hostCount: scan.hostCount, createdAt: scan.createdAt, startedAt: scan.startedAt, finishedAt: scan.finishedAt },
+      scan: {
+        id: scan.id,
+        title: scan.title,
+        status: scan.status,
+        hostCount: scan.hostCount,
+        createdAt: scan.createdAt,
+        startedAt: scan.startedAt,
+        finishedAt: scan.finishedAt,
+      },
       counts,
       total,
       hosts: rows.map(({ id, ...host }) => ({ ...host, attempts: attempts.get(id) ?? [] })),

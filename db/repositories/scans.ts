@@ -4,7 +4,15 @@ import type { Database } from '../client.js';
 import { scans, type ScanStatus } from '../schema.js';
 import { withDbErrors } from '../translate-errors.js';
 import { countHosts, parseScanTargets, type IpRange } from '../../domain/targets.js';
-import { deleteById, firstOrNotFound, pageOf, parseTargetField, requireId, requireReference, type Page } from './shared.js';
+import {
+  deleteById,
+  firstOrNotFound,
+  pageOf,
+  parseTargetField,
+  requireId,
+  requireReference,
+  type Page,
+} from './shared.js';
 
 const ENTITY = 'scan';
 
@@ -34,7 +42,14 @@ export const scanRepo = {
     requireReference('optionProfileId', 'option profile', input.optionProfileId);
     requireReference('applianceId', 'appliance', input.applianceId);
     const ranges = scanRanges(input);
-    const values = { title: input.title, targets: input.targets, ranges, hostCount: Number(countHosts(ranges)), optionProfileId: input.optionProfileId, applianceId: input.applianceId };
+    const values = {
+      title: input.title,
+      targets: input.targets,
+      ranges,
+      hostCount: Number(countHosts(ranges)),
+      optionProfileId: input.optionProfileId,
+      applianceId: input.applianceId,
+    };
     const [row] = await withDbErrors({ operation: 'write' }, () => db.insert(scans).values(values).returning());
     return row!;
   },
@@ -69,7 +84,12 @@ export const scanRepo = {
    * Ends an open scan (FINISHED, CANCELED or FAILED) with its summary, stamping finished_at.
    * Ending it again keeps the first ending, so the activity may safely be retried.
    */
-  async finish(db: Database, id: string, status: Exclude<ScanStatus, 'QUEUED' | 'RUNNING'>, summary?: Record<string, number>): Promise<Scan> {
+  async finish(
+    db: Database,
+    id: string,
+    status: Exclude<ScanStatus, 'QUEUED' | 'RUNNING'>,
+    summary?: Record<string, number>,
+  ): Promise<Scan> {
     requireId(ENTITY, id);
     await db
       .update(scans)

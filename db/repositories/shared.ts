@@ -17,7 +17,8 @@ export function pageOf(page: Page = {}): { limit: number; offset: number } {
   const limit = page.limit ?? DEFAULT_PAGE_SIZE;
   const offset = page.offset ?? 0;
   if (!Number.isInteger(limit) || limit < 0) throw new InvalidValueError('limit', 'must be a whole number, 0 or more');
-  if (!Number.isInteger(offset) || offset < 0) throw new InvalidValueError('offset', 'must be a whole number, 0 or more');
+  if (!Number.isInteger(offset) || offset < 0)
+    throw new InvalidValueError('offset', 'must be a whole number, 0 or more');
   return { limit, offset };
 }
 
@@ -42,9 +43,16 @@ export function firstOrNotFound<T>(rows: T[], entity: string, id: string): T {
 }
 
 /** Deletes one row by id; "in use" when other rows still reference it (never cascades to them). */
-export async function deleteById(db: Database, table: PgTable & { id: PgColumn }, entity: string, id: string): Promise<void> {
+export async function deleteById(
+  db: Database,
+  table: PgTable & { id: PgColumn },
+  entity: string,
+  id: string,
+): Promise<void> {
   requireId(entity, id);
-  const deleted = await withDbErrors({ operation: 'delete' }, () => db.delete(table).where(eq(table.id, id)).returning({ id: table.id }));
+  const deleted = await withDbErrors({ operation: 'delete' }, () =>
+    db.delete(table).where(eq(table.id, id)).returning({ id: table.id }),
+  );
   firstOrNotFound(deleted, entity, id);
 }
 

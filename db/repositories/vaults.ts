@@ -33,26 +33,44 @@ export const vaultAad = (id: string) => `vault_records:${id}`;
 
 function openAccess(box: SecretSealer, id: string, envelope: string): Record<string, unknown> {
   const access = box.open(envelope, vaultAad(id));
-  if (!access || typeof access !== 'object' || Array.isArray(access)) throw new Error(`the access secret of vault record ${id} is not an object`);
+  if (!access || typeof access !== 'object' || Array.isArray(access))
+    throw new Error(`the access secret of vault record ${id} is not an object`);
   return access as Record<string, unknown>;
 }
 
 export const vaultRepo = {
   async list(db: Database, page?: Page): Promise<VaultRecord[]> {
     const { limit, offset } = pageOf(page);
-    return db.select(publicColumns).from(vaultRecords).orderBy(asc(vaultRecords.createdAt), asc(vaultRecords.id)).limit(limit).offset(offset);
+    return db
+      .select(publicColumns)
+      .from(vaultRecords)
+      .orderBy(asc(vaultRecords.createdAt), asc(vaultRecords.id))
+      .limit(limit)
+      .offset(offset);
   },
 
   async get(db: Database, id: string): Promise<VaultRecord> {
     requireId(ENTITY, id);
-    return firstOrNotFound(await db.select(publicColumns).from(vaultRecords).where(eq(vaultRecords.id, id)), ENTITY, id);
+    return firstOrNotFound(
+      await db.select(publicColumns).from(vaultRecords).where(eq(vaultRecords.id, id)),
+      ENTITY,
+      id,
+    );
   },
 
   async create(db: Database, box: SecretSealer, input: VaultInput): Promise<VaultRecord> {
     // The id is chosen here so the ciphertext can be bound to it before the row exists.
     const id = randomUUID();
-    const row = { id, name: input.name, type: input.type, config: input.config, accessCiphertext: box.seal(input.access, vaultAad(id)) };
-    const [created] = await withDbErrors({ operation: 'write', name: input.name }, () => db.insert(vaultRecords).values(row).returning(publicColumns));
+    const row = {
+      id,
+      name: input.name,
+      type: input.type,
+      config: input.config,
+      accessCiphertext: box.seal(input.access, vaultAad(id)),
+    };
+    const [created] = await withDbErrors({ operation: 'write', name: input.name }, () =>
+      db.insert(vaultRecords).values(row).returning(publicColumns),
+    );
     return created!;
   },
 
@@ -78,14 +96,25 @@ export const vaultRepo = {
   /** The opened access secret: only for the control-plane activity that builds host plans. */
   async loadAccess(db: Database, box: SecretSealer, id: string): Promise<Record<string, unknown>> {
     requireId(ENTITY, id);
-    const [row] = await db.select({ sealed: vaultRecords.accessCiphertext }).from(vaultRecords).where(eq(vaultRecords.id, id));
+    const [row] = await db
+      .select({ sealed: vaultRecords.accessCiphertext })
+      .from(vaultRecords)
+      .where(eq(vaultRecords.id, id));
     return openAccess(box, id, firstOrNotFound(row ? [row] : [], ENTITY, id).sealed);
   },
 
   /** The record and its opened access secret, in one read. */
-  async loadWithAccess(db: Database, box: SecretSealer, id: string): Promise<VaultRecord & { access: Record<string, unknown> }> {
+  async loadWithAccess(
+    db: Database,
+    box: SecretSealer,
+    id: string,
+  ): Promise<VaultRecord & { access: Record<string, unknown> }> {
     requireId(ENTITY, id);
-    const { accessCiphertext, ...record } = firstOrNotFound(await db.select().from(vaultRecords).where(eq(vaultRecords.id, id)), ENTITY, id);
+    const { accessCiphertext, ...record } = firstOrNotFound(
+      await db.select().from(vaultRecords).where(eq(vaultRecords.id, id)),
+      ENTITY,
+      id,
+    );
     return { ...record, access: openAccess(box, id, accessCiphertext) };
   },
 

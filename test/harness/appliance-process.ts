@@ -13,7 +13,12 @@ export interface ApplianceProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export function spawnAppliance(options: { temporalAddress: string; applianceId: string; codecKeys: string; logFile: string }): ApplianceProcess {
+export function spawnAppliance(options: {
+  temporalAddress: string;
+  applianceId: string;
+  codecKeys: string;
+  logFile: string;
+}): ApplianceProcess {
   const log = createWriteStream(options.logFile, { flags: 'a' });
   const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'workers/appliance/main.ts')], {
     cwd: projectRoot,
@@ -32,7 +37,9 @@ export function spawnAppliance(options: { temporalAddress: string; applianceId: 
       if (chunk.toString().includes('appliance worker polling')) resolve();
     };
     child.stdout?.on('data', onData);
-    void exited.then((code) => reject(new Error(`appliance process exited early (code ${code}); see ${options.logFile}`)));
+    void exited.then((code) =>
+      reject(new Error(`appliance process exited early (code ${code}); see ${options.logFile}`)),
+    );
   });
   child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });

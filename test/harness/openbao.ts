@@ -34,15 +34,26 @@ process.once('exit', () => live.forEach((kill) => kill()));
 
 export async function startOpenBao(): Promise<OpenBaoServer> {
   const bin = baoPath();
-  if (!existsSync(bin)) throw new Error(`OpenBao is not installed at ${bin}: run "node scripts/bootstrap.mjs --for-tests"`);
+  if (!existsSync(bin))
+    throw new Error(`OpenBao is not installed at ${bin}: run "node scripts/bootstrap.mjs --for-tests"`);
   // The dev server also takes port+1 for its cluster listener: find a pair that is free.
   let port = await freePort();
   while (!(await portIsFree(port + 1))) port = await freePort();
   const rootToken = `root-${randomBytes(12).toString('hex')}`;
-  const child = spawn(bin, ['server', '-dev', `-dev-root-token-id=${rootToken}`, `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, HOME: process.env.HOME ?? '/root', BAO_ADDR: '', VAULT_ADDR: '' },
-  });
+  const child = spawn(
+    bin,
+    [
+      'server',
+      '-dev',
+      `-dev-root-token-id=${rootToken}`,
+      `-dev-listen-address=127.0.0.1:${port}`,
+      '-dev-no-store-token',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, HOME: process.env.HOME ?? '/root', BAO_ADDR: '', VAULT_ADDR: '' },
+    },
+  );
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
   child.stderr.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
@@ -52,13 +63,18 @@ export async function startOpenBao(): Promise<OpenBaoServer> {
   const url = `http://127.0.0.1:${port}`;
 
   const request = async (method: string, path: string, body?: unknown, token = rootToken) => {
-    const res = await fetch(`${url}/v1/${path}`, { method, headers: { 'X-Vault-Token': token }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(`${url}/v1/${path}`, {
+      method,
+      headers: { 'X-Vault-Token': token },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await res.text();
     return { status: res.status, json: text ? JSON.parse(text) : undefined };
   };
   const ok = async (method: string, path: string, body?: unknown) => {
     const res = await request(method, path, body);
-    if (res.status >= 300) throw new Error(`OpenBao ${method} ${path} answered ${res.status}: ${JSON.stringify(res.json?.errors)}`);
+    if (res.status >= 300)
+      throw new Error(`OpenBao ${method} ${path} answered ${res.status}: ${JSON.stringify(res.json?.errors)}`);
     return res.json;
   };
 

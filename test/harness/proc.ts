@@ -42,5 +42,7 @@ export function procCommandLine(pid: number | string): string | undefined {
 
 /** Every process id there is right now. */
 export function allPids(): number[] {
-  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number);
 }

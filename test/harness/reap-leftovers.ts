@@ -7,7 +7,11 @@ import { toolsDir } from '../../scripts/tools.mjs';
 import { allPids, procCommandLine, procStat } from './proc.js';
 
 const escaped = toolsDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const TEST_SERVERS = [new RegExp(`^${escaped}/.*bao server -dev`), new RegExp(`^${escaped}/.*temporal server start-dev .*--headless`), /sshd -D -e -f \/tmp\/vstest-sshd-/];
+const TEST_SERVERS = [
+  new RegExp(`^${escaped}/.*bao server -dev`),
+  new RegExp(`^${escaped}/.*temporal server start-dev .*--headless`),
+  /sshd -D -e -f \/tmp\/vstest-sshd-/,
+];
 
 export function orphanedTestServers(): number[] {
   return allPids().filter((pid) => {

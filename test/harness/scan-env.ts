@@ -19,7 +19,11 @@ import { createControlPlaneActivities } from '../../activities/control-plane.js'
 import { openDatabase, type OpenedDatabase } from '../../db/client.js';
 import { SecretBox } from '../../db/crypto.js';
 import { buildApp } from '../../api/app.js';
-import { createApplianceWorkers, type ApplianceWorkerOptions, type ApplianceWorkers } from '../../workers/appliance/create-workers.js';
+import {
+  createApplianceWorkers,
+  type ApplianceWorkerOptions,
+  type ApplianceWorkers,
+} from '../../workers/appliance/create-workers.js';
 import { spawnAppliance, type ApplianceProcess } from './appliance-process.js';
 
 export interface ScanEnvironment {
@@ -34,7 +38,10 @@ export interface ScanEnvironment {
   api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T; text: string }>;
   startAppliance(applianceId: string): Promise<ApplianceProcess>;
   /** Appliance workers inside this process, with simulated vaults or technologies. */
-  startSimulatedAppliance(applianceId: string, overrides: Pick<ApplianceWorkerOptions, 'vaults' | 'technologies' | 'maxConcurrentActivities'>): Promise<ApplianceWorkers>;
+  startSimulatedAppliance(
+    applianceId: string,
+    overrides: Pick<ApplianceWorkerOptions, 'vaults' | 'technologies' | 'maxConcurrentActivities'>,
+  ): Promise<ApplianceWorkers>;
   /** Ends every appliance process this environment started (SIGKILL: as a crash would). */
   killAppliances(signal: NodeJS.Signals): Promise<void>;
   stop(): Promise<void>;
@@ -63,8 +70,18 @@ export async function startScanEnvironment(options: { databaseUrl?: string } = {
   stops.push(() => client.connection.close());
 
   const connection = await connectWorkerConnection(settings);
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath, failureConverterPath: (dataConverter as { failureConverterPath: string }).failureConverterPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never });
-  const worker: Worker = await createControlPlaneWorker({ connection, namespace: 'default', dataConverter, activities: createControlPlaneActivities({ db: database.db, box }), workflowBundle });
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath,
+    failureConverterPath: (dataConverter as { failureConverterPath: string }).failureConverterPath,
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never,
+  });
+  const worker: Worker = await createControlPlaneWorker({
+    connection,
+    namespace: 'default',
+    dataConverter,
+    activities: createControlPlaneActivities({ db: database.db, box }),
+    workflowBundle,
+  });
   const workerRun = worker.run();
   stops.push(async () => {
     worker.shutdown();
@@ -73,7 +90,14 @@ export async function startScanEnvironment(options: { databaseUrl?: string } = {
   });
 
   const apiToken = randomBytes(16).toString('hex');
-  const app: FastifyInstance = await buildApp({ logger, apiToken, codec: new EncryptionCodec(parseKeyring(codecKeys, 'test')), db: database.db, box, temporal: client });
+  const app: FastifyInstance = await buildApp({
+    logger,
+    apiToken,
+    codec: new EncryptionCodec(parseKeyring(codecKeys, 'test')),
+    db: database.db,
+    box,
+    temporal: client,
+  });
   await app.listen({ host: '127.0.0.1', port: 0 });
   stops.push(() => app.close());
   const address = app.server.address();
@@ -94,7 +118,10 @@ export async function startScanEnvironment(options: { databaseUrl?: string } = {
     async api(method, path, body) {
       const res = await fetch(`${apiUrl}/api/v1${path}`, {
         method,
-        headers: { authorization: `Bearer ${apiToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: {
+          authorization: `Bearer ${apiToken}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await res.text();
@@ -116,7 +143,13 @@ export async function startScanEnvironment(options: { databaseUrl?: string } = {
     },
     async startSimulatedAppliance(applianceId, overrides) {
       const applianceConnection = await connectWorkerConnection(settings);
-      const workers = await createApplianceWorkers({ connection: applianceConnection, namespace: 'default', dataConverter, applianceId, ...overrides });
+      const workers = await createApplianceWorkers({
+        connection: applianceConnection,
+        namespace: 'default',
+        dataConverter,
+        applianceId,
+        ...overrides,
+      });
       const running = workers.run();
       stops.push(async () => {
         workers.shutdown();
@@ -132,7 +165,8 @@ export async function startScanEnvironment(options: { databaseUrl?: string } = {
       for (const stop of stops.reverse()) {
         const started = Date.now();
         await Promise.race([stop().catch(() => undefined), new Promise((r) => setTimeout(r, 30_000))]);
-        if (Date.now() - started > 5_000) console.warn(`scan-env: a shutdown step took ${Date.now() - started} ms: ${stop.toString().slice(0, 120)}`);
+        if (Date.now() - started > 5_000)
+          console.warn(`scan-env: a shutdown step took ${Date.now() - started} ms: ${stop.toString().slice(0, 120)}`);
       }
     },
   };

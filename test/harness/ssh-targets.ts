@@ -2,7 +2,19 @@
 // drop-ins, and real sshd processes on loopback addresses with their own config and host keys.
 // Nothing of the machine's own accounts or /etc/ssh is touched.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitForPort } from '../../workers/net.js';
@@ -55,8 +67,11 @@ function run(cmd: string, args: string[], input?: string): void {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr?.toString().trim()}`);
 }
 
-export async function createTestUser(options: TestUserOptions): Promise<{ name: string; home: string; remove(): void }> {
-  if (!options.name.startsWith(PREFIX) || !/^[a-z0-9_-]{1,32}$/.test(options.name)) throw new Error(`test users must be named ${PREFIX}… (lowercase, ≤ 32 chars): ${options.name}`);
+export async function createTestUser(
+  options: TestUserOptions,
+): Promise<{ name: string; home: string; remove(): void }> {
+  if (!options.name.startsWith(PREFIX) || !/^[a-z0-9_-]{1,32}$/.test(options.name))
+    throw new Error(`test users must be named ${PREFIX}… (lowercase, ≤ 32 chars): ${options.name}`);
   const { name } = options;
   claimUser(name);
   run('useradd', ['-m', '-s', '/bin/bash', name]);
@@ -89,11 +104,24 @@ function removeTestUser(name: string): void {
 }
 
 /** An ed25519 key pair (OpenSSH format), optionally protected by a passphrase. */
-export function generateKeyPair(options: { passphrase?: string; comment?: string } = {}): { privateKey: string; publicKey: string } {
+export function generateKeyPair(options: { passphrase?: string; comment?: string } = {}): {
+  privateKey: string;
+  publicKey: string;
+} {
   const dir = mkdtempSync(join(tmpdir(), 'vstest-key-'));
   try {
     const file = join(dir, 'id');
-    run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', options.passphrase ?? '', '-C', options.comment ?? 'vstest', '-f', file]);
+    run('ssh-keygen', [
+      '-q',
+      '-t',
+      'ed25519',
+      '-N',
+      options.passphrase ?? '',
+      '-C',
+      options.comment ?? 'vstest',
+      '-f',
+      file,
+    ]);
     return { privateKey: readFileSync(file, 'utf8'), publicKey: readFileSync(`${file}.pub`, 'utf8').trim() };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -113,7 +141,12 @@ export interface SshdServer {
 const sshds = new Set<ChildProcess>();
 process.once('exit', () => sshds.forEach((p) => p.kill('SIGKILL')));
 
-export async function startSshd(options: { address: string; port?: number; passwordAuthentication?: boolean; logLevel?: 'ERROR' | 'INFO' | 'VERBOSE' }): Promise<SshdServer> {
+export async function startSshd(options: {
+  address: string;
+  port?: number;
+  passwordAuthentication?: boolean;
+  logLevel?: 'ERROR' | 'INFO' | 'VERBOSE';
+}): Promise<SshdServer> {
   if (!options.address.startsWith('127.')) throw new Error('test sshd processes listen on loopback addresses only');
   const dir = mkdtempSync(join(tmpdir(), 'vstest-sshd-'));
   chmodSync(dir, 0o755);
@@ -142,7 +175,9 @@ export async function startSshd(options: { address: string; port?: number; passw
   ].join('\n');
   writeFileSync(join(dir, 'sshd_config'), `${config}\n`);
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   sshds.add(child);
@@ -177,8 +212,12 @@ export async function cleanupAll(): Promise<void> {
   sshds.clear();
   const othersUsers = usersOfOtherLiveRuns();
   const mine = (name: string) => name.startsWith(PREFIX) && !othersUsers.has(name);
-  const users = readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':')[0] ?? '').filter(mine);
+  const users = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .map((l) => l.split(':')[0] ?? '')
+    .filter(mine);
   for (const u of users) removeTestUser(u);
-  if (existsSync(SUDOERS_DIR)) for (const f of readdirSync(SUDOERS_DIR)) if (mine(f)) rmSync(join(SUDOERS_DIR, f), { force: true });
+  if (existsSync(SUDOERS_DIR))
+    for (const f of readdirSync(SUDOERS_DIR)) if (mine(f)) rmSync(join(SUDOERS_DIR, f), { force: true });
   rmSync(join(OWNERS_DIR, String(process.pid)), { force: true });
 }

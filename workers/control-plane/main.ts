@@ -3,7 +3,12 @@
 import { createLogger, installTemporalRuntime } from '../logger.js';
 import { loadCodecKeyring } from '../temporal/codec-keys.js';
 import { createDataConverter } from '../temporal/data-converter.js';
-import { connectClient, connectWorkerConnection, ensureSearchAttributes, temporalSettingsFromEnv } from '../temporal/connection.js';
+import {
+  connectClient,
+  connectWorkerConnection,
+  ensureSearchAttributes,
+  temporalSettingsFromEnv,
+} from '../temporal/connection.js';
 import { createControlPlaneWorker } from './create-worker.js';
 import { createControlPlaneActivities } from '../../activities/control-plane.js';
 import { openDatabase } from '../../db/client.js';
@@ -21,7 +26,12 @@ async function run(): Promise<void> {
   await ensureSearchAttributes(client, settings.namespace);
   await client.connection.close();
   const connection = await connectWorkerConnection(settings);
-  const worker = await createControlPlaneWorker({ connection, namespace: settings.namespace, dataConverter: settings.dataConverter, activities: createControlPlaneActivities({ db: database.db, box }) });
+  const worker = await createControlPlaneWorker({
+    connection,
+    namespace: settings.namespace,
+    dataConverter: settings.dataConverter,
+    activities: createControlPlaneActivities({ db: database.db, box }),
+  });
   logger.info('control-plane worker polling');
   try {
     await worker.run();

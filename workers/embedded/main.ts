@@ -38,7 +38,8 @@ async function main(): Promise<void> {
   installTemporalRuntime(logger, { handleSignals: false });
   const stops: (() => Promise<unknown>)[] = [];
   const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop().catch((err: unknown) => logger.warn({ err }, 'shutdown step failed'));
+    for (const stop of stops.reverse())
+      await stop().catch((err: unknown) => logger.warn({ err }, 'shutdown step failed'));
   };
   let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -53,7 +54,9 @@ async function main(): Promise<void> {
   try {
     const codecKeyring = loadCodecKeyring(dataDir);
     const dataConverter = createDataConverter(codecKeyring);
-    const box = new SecretBox(keyringFromEnv('VAULTSCAN_MASTER_KEYS', 'VAULTSCAN_MASTER_KEY_FILE', join(dataDir, 'master.keys')));
+    const box = new SecretBox(
+      keyringFromEnv('VAULTSCAN_MASTER_KEYS', 'VAULTSCAN_MASTER_KEY_FILE', join(dataDir, 'master.keys')),
+    );
 
     let temporalAddress = process.env.TEMPORAL_ADDRESS;
     let dev: TemporalDevServer | undefined;
@@ -72,7 +75,11 @@ async function main(): Promise<void> {
 
     const database = await openDatabase({ url: process.env.DATABASE_URL, pgliteDir: join(dataDir, 'pglite') });
     stops.push(() => database.close());
-    const local = await applianceRepo.ensure(database.db, 'local', 'The appliance worker that npm start runs on this machine');
+    const local = await applianceRepo.ensure(
+      database.db,
+      'local',
+      'The appliance worker that npm start runs on this machine',
+    );
     await profileRepo.getDefault(database.db);
 
     const client = await connectClient(settings);
@@ -80,7 +87,12 @@ async function main(): Promise<void> {
     await ensureSearchAttributes(client, namespace);
 
     const connection = await connectWorkerConnection(settings);
-    const worker = await createControlPlaneWorker({ connection, namespace, dataConverter, activities: createControlPlaneActivities({ db: database.db, box }) });
+    const worker = await createControlPlaneWorker({
+      connection,
+      namespace,
+      dataConverter,
+      activities: createControlPlaneActivities({ db: database.db, box }),
+    });
     const workerRun = worker.run();
     stops.push(async () => {
       worker.shutdown();
@@ -89,7 +101,13 @@ async function main(): Promise<void> {
     });
 
     const appliance = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'workers/appliance/main.ts')], {
-      env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: namespace, VAULTSCAN_APPLIANCE_ID: local.id, VAULTSCAN_DATA_DIR: dataDir },
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: temporalAddress,
+        TEMPORAL_NAMESPACE: namespace,
+        VAULTSCAN_APPLIANCE_ID: local.id,
+        VAULTSCAN_DATA_DIR: dataDir,
+      },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     const applianceExit = new Promise((resolve) => appliance.once('exit', resolve));
@@ -99,7 +117,15 @@ async function main(): Promise<void> {
     });
 
     const token = apiToken();
-    const app = await buildApp({ logger, apiToken: token, codec: new EncryptionCodec(codecKeyring), temporalUiOrigin: dev?.uiUrl, db: database.db, box, temporal: client });
+    const app = await buildApp({
+      logger,
+      apiToken: token,
+      codec: new EncryptionCodec(codecKeyring),
+      temporalUiOrigin: dev?.uiUrl,
+      db: database.db,
+      box,
+      temporal: client,
+    });
     await app.listen({ host: apiHost, port: apiPort });
     stops.push(() => app.close());
 

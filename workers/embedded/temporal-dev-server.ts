@@ -31,17 +31,33 @@ const cliType = { KEYWORD: 'Keyword', KEYWORD_LIST: 'KeywordList' } as const;
 
 export async function startTemporalDevServer(options: TemporalDevServerOptions = {}): Promise<TemporalDevServer> {
   const cli = temporalCliPath();
-  if (!existsSync(cli)) throw new Error(`the Temporal CLI is not installed at ${cli}: run "node scripts/bootstrap.mjs" (npm start and npm test do this)`);
+  if (!existsSync(cli))
+    throw new Error(
+      `the Temporal CLI is not installed at ${cli}: run "node scripts/bootstrap.mjs" (npm start and npm test do this)`,
+    );
   const host = '127.0.0.1';
   const port = options.port ?? (await freePort());
   const uiPort = options.uiPort ?? (await freePort());
-  const args = ['server', 'start-dev', '--ip', host, '--port', String(port), '--log-level', 'warn', '--log-format', 'json'];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    host,
+    '--port',
+    String(port),
+    '--log-level',
+    'warn',
+    '--log-format',
+    'json',
+  ];
   if (options.ui === false) args.push('--headless');
   else args.push('--ui-ip', host, '--ui-port', String(uiPort), '--ui-disable-news-fetch');
   if (options.dbFile) args.push('--db-filename', options.dbFile);
   if (options.codecEndpoint) args.push('--ui-codec-endpoint', options.codecEndpoint);
-  for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${cliType[key.type as keyof typeof cliType]}`);
-  for (const [k, v] of Object.entries(options.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${k}=${JSON.stringify(v)}`);
+  for (const key of SEARCH_ATTRIBUTES)
+    args.push('--search-attribute', `${key.name}=${cliType[key.type as keyof typeof cliType]}`);
+  for (const [k, v] of Object.entries(options.dynamicConfig ?? {}))
+    args.push('--dynamic-config-value', `${k}=${JSON.stringify(v)}`);
 
   const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
@@ -69,7 +85,14 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions =
     if (options.ui !== false) await waitForPort(host, uiPort, 30_000, () => !exited);
   } catch (err) {
     await stop();
-    throw new Error(`the Temporal dev server did not start: ${(err as Error).message}\n${output.slice(-20).join('\n')}`);
+    throw new Error(
+      `the Temporal dev server did not start: ${(err as Error).message}\n${output.slice(-20).join('\n')}`,
+    );
   }
-  return { address: `${host}:${port}`, uiUrl: options.ui === false ? undefined : `http://${host}:${uiPort}`, process: child, stop };
+  return {
+    address: `${host}:${port}`,
+    uiUrl: options.ui === false ? undefined : `http://${host}:${uiPort}`,
+    process: child,
+    stop,
+  };
 }

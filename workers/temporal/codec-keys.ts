@@ -6,5 +6,9 @@ import { keyringFromEnv, type Keyring } from './keyring.js';
  * by VAULTSCAN_CODEC_KEY_FILE, or — for the embedded default — one generated in its data folder.
  */
 export function loadCodecKeyring(dataDir?: string): Keyring {
-  return keyringFromEnv('VAULTSCAN_CODEC_KEYS', 'VAULTSCAN_CODEC_KEY_FILE', dataDir ? join(dataDir, 'codec.keys') : undefined);
+  return keyringFromEnv(
+    'VAULTSCAN_CODEC_KEYS',
+    'VAULTSCAN_CODEC_KEY_FILE',
+    dataDir ? join(dataDir, 'codec.keys') : undefined,
+  );
 }

@@ -38,6 +38,13 @@ export async function ensureSearchAttributes(client: Client, namespace: string):
   const { IndexedValueType } = temporal.api.enums.v1;
   await client.connection.operatorService.addSearchAttributes({
     namespace,
-    searchAttributes: Object.fromEntries(missing.map((k) => [k.name, k.type === 'KEYWORD_LIST' ? IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST : IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+    searchAttributes: Object.fromEntries(
+      missing.map((k) => [
+        k.name,
+        k.type === 'KEYWORD_LIST'
+          ? IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST
+          : IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+      ]),
+    ),
   });
 }

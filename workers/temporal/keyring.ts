@@ -12,11 +12,15 @@ export interface Keyring {
 export function parseKeyring(text: string, source: string): Keyring {
   const keys = new Map<string, Buffer>();
   let activeKeyId: string | undefined;
-  for (const entry of text.split(/[,\n]/).map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of text
+    .split(/[,\n]/)
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const sep = entry.indexOf(':');
     const id = entry.slice(0, sep);
     const key = Buffer.from(entry.slice(sep + 1), 'base64');
-    if (sep <= 0 || !/^[A-Za-z0-9._-]+$/.test(id)) throw new Error(`${source}: each entry must be <key-id>:<base64 key>`);
+    if (sep <= 0 || !/^[A-Za-z0-9._-]+$/.test(id))
+      throw new Error(`${source}: each entry must be <key-id>:<base64 key>`);
     if (key.length !== 32) throw new Error(`${source}: key "${id}" must be 32 bytes (base64 of 32 random bytes)`);
     keys.set(id, key);
     activeKeyId ??= id;
