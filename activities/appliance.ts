@@ -1,38 +1,60 @@
-// Activities that run on a scanner appliance: the only code that ever sees a target secret.
-// Each works on a batch of hosts (one Temporal round trip per step per batch, not per host).
-// fetchCredentials runs on the appliance's shared queue; the rest run on the queue of the
-// very process that holds the secrets (its own queue), found through fetchCredentials' result.
+// Activities that run on a scanner appliance: the only code that ever sees a target secret or
+// a vault's access secret. Each works on a batch of hosts (one Temporal round trip per step
+// per batch, not per host). fetchCredentials runs on the appliance's shared queue; the rest run
+// on the queue of the very process that holds the secrets (its own queue), found through
+// fetchCredentials' result.
 import { Context } from '@temporalio/activity';
 import type { Technology } from '../domain/categories.js';
-import type { HostBatch, HostFailure } from '../domain/scan-types.js';
+import type { HostFailure, SecretRead } from '../domain/scan-types.js';
 import { ScanError } from '../domain/scan-error.js';
-import { groupBy } from '../domain/group-by.js';
 import { packCollectedData, type PackedCollectedData } from './collected-data.js';
 import { classified, toHostFailure } from './failures.js';
 import { copyCredential, wipeCredential, type SecretStore } from './secrets/secret-store.js';
+import {
+  assertSealedFor,
+  openGrant,
+  type AccessGrant,
+  type AppliancePrivateKey,
+  type SealedGrant,
+} from './secrets/sealed-access.js';
 import type { FetchedCredential, VaultAdapter } from './vault/adapter.js';
 import type { AuthTechnology, PrivilegeCheck } from './auth/technology.js';
 import type { LoginSlots } from './login-slots.js';
 
+/** The appliance's private key, as the process holds it (it may be re-read after a re-enrolment). */
+export interface ApplianceKeyHolder {
+  /** The key with this id, if this process holds it (re-reading its key file once if not). */
+  forKeyId(keyId: string): Promise<AppliancePrivateKey | undefined>;
+}
+
 export interface ApplianceDeps {
+  applianceId: string;
   /** This process's own task queue: where the secret it fetched can be used. */
   ownQueue: string;
   store: SecretStore;
+  key: ApplianceKeyHolder;
   vaults: (type: string) => VaultAdapter | undefined;
   technologies: (name: string) => AuthTechnology | undefined;
   loginSlots: LoginSlots;
 }
 
 export interface FetchCredentialsInput {
-  batch: HostBatch;
+  scanId: string;
+  technology: Technology;
+  hosts: { ip: string; authRecordId: string }[];
+  /** One per vault record the batch uses, sealed to this appliance by the control plane. */
+  grants: SealedGrant[];
   vaultTimeoutMs: number;
 }
 
 export interface FetchCredentialsResult {
   /** The queue of this very process: the only place the handles below mean anything. */
   queue: string;
-  held: { ip: string; handle: string }[];
+  /** plainHttp: the secret came from a vault reached over plain HTTP. */
+  held: { ip: string; handle: string; plainHttp: boolean }[];
   failed: { ip: string; failure: HostFailure }[];
+  /** Every vault read this fetch made, for the audit trail. */
+  reads: SecretRead[];
 }
 
 export interface LoginAndCollectInput {
@@ -40,7 +62,8 @@ export interface LoginAndCollectInput {
   /** The scan's limit on hosts logged into at once, kept by this process (LoginSlots). */
   maxParallelHosts: number;
   technology: Technology;
-  hosts: { ip: string; handle: string; port: number; username: string; hostKey: string | null }[];
+  /** Where to log in comes with the handle, from the sealed grant, not from this input. */
+  hosts: { ip: string; handle: string }[];
   connectTimeoutMs: number;
   commandTimeoutMs: number;
 }
@@ -62,6 +85,8 @@ async function heartbeating<T>(body: (signal: AbortSignal) => Promise<T>): Promi
   }
 }
 
+const failAll = (hosts: { ip: string }[], err: unknown) => hosts.map(({ ip }) => ({ ip, failure: toHostFailure(err) }));
+
 export function createApplianceActivities(deps: ApplianceDeps) {
   const technologyOf = (name: string): AuthTechnology => {
     const technology = deps.technologies(name);
@@ -69,11 +94,98 @@ export function createApplianceActivities(deps: ApplianceDeps) {
     return technology;
   };
 
+  const open = async (sealed: SealedGrant, scanId: string): Promise<AccessGrant> => {
+    assertSealedFor(sealed, deps.applianceId);
+    const key = await deps.key.forKeyId(sealed.keyId);
+    if (!key) {
+      throw new ScanError(
+        'APPLIANCE_KEY_ROTATED',
+        `the vault access was sealed to appliance key ${sealed.keyId}, which this process does not hold: the appliance was enrolled again`,
+      );
+    }
+    return openGrant(sealed, key, { applianceId: deps.applianceId, scanId });
+  };
+
   /**
-   * One host: wait for a login slot of the scan, log in with the held secret, check root
-   * delegation, collect; then purge that host's secret and session at once, whatever happened
-   * (the workflow's purge covers the cases where this activity never reports back). Never
-   * throws, except when cancelled.
+   * Reads one grant's vault, once per authentication record, for the batch's hosts that the
+   * grant covers; each host gets its own copy behind its own handle, bound to the endpoint the
+   * grant names for it.
+   */
+  const useGrant = async (
+    grant: AccessGrant,
+    hosts: FetchCredentialsInput['hosts'],
+    signal: AbortSignal,
+    result: FetchCredentialsResult,
+  ) => {
+    const adapter = deps.vaults(grant.vault.type);
+    const plainHttp = adapter?.usesPlainHttp(grant.vault.config) ?? false;
+    const allowed = new Map(grant.hosts.map((h) => [`${h.ip}|${h.authRecordId}`, h]));
+    const byRecord = new Map<string, { ip: string; hostKey: string | null }[]>();
+    for (const host of hosts) {
+      const granted = allowed.get(`${host.ip}|${host.authRecordId}`);
+      if (!granted) {
+        const err = new ScanError(
+          'SEALED_ACCESS_INVALID',
+          `the sealed grant does not cover ${host.ip} with this record`,
+        );
+        result.failed.push(...failAll([host], err));
+        continue;
+      }
+      byRecord.set(host.authRecordId, [...(byRecord.get(host.authRecordId) ?? []), granted]);
+    }
+    await Promise.all(
+      [...byRecord].map(async ([recordId, recordHosts]) => {
+        const record = grant.records[recordId];
+        let credential: FetchedCredential | undefined;
+        const read: SecretRead = {
+          vaultId: grant.vault.id,
+          authRecordId: recordId,
+          locator: record?.locator ?? {},
+          hosts: recordHosts.length,
+          outcome: 'success',
+          code: null,
+          vendorCode: null,
+          plainHttp,
+        };
+        try {
+          if (!record) throw new ScanError('SEALED_ACCESS_INVALID', `the sealed grant lacks record ${recordId}`);
+          if (!adapter)
+            throw new ScanError(
+              'CONFIG_INVALID',
+              `this appliance does not support the vault type "${grant.vault.type}"`,
+            );
+          if (plainHttp && grant.vault.config.allowInsecureHttp !== true) {
+            throw new ScanError('CONFIG_INVALID', 'refusing to send the vault access secret over plain http');
+          }
+          credential = await adapter.fetch({
+            config: grant.vault.config,
+            access: grant.vault.access,
+            locator: record.locator,
+            fields: record.fields,
+            signal,
+          });
+          for (const host of recordHosts) {
+            const target = { ip: host.ip, port: record.port, username: record.username, hostKey: host.hostKey };
+            const handle = deps.store.put(copyCredential(credential), { target });
+            result.held.push({ ip: host.ip, handle, plainHttp });
+          }
+        } catch (err) {
+          const failure = toHostFailure(err);
+          Object.assign(read, { outcome: 'failed', code: failure.code, vendorCode: failure.vendorCode });
+          result.failed.push(...failAll(recordHosts, err));
+        } finally {
+          if (credential) wipeCredential(credential);
+          result.reads.push(read);
+        }
+      }),
+    );
+  };
+
+  /**
+   * One host: wait for a login slot of the scan, log in with the held secret to the endpoint
+   * it was granted for, check root delegation, collect; then purge that host's secret and
+   * session at once, whatever happened (the workflow's purge covers the cases where this
+   * activity never reports back). Never throws, except when cancelled.
    */
   const scanHost = async (
     host: LoginAndCollectInput['hosts'][number],
@@ -83,15 +195,18 @@ export function createApplianceActivities(deps: ApplianceDeps) {
     let release: (() => void) | undefined;
     try {
       release = await deps.loginSlots.acquire(input.scanId, input.maxParallelHosts, signal);
-      const credential = deps.store.credential(host.handle);
+      const { credential, target } = deps.store.entry(host.handle);
+      if (!target || target.ip !== host.ip) {
+        throw new ScanError('SEALED_ACCESS_INVALID', `the held secret was not granted for ${host.ip}`);
+      }
       const session = await technologyOf(input.technology).connect(
-        { ip: host.ip, port: host.port },
-        { username: host.username, ...credential },
+        { ip: target.ip, port: target.port },
+        { username: target.username, ...credential },
         {
           connectTimeoutMs: input.connectTimeoutMs,
           commandTimeoutMs: input.commandTimeoutMs,
           signal,
-          expectedHostKey: host.hostKey,
+          expectedHostKey: target.hostKey,
         },
       );
       deps.store.attachSession(host.handle, session);
@@ -115,46 +230,36 @@ export function createApplianceActivities(deps: ApplianceDeps) {
 
   return {
     /**
-     * Fetches the credentials of a batch of hosts. Hosts covered by the same record share one
-     * vault read (same item), but each gets its own copy behind its own handle, so each
-     * purge stands alone. A vault failure fails every host of that record, as data.
+     * Opens the batch's sealed grants and fetches the credentials of its hosts. Hosts covered
+     * by the same record share one vault read. A failure (a grant that does not open, a vault
+     * that refuses) fails the hosts it concerns, as data.
      */
     async fetchCredentials(input: FetchCredentialsInput): Promise<FetchCredentialsResult> {
       return classified(async () => {
-        const { batch } = input;
         const signal = AbortSignal.any([
           Context.current().cancellationSignal,
           AbortSignal.timeout(input.vaultTimeoutMs),
         ]);
-        const result: FetchCredentialsResult = { queue: deps.ownQueue, held: [], failed: [] };
+        const result: FetchCredentialsResult = { queue: deps.ownQueue, held: [], failed: [], reads: [] };
         await Promise.all(
-          [...groupBy(batch.hosts, (h) => h.authRecordId)].map(async ([recordId, hosts]) => {
-            const plan = batch.plans[recordId];
-            let credential: FetchedCredential | undefined;
+          input.grants.map(async (sealed) => {
+            const records = new Set(Array.isArray(sealed?.authRecordIds) ? sealed.authRecordIds : []);
+            const hosts = input.hosts.filter((h) => records.has(h.authRecordId));
             try {
-              if (!plan) throw new ScanError('CONFIG_INVALID', `no plan for authentication record ${recordId}`);
-              const adapter = deps.vaults(plan.vault.type);
-              if (!adapter)
-                throw new ScanError(
-                  'CONFIG_INVALID',
-                  `this appliance does not support the vault type "${plan.vault.type}"`,
-                );
-              credential = await adapter.fetch({
-                config: plan.vault.config,
-                access: plan.vault.access,
-                locator: plan.locator,
-                fields: plan.fields,
-                signal,
-              });
-              for (const host of hosts)
-                result.held.push({ ip: host.ip, handle: deps.store.put(copyCredential(credential)) });
+              // The grant's strings (the access secret among them) are left to the collector
+              // once this returns; the decrypted bytes were zero-filled as they were parsed.
+              await useGrant(await open(sealed, input.scanId), hosts, signal, result);
             } catch (err) {
-              for (const host of hosts) result.failed.push({ ip: host.ip, failure: toHostFailure(err) });
-            } finally {
-              if (credential) wipeCredential(credential);
+              // The grant did not open: every host it was meant for fails with the reason.
+              result.failed.push(...failAll(hosts, err));
             }
           }),
         );
+        // A host no grant covered would have no credential: say so rather than drop it.
+        const answered = new Set([...result.held.map((h) => h.ip), ...result.failed.map((f) => f.ip)]);
+        const orphans = input.hosts.filter((h) => !answered.has(h.ip));
+        const err = new ScanError('SEALED_ACCESS_INVALID', 'no sealed grant of this batch covers the host');
+        result.failed.push(...failAll(orphans, err));
         return result;
       });
     },

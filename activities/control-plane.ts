@@ -1,17 +1,55 @@
 // Activities of the control plane: everything that reads or writes the database.
 import type { Database } from '../db/client.js';
 import type { SecretBox } from '../db/crypto.js';
-import { authRecordRepo, knownHostKeyRepo, resultRepo, scanRepo, vaultRepo } from '../db/repositories/index.js';
-import type { HostResultInput } from '../db/repositories/index.js';
+import {
+  applianceRepo,
+  auditRepo,
+  authRecordRepo,
+  knownHostKeyRepo,
+  resultRepo,
+  scanRepo,
+  vaultRepo,
+} from '../db/repositories/index.js';
+import type { AuditEntry, HostResultInput } from '../db/repositories/index.js';
 import { containsIp, hostsAt } from '../domain/targets.js';
-import type { HostPlan, TargetPage } from '../domain/scan-types.js';
-import type { ReportCategory, Technology, VaultType } from '../domain/categories.js';
+import type { HostFailure, HostPlan, SecretRead, TargetPage } from '../domain/scan-types.js';
+import type { ReportCategory, Technology } from '../domain/categories.js';
+import { groupBy } from '../domain/group-by.js';
+import { ScanError } from '../domain/scan-error.js';
+import { toHostFailure } from './failures.js';
+import { parsePublicKey, sealGrant, type AccessGrant, type SealedGrant } from './secrets/sealed-access.js';
 import { unpackCollectedData, type PackedCollectedData } from './collected-data.js';
 
 /** A host's result as the workflow holds it: collected data still packed as it came from the appliance. */
 export type PublishableHostResult = Omit<HostResultInput, 'scanId' | 'facts' | 'packages'> & {
   collected: PackedCollectedData | null;
 };
+
+/** A batch's vault reads on one appliance, for the audit trail. */
+export interface SecretUse {
+  scanId: string;
+  applianceId: string;
+  reads: SecretRead[];
+}
+
+const secretUseEntries = ({ scanId, applianceId, reads }: SecretUse): AuditEntry[] =>
+  reads.map((read) => ({
+    actorKeyId: null,
+    actorName: `appliance ${applianceId}`,
+    action: 'vault.read',
+    recordId: read.vaultId,
+    scanId,
+    applianceId,
+    outcome: read.outcome === 'success' ? 'success' : 'failed',
+    detail: {
+      authRecordId: read.authRecordId,
+      locator: read.locator,
+      hosts: read.hosts,
+      code: read.code,
+      vendorCode: read.vendorCode,
+      plainHttp: read.plainHttp,
+    },
+  }));
 
 export interface ControlPlaneDeps {
   db: Database;
@@ -34,27 +72,14 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
       const scan = await scanRepo.get(db, input.scanId);
       const ips = hostsAt(scan.ranges, input.offset, input.limit);
       const records = await authRecordRepo.listForTechnologies(db, input.technologies);
-      const covered = ips.map((ip) => ({ ip, record: records.find((r) => containsIp(r.ranges, ip)) }));
-      const pinned = await knownHostKeyRepo.forEndpoints(
-        db,
-        covered.flatMap(({ ip, record }) => (record ? [{ ip, port: record.port }] : [])),
-      );
-      const hosts = covered.map(({ ip, record }) => ({
-        ip,
-        authRecordId: record?.id ?? null,
-        hostKey: record ? (pinned.get(knownHostKeyRepo.endpointKey(ip, record.port)) ?? null) : null,
-      }));
+      const hosts = ips.map((ip) => ({ ip, authRecordId: records.find((r) => containsIp(r.ranges, ip))?.id ?? null }));
       const plans: Record<string, HostPlan> = {};
       for (const record of records.filter((r) => hosts.some((h) => h.authRecordId === r.id))) {
-        const vault = await vaultRepo.loadWithAccess(db, box, record.vaultId);
         plans[record.id] = {
           authRecordId: record.id,
           technology: record.technology as Technology,
           username: record.username,
           port: record.port,
-          vault: { id: vault.id, type: vault.type as VaultType, config: vault.config, access: vault.access },
-          locator: record.locator,
-          fields: record.fields,
         };
       }
       return { hosts, plans };
@@ -74,6 +99,7 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
       scanId: string;
       results: PublishableHostResult[];
       learnHostKeys: { ip: string; port: number; sha256: string }[];
+      secretUse: SecretUse;
     }): Promise<void> {
       const { scanId } = input;
       const rows: HostResultInput[] = await Promise.all(
@@ -82,12 +108,111 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
           return { ...result, scanId, facts: data?.facts ?? null, packages: data?.packages ?? [] };
         }),
       );
-      await resultRepo.publishMany(db, rows);
-      // Trust on first use: a host's first successful login pins the key it presented.
-      await knownHostKeyRepo.learn(
-        db,
-        input.learnHostKeys.map((k) => ({ ...k, scanId })),
+      await db.transaction(async (tx) => {
+        await resultRepo.publishMany(tx, rows);
+        // Trust on first use: a host's first successful login pins the key it presented.
+        await knownHostKeyRepo.learn(
+          tx,
+          input.learnHostKeys.map((k) => ({ ...k, scanId })),
+        );
+        await auditRepo.append(tx, secretUseEntries(input.secretUse));
+      });
+    },
+
+    /** The vault reads of a batch that ends without publishing (cancelled): still audited. */
+    async recordSecretUse(input: SecretUse): Promise<void> {
+      await auditRepo.append(db, secretUseEntries(input));
+    },
+
+    /**
+     * Seals, for one batch, each vault record's access secret to the appliance that runs it,
+     * together with what the batch may use it for. Everything comes from the database, checked
+     * against the scan, never from the workflow's input: a forged batch cannot widen a grant.
+     */
+    async sealBatchAccess(input: {
+      scanId: string;
+      applianceId: string;
+      hosts: { ip: string; authRecordId: string }[];
+    }): Promise<{ grants: SealedGrant[]; failed: { ip: string; failure: HostFailure }[] }> {
+      const scan = await scanRepo.get(db, input.scanId);
+      const failed: { ip: string; failure: HostFailure }[] = [];
+      const refuse = (hosts: { ip: string }[], err: ScanError) =>
+        failed.push(...hosts.map(({ ip }) => ({ ip, failure: toHostFailure(err) })));
+      if (scan.applianceId !== input.applianceId || !['QUEUED', 'RUNNING'].includes(scan.status)) {
+        refuse(
+          input.hosts,
+          new ScanError('SEALED_ACCESS_INVALID', `scan ${scan.id} is not running on appliance ${input.applianceId}`),
+        );
+        return { grants: [], failed };
+      }
+      const appliance = await applianceRepo.get(db, input.applianceId);
+      if (!appliance.publicKey) {
+        refuse(
+          input.hosts,
+          new ScanError(
+            'APPLIANCE_NOT_ENROLLED',
+            `appliance "${appliance.name}" has not enrolled a key: no vault access can be sealed to it`,
+          ),
+        );
+        return { grants: [], failed };
+      }
+      const records = new Map(
+        (await authRecordRepo.getMany(db, [...new Set(input.hosts.map((h) => h.authRecordId))])).map((r) => [r.id, r]),
       );
+      const usable = input.hosts.filter((host) => {
+        const record = records.get(host.authRecordId);
+        if (!record)
+          refuse(
+            [host],
+            new ScanError('CONFIG_INVALID', `authentication record ${host.authRecordId} was deleted during the scan`),
+          );
+        else if (!containsIp(record.ranges, host.ip) || !containsIp(scan.ranges, host.ip))
+          refuse(
+            [host],
+            new ScanError(
+              'SEALED_ACCESS_INVALID',
+              `${host.ip} is not a target of this scan covered by record "${record.name}"`,
+            ),
+          );
+        else return true;
+        return false;
+      });
+      const pinned = await knownHostKeyRepo.forEndpoints(
+        db,
+        usable.map((h) => ({ ip: h.ip, port: records.get(h.authRecordId)!.port })),
+      );
+      const grants: SealedGrant[] = [];
+      for (const [vaultId, hosts] of groupBy(usable, (h) => records.get(h.authRecordId)!.vaultId)) {
+        const vault = await vaultRepo.loadWithAccess(db, box, vaultId);
+        const used = [...new Set(hosts.map((h) => h.authRecordId))].map((id) => records.get(id)!);
+        const grant: AccessGrant = {
+          vault: { id: vault.id, type: vault.type, config: vault.config, access: vault.access },
+          records: Object.fromEntries(
+            used.map((r) => [
+              r.id,
+              {
+                technology: r.technology as Technology,
+                username: r.username,
+                port: r.port,
+                locator: r.locator,
+                fields: { ...r.fields },
+              },
+            ]),
+          ),
+          hosts: hosts.map((h) => ({
+            ...h,
+            hostKey: pinned.get(knownHostKeyRepo.endpointKey(h.ip, records.get(h.authRecordId)!.port)) ?? null,
+          })),
+        };
+        grants.push(
+          await sealGrant(
+            grant,
+            { publicKey: parsePublicKey(appliance.publicKey), applianceId: appliance.id },
+            scan.id,
+          ),
+        );
+      }
+      return { grants, failed };
     },
 
     async finishScan(input: {

@@ -1,29 +1,41 @@
 // Builds the Fastify application (no listen here, so tests can inject or listen as they like).
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
 import type { PayloadCodec } from '@temporalio/common';
 import { installErrorHandler } from './plugins/error-handler.js';
-import { bearerTokenChecker, isLoopback } from './plugins/auth.js';
+import { guardRoutes } from './plugins/auth.js';
+import { auditCalls } from './plugins/audit.js';
+import { checkHostHeader } from './plugins/host-check.js';
+import { installValidators } from './validation.js';
 import { codecRoutes } from './routes/codec.js';
+import { sessionRoutes } from './routes/session.js';
 import { registerResourceRoutes, type ApiDeps } from './routes/index.js';
 
 export interface AppOptions extends ApiDeps {
   logger: Logger;
-  apiToken: string;
   codec: PayloadCodec;
-  temporalUiOrigin?: string;
+  /** The Temporal Web UI's address: its origin may call the codec endpoint with credentials. */
+  temporalUiUrl?: string;
+  /** Host names the API answers to (Host header); anything else gets 421. */
+  allowedHostnames: string[];
+  /** Mark the session cookie Secure: set when the API is served over https. */
+  secureCookies?: boolean;
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.logger as unknown as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
+  installValidators(app);
   installErrorHandler(app);
-  const hasToken = bearerTokenChecker(options.apiToken);
+  checkHostHeader(app, options.allowedHostnames);
+  await app.register(cookie);
+  await app.register(formbody);
 
   await app.register(swagger, {
     openapi: {
@@ -31,32 +43,31 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       info: {
         title: 'vaultscan API',
         version: '1',
-        description: 'Authenticated scans with credentials fetched from your vaults at scan time.',
+        description:
+          'Authenticated scans with credentials fetched from your vaults at scan time. Every route states the role its API key needs (admin, operator, auditor).',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key: vsk_…' } } },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
 
+  await app.register(sessionRoutes, {
+    db: options.db,
+    secureCookies: options.secureCookies ?? false,
+    temporalUiUrl: options.temporalUiUrl,
+  });
   await app.register(codecRoutes, {
+    db: options.db,
     codec: options.codec,
-    uiOrigin: options.temporalUiOrigin,
-    isAuthorised: (req) => isLoopback(req) || hasToken(req),
+    uiOrigins: options.temporalUiUrl ? [new URL(options.temporalUiUrl).origin] : [],
   });
 
   await app.register(
     async (api) => {
-      api.addHook('onRequest', async (request, reply) => {
-        if (!hasToken(request))
-          return reply.code(401).send({
-            statusCode: 401,
-            error: 'Unauthorized',
-            message: 'send the API token as "Authorization: Bearer <token>"',
-          });
-      });
+      guardRoutes(api, options.db);
+      auditCalls(api, options.db);
       await registerResourceRoutes(api, options);
     },
     { prefix: '/api/v1' },

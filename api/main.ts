@@ -1,5 +1,6 @@
 // The API process of a production deployment: `tsx api/main.ts`. Needs DATABASE_URL,
-// VAULTSCAN_MASTER_KEYS, VAULTSCAN_CODEC_KEYS, VAULTSCAN_API_TOKEN and TEMPORAL_ADDRESS.
+// VAULTSCAN_MASTER_KEYS, VAULTSCAN_CODEC_KEYS and TEMPORAL_ADDRESS. On the very first start
+// (no API key yet) it writes the first admin key to VAULTSCAN_FIRST_ADMIN_KEY_FILE (0600).
 import { createLogger } from '../workers/logger.js';
 import { loadCodecKeyring } from '../workers/temporal/codec-keys.js';
 import { createDataConverter } from '../workers/temporal/data-converter.js';
@@ -7,26 +8,35 @@ import { EncryptionCodec } from '../workers/temporal/encryption-codec.js';
 import { connectClient, temporalSettingsFromEnv } from '../workers/temporal/connection.js';
 import { openDatabase } from '../db/client.js';
 import { loadKeyring, SecretBox } from '../db/crypto.js';
+import { apiKeyRepo } from '../db/repositories/index.js';
 import { buildApp } from './app.js';
+import { ensureFirstAdminKey } from './first-admin-key.js';
+import { defaultHostnames } from './plugins/host-check.js';
 
 async function run(): Promise<void> {
   const url = process.env.DATABASE_URL;
   if (!url) throw new Error('set DATABASE_URL to the PostgreSQL database (the embedded PGlite is for npm start only)');
-  const apiToken = process.env.VAULTSCAN_API_TOKEN;
-  if (!apiToken || apiToken.length < 16)
-    throw new Error(
-      'set VAULTSCAN_API_TOKEN to a random token of at least 16 characters (e.g. openssl rand -base64 24)',
-    );
   const logger = createLogger('api');
   const codecKeyring = loadCodecKeyring();
   const settings = temporalSettingsFromEnv(createDataConverter(codecKeyring));
   const database = await openDatabase({ url });
+  const firstKeyFile = process.env.VAULTSCAN_FIRST_ADMIN_KEY_FILE;
+  if ((await apiKeyRepo.count(database.db)) === 0) {
+    if (!firstKeyFile)
+      throw new Error(
+        'no API key exists yet: set VAULTSCAN_FIRST_ADMIN_KEY_FILE to where the first admin key should be written (0600)',
+      );
+    await ensureFirstAdminKey(database.db, firstKeyFile);
+    logger.info({ file: firstKeyFile }, 'first admin API key written');
+  }
   const temporal = await connectClient(settings);
+  const host = process.env.VAULTSCAN_API_HOST ?? '127.0.0.1';
   const app = await buildApp({
     logger,
-    apiToken,
     codec: new EncryptionCodec(codecKeyring),
-    temporalUiOrigin: process.env.VAULTSCAN_TEMPORAL_UI_ORIGIN,
+    temporalUiUrl: process.env.VAULTSCAN_TEMPORAL_UI_URL,
+    allowedHostnames: defaultHostnames(host, process.env.VAULTSCAN_API_HOSTNAMES),
+    secureCookies: process.env.VAULTSCAN_SECURE_COOKIES !== 'false',
     db: database.db,
     box: new SecretBox(loadKeyring()),
     temporal,
@@ -40,7 +50,7 @@ async function run(): Promise<void> {
     });
   }
   await app.listen({
-    host: process.env.VAULTSCAN_API_HOST ?? '127.0.0.1',
+    host,
     port: Number(process.env.VAULTSCAN_API_PORT ?? 8800),
   });
 }

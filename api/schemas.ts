@@ -42,18 +42,28 @@ export const Appliance = Type.Object({
   name: Type.String(),
   description: Type.String(),
   taskQueue: Type.String(),
+  enrolled: Type.Boolean({ description: 'Whether the appliance has enrolled its key (vault access is sealed to it)' }),
+  keyId: Type.Union([Type.String(), Type.Null()], {
+    description: "Fingerprint of the appliance's enrolled public key",
+  }),
+  enrolledAt: Type.Union([Type.String(), Type.Null()]),
   ...Timestamps,
+  enrolment: Type.Optional(
+    Type.Object(
+      { code: Type.String(), expiresAt: Type.String() },
+      { description: 'Only in the answer to POST: the one-time code the appliance process enrols with' },
+    ),
+  ),
 });
 
 export const VaultBody = Type.Object(
   {
     name: Name,
-    type: Type.Union(VAULT_TYPES.map((t) => Type.Literal(t))),
-    config: Type.Object({}, { additionalProperties: true, description: 'Type-specific, non-secret settings' }),
-    access: Type.Object(
-      {},
-      { additionalProperties: true, description: "The scanner's own credentials for this vault (write-only)" },
-    ),
+    type: Type.Enum(VAULT_TYPES),
+    config: Type.Record(Type.String(), Type.Unknown(), { description: 'Type-specific, non-secret settings' }),
+    access: Type.Record(Type.String(), Type.Unknown(), {
+      description: "The scanner's own credentials for this vault: write-only, never returned",
+    }),
   },
   { additionalProperties: false },
 );
@@ -62,7 +72,7 @@ export const Vault = Type.Object({
   id: Id,
   name: Type.String(),
   type: Type.String(),
-  config: Type.Object({}, { additionalProperties: true }),
+  config: Type.Record(Type.String(), Type.Unknown()),
   ...Timestamps,
 });
 
@@ -77,12 +87,12 @@ const Fields = Type.Object(
 export const AuthRecordBody = Type.Object(
   {
     name: Name,
-    technology: Type.Union(TECHNOLOGIES.map((t) => Type.Literal(t))),
+    technology: Type.Enum(TECHNOLOGIES),
     targets: Type.String({ minLength: 1, maxLength: 10_000 }),
     username: Type.String({ minLength: 1, maxLength: 256 }),
     port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
     vaultId: Id,
-    locator: Type.Object({}, { additionalProperties: true }),
+    locator: Type.Record(Type.String(), Type.Unknown()),
     fields: Fields,
   },
   { additionalProperties: false },
@@ -96,15 +106,15 @@ export const AuthRecord = Type.Object({
   username: Type.String(),
   port: Type.Integer(),
   vaultId: Id,
-  locator: Type.Object({}, { additionalProperties: true }),
-  fields: Type.Object({}, { additionalProperties: true }),
+  locator: Type.Record(Type.String(), Type.Unknown()),
+  fields: Type.Record(Type.String(), Type.Unknown()),
   ...Timestamps,
 });
 
 export const ProfileBody = Type.Object(
   {
     name: Name,
-    technologies: Type.Array(Type.Union(TECHNOLOGIES.map((t) => Type.Literal(t))), { uniqueItems: true }),
+    technologies: Type.Array(Type.Enum(TECHNOLOGIES), { uniqueItems: true }),
     maxParallelHosts: Type.Integer({
       minimum: 1,
       maximum: 1000,

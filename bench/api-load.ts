@@ -31,7 +31,8 @@ export interface ApiLoadResult {
 /** The API as production runs it: its own Node process on the same database and Temporal. */
 async function spawnApiProcess(stack: SimulatedStack): Promise<{ url: string; token: string; stop(): Promise<void> }> {
   const port = await freePort();
-  const token = randomBytes(18).toString('base64url');
+  // The stack's database already has its first admin key, so this process creates none.
+  const token = stack.env.adminKey;
   const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'api/main.ts')], {
     cwd: projectRoot,
     env: {
@@ -40,7 +41,6 @@ async function spawnApiProcess(stack: SimulatedStack): Promise<{ url: string; to
       TEMPORAL_ADDRESS: stack.env.temporal.address,
       VAULTSCAN_CODEC_KEYS: stack.env.codecKeys,
       VAULTSCAN_MASTER_KEYS: `bench:${randomBytes(32).toString('base64')}`,
-      VAULTSCAN_API_TOKEN: token,
       VAULTSCAN_API_PORT: String(port),
     },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -107,7 +107,7 @@ export async function benchApiLoad(options: { rate: number; seconds: number }): 
     const small = await stack.launch('baseline', '10.80.255.1-10.80.255.4');
     await stack.waitFinished(small);
     await load(`${api.url}/api/v1/scans/${small}`, api.token, options.rate, 5);
-    await load(`${env.apiUrl}/api/v1/scans/${small}`, env.apiToken, options.rate, 5);
+    await load(`${env.apiUrl}/api/v1/scans/${small}`, env.adminKey, options.rate, 5);
     const idle = await load(`${api.url}/api/v1/scans/${small}`, api.token, options.rate, options.seconds);
 
     // A scan big enough to keep running (and publishing inventories) through every load.
@@ -116,7 +116,7 @@ export async function benchApiLoad(options: { rate: number; seconds: number }): 
     const ownProcess = await load(url, api.token, options.rate, options.seconds);
     const sharedProcess = await load(
       `${env.apiUrl}/api/v1/scans/${scanId}`,
-      env.apiToken,
+      env.adminKey,
       options.rate,
       options.seconds,
     );

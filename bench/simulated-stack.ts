@@ -31,7 +31,7 @@ export async function startSimulatedStack(options: {
       await env.api('POST', '/vaults', {
         name: 'sim',
         type: 'hashicorp',
-        config: { url: 'http://127.0.0.1:1', authMethod: 'token' },
+        config: { url: 'https://127.0.0.1:1', authMethod: 'token' },
         access: { token: 'sim' },
       })
     ).body;

@@ -2,6 +2,7 @@
 // After editing, run `npx drizzle-kit generate` to add a migration under db/migrations/.
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   boolean,
   check,
   index,
@@ -17,6 +18,7 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import { REPORT_CATEGORIES } from '../domain/categories.js';
+import { API_ROLES } from '../domain/roles.js';
 import type { ProfileSettings } from '../domain/scan-types.js';
 import type { IpRange } from '../domain/targets.js';
 
@@ -69,9 +71,34 @@ export const appliances = pgTable('appliances', {
   id: id(),
   name: text('name').notNull().unique(),
   description: text('description').notNull().default(''),
+  /**
+   * The appliance's HPKE public key (X25519, raw, base64), presented once with an enrolment
+   * code. Vault access secrets are sealed to it; its private key never leaves the appliance.
+   */
+  publicKey: text('public_key'),
+  /** Short fingerprint of publicKey, carried by every sealed secret to name the key it needs. */
+  keyId: text('key_id'),
+  enrolledAt: at('enrolled_at'),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });
+
+/** One-time, expiring codes with which an appliance process enrols its public key. */
+export const enrolmentCodes = pgTable(
+  'enrolment_codes',
+  {
+    id: id(),
+    applianceId: uuid('appliance_id')
+      .notNull()
+      .references(() => appliances.id, { onDelete: 'cascade' }),
+    /** SHA-256 of the code (hex): the code is shown once and never stored. */
+    codeHash: text('code_hash').notNull().unique(),
+    expiresAt: at('expires_at').notNull(),
+    usedAt: at('used_at'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('enrolment_codes_appliance_idx').on(t.applianceId)],
+);
 
 export const vaultRecords = pgTable('vault_records', {
   id: id(),
@@ -183,6 +210,11 @@ export const hostResults = pgTable(
     authRecordId: uuid('auth_record_id').references(() => authRecords.id, { onDelete: 'set null' }),
     facts: jsonb('facts').$type<Record<string, string>>(),
     packageCount: integer('package_count').notNull().default(0),
+    /** What a reviewer should know about how this result was obtained, e.g. VAULT_PLAIN_HTTP. */
+    flags: text('flags')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
     finishedAt: at('finished_at').notNull().defaultNow(),
   },
   (t) => [
@@ -249,5 +281,82 @@ export const knownHostKeys = pgTable(
   (t) => [
     unique('known_host_keys_endpoint_unique').on(t.ip, t.port),
     check('known_host_keys_port_check', sql`${t.port} between 1 and 65535`),
+  ],
+);
+
+/** API keys: each carries one role. Only a hash of the key is kept; the key is shown once. */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: id(),
+    name: text('name').notNull().unique(),
+    role: text('role', { enum: API_ROLES }).notNull(),
+    /** SHA-256 of the key (hex). */
+    keyHash: text('key_hash').notNull().unique(),
+    /** The key's first characters, so a person can tell keys apart in a list. */
+    keyPrefix: text('key_prefix').notNull(),
+    createdAt: createdAt(),
+    expiresAt: at('expires_at'),
+    lastUsedAt: at('last_used_at'),
+    revokedAt: at('revoked_at'),
+    /** The key that created this one (null for the first admin key). */
+    createdByKeyId: uuid('created_by_key_id'),
+  },
+  (t) => [check('api_keys_role_check', sql`${t.role} in (${oneOf(API_ROLES)})`)],
+);
+
+/** Browser sessions opened at /login with an API key; they end with the key. */
+export const apiSessions = pgTable(
+  'api_sessions',
+  {
+    id: id(),
+    /** SHA-256 of the cookie's value (hex). */
+    tokenHash: text('token_hash').notNull().unique(),
+    apiKeyId: uuid('api_key_id')
+      .notNull()
+      .references(() => apiKeys.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+    expiresAt: at('expires_at').notNull(),
+  },
+  (t) => [index('api_sessions_key_idx').on(t.apiKeyId)],
+);
+
+export const AUDIT_OUTCOMES = ['success', 'denied', 'rejected', 'failed'] as const;
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
+
+/**
+ * The audit trail: append-only (a trigger refuses UPDATE, DELETE and TRUNCATE, migration 0003)
+ * and hash-chained: each row's hash covers its content and the previous row's hash, so a row
+ * altered or deleted behind the database's back breaks the chain at that row. Never holds a
+ * secret value: actions, ids, outcomes and codes only.
+ */
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    seq: bigint('seq', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    at: at('at').notNull(),
+    /** The API key that acted; null for the system (a scan's vault reads, the first start). */
+    actorKeyId: uuid('actor_key_id'),
+    actorName: text('actor_name').notNull(),
+    /** "POST /api/v1/vaults", "vault.read", "appliance.enrol"… */
+    action: text('action').notNull(),
+    recordId: text('record_id'),
+    scanId: uuid('scan_id'),
+    applianceId: uuid('appliance_id'),
+    clientIp: text('client_ip'),
+    outcome: text('outcome', { enum: AUDIT_OUTCOMES }).notNull(),
+    /** The HTTP status of an API call. */
+    status: integer('status'),
+    /** Non-secret particulars: field names changed, locator, hosts served, error code… */
+    detail: jsonb('detail').$type<Record<string, unknown>>().notNull(),
+    prevHash: text('prev_hash').notNull(),
+    hash: text('hash').notNull(),
+  },
+  (t) => [
+    index('audit_events_at_idx').on(t.at),
+    index('audit_events_actor_idx').on(t.actorKeyId, t.seq),
+    index('audit_events_record_idx').on(t.recordId, t.seq),
+    index('audit_events_scan_idx').on(t.scanId, t.seq),
+    check('audit_events_outcome_check', sql`${t.outcome} in (${oneOf(AUDIT_OUTCOMES)})`),
   ],
 );

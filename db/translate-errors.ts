@@ -17,6 +17,11 @@ export const UNIQUE_CONSTRAINTS: Record<string, UniqueRule> = {
   host_results_scan_ip_technology: { field: 'ip', what: 'a result for this host and technology' },
   host_attempts_result_attempt: { field: 'attemptNo', what: 'an attempt with this number' },
   known_host_keys_endpoint_unique: { field: 'ip', what: 'a pinned host key for this address and port' },
+  api_keys_name_unique: { field: 'name', what: 'an API key' },
+  // Random 256-bit values: a clash is never a user's doing, but is still named rather than a 500.
+  api_keys_key_hash_unique: { field: 'key', what: 'an API key with this value' },
+  api_sessions_token_hash_unique: { field: 'session', what: 'a session with this token' },
+  enrolment_codes_code_hash_unique: { field: 'code', what: 'an enrolment code with this value' },
 };
 
 interface ForeignKeyRule {
@@ -51,6 +56,12 @@ export const FOREIGN_KEYS: Record<string, ForeignKeyRule> = {
     entity: 'host result',
     inUse: 'the host result has attempts',
   },
+  api_sessions_api_key_id_api_keys_id_fk: { field: 'apiKeyId', entity: 'API key', inUse: 'the API key has sessions' },
+  enrolment_codes_appliance_id_appliances_id_fk: {
+    field: 'applianceId',
+    entity: 'appliance',
+    inUse: 'the appliance has enrolment codes',
+  },
   known_host_keys_learned_in_scan_id_scans_id_fk: {
     field: 'learnedInScanId',
     entity: 'scan',
@@ -66,6 +77,8 @@ export const CHECK_CONSTRAINTS: Record<string, { field: string; reason: string }
   scans_status_check: { field: 'status', reason: 'is not a scan status' },
   host_results_category_check: { field: 'category', reason: 'is not a report category' },
   known_host_keys_port_check: { field: 'port', reason: 'must be between 1 and 65535' },
+  api_keys_role_check: { field: 'role', reason: 'must be admin, operator or auditor' },
+  audit_events_outcome_check: { field: 'outcome', reason: 'is not an audit outcome' },
 };
 
 export const UNIQUE_VIOLATION = '23505';

@@ -7,6 +7,8 @@ export interface ErrorCodeInfo {
   /** Where a host whose last attempt ended with this code lands in the Authentication Report. */
   category: ReportCategory;
   summary: string;
+  /** What the operator should do about it: shown beside the code in every report. */
+  remedy: string;
 }
 
 const catalogue = {
@@ -14,101 +16,169 @@ const catalogue = {
     retryable: true,
     category: 'FAILED',
     summary: 'The vault could not be reached (DNS, connection refused or reset).',
+    remedy: "Check the vault record's URL and that the appliance can reach the vault (DNS, firewall, proxy).",
   },
   VAULT_TLS_ERROR: {
     retryable: false,
     category: 'FAILED',
     summary: "The vault's TLS certificate or handshake was rejected.",
+    remedy:
+      "Give the vault record the CA certificate that signed the vault's certificate, or fix the vault's certificate (name, expiry).",
   },
   VAULT_AUTH_FAILED: {
     retryable: false,
     category: 'FAILED',
     summary: "The vault rejected the scanner's own credentials.",
+    remedy:
+      "Enter the vault record's access secret again (PATCH /vaults/:id with access); check it has not expired or been revoked in the vault.",
   },
   VAULT_PERMISSION_DENIED: {
     retryable: false,
     category: 'FAILED',
     summary: 'The vault refused to release this secret to the scanner.',
+    remedy: "Grant the scanner's vault identity read access to this secret (a policy or safe membership).",
   },
   VAULT_SECRET_NOT_FOUND: {
     retryable: false,
     category: 'FAILED',
     summary: 'The secret, or the field named in the authentication record, does not exist in the vault.',
+    remedy: "Correct the authentication record's locator or field names, or create the secret in the vault.",
   },
-  VAULT_RATE_LIMITED: { retryable: true, category: 'FAILED', summary: 'The vault throttled the scanner.' },
+  VAULT_RATE_LIMITED: {
+    retryable: true,
+    category: 'FAILED',
+    summary: 'The vault throttled the scanner.',
+    remedy: "Lower the scan's parallelism or raise the vault's rate limit for the scanner.",
+  },
   VAULT_UNAVAILABLE: {
     retryable: true,
     category: 'FAILED',
     summary: 'The vault is sealed, in maintenance or answered with a server error.',
+    remedy: 'Unseal or restore the vault, then scan again.',
   },
   VAULT_BAD_RESPONSE: {
     retryable: false,
     category: 'FAILED',
     summary: 'The vault answered with something the scanner could not use.',
+    remedy:
+      "Check the vault record's URL points at the vault's API (not a proxy or login page) and the secret's format.",
   },
-  VAULT_TIMEOUT: { retryable: true, category: 'FAILED', summary: 'The vault did not answer in time.' },
+  VAULT_TIMEOUT: {
+    retryable: true,
+    category: 'FAILED',
+    summary: 'The vault did not answer in time.',
+    remedy: "Check the vault's health, or raise the option profile's vault timeout.",
+  },
   TARGET_UNREACHABLE: {
     retryable: true,
     category: 'UNREACHABLE',
     summary: "The host did not answer on the service's port.",
+    remedy:
+      'Check the host is up, the port in the authentication record is right, and no firewall blocks the appliance.',
   },
   TARGET_TIMEOUT: {
     retryable: true,
     category: 'UNREACHABLE',
     summary: 'The host did not complete the connection in time.',
+    remedy: "Check the host's load and network path, or raise the option profile's connect timeout.",
   },
   HOST_KEY_MISMATCH: {
     retryable: false,
     category: 'FAILED',
     summary: "The host's key does not match the pinned fingerprint.",
+    remedy: 'Find out why the host key changed; if on purpose, replace or delete the pinned key (/known-host-keys).',
   },
-  AUTH_FAILED: { retryable: false, category: 'FAILED', summary: 'The host rejected the credentials from the vault.' },
+  AUTH_FAILED: {
+    retryable: false,
+    category: 'FAILED',
+    summary: 'The host rejected the credentials from the vault.',
+    remedy:
+      'Make the account and the secret in the vault agree (rotate one or the other), and check the account is not locked.',
+  },
   AUTH_METHOD_REJECTED: {
     retryable: false,
     category: 'FAILED',
     summary: 'The host does not accept this authentication method.',
+    remedy: 'Allow the method on the host (e.g. PasswordAuthentication) or store a key the host accepts.',
   },
   PRIVILEGE_ESCALATION_FAILED: {
     retryable: false,
     category: 'INSUFFICIENT_PRIVILEGES',
     summary: 'Logged in, but root delegation (sudo) was refused.',
+    remedy:
+      'Give the account the sudo rights the collection needs (a sudoers drop-in), or use an account that has them.',
   },
   INSUFFICIENT_PRIVILEGES: {
     retryable: false,
     category: 'INSUFFICIENT_PRIVILEGES',
     summary: 'Logged in, but the account lacks rights the checks need.',
+    remedy: 'Grant the account the rights the report lists as missing.',
   },
   COLLECTION_FAILED: {
     retryable: true,
     category: 'FAILED',
     summary: 'Logged in, but collecting data from the host failed.',
+    remedy:
+      'See the cause: a command that failed or timed out on the host; raise the command timeout if the host is slow.',
   },
   NO_AUTH_RECORD: {
     retryable: false,
     category: 'NOT_ATTEMPTED',
     summary: 'No authentication record covers this host.',
+    remedy: 'Add the host to an authentication record of this technology.',
   },
   TECHNOLOGY_DISABLED: {
     retryable: false,
     category: 'NOT_ATTEMPTED',
     summary: 'The option profile disables this technology.',
+    remedy: "Enable the technology in the scan's option profile.",
   },
   CONFIG_INVALID: {
     retryable: false,
     category: 'FAILED',
     summary: 'The vault or authentication record is misconfigured.',
+    remedy: 'See the cause, and correct the vault or authentication record it names.',
   },
   SECRET_EXPIRED: {
     retryable: true,
     category: 'FAILED',
     summary: "The fetched secret's handle expired before it was used.",
+    remedy: 'The host is retried with a fresh fetch; if it keeps happening, the appliance is overloaded: add workers.',
   },
   APPLIANCE_LOST: {
     retryable: true,
     category: 'FAILED',
     summary: 'The appliance worker holding the secret went away.',
+    remedy: 'The host is retried on another worker; if it keeps happening, check why appliance processes stop.',
   },
-  INTERNAL_ERROR: { retryable: true, category: 'FAILED', summary: 'An unexpected error inside vaultscan.' },
+  APPLIANCE_NOT_ENROLLED: {
+    retryable: false,
+    category: 'FAILED',
+    summary: 'The appliance has no enrolled key, so no vault access can be sealed to it.',
+    remedy:
+      'Enrol the appliance: create an enrolment code (POST /appliances/:id/enrolment-codes) and start its worker with it.',
+  },
+  APPLIANCE_KEY_ROTATED: {
+    retryable: true,
+    category: 'FAILED',
+    summary:
+      'The vault access was sealed to an appliance key this worker no longer holds (the appliance was enrolled again).',
+    remedy:
+      "Restart the appliance's other worker processes with the new key file, so every worker holds the enrolled key.",
+  },
+  SEALED_ACCESS_INVALID: {
+    retryable: false,
+    category: 'FAILED',
+    summary:
+      'The sealed vault access did not open: it was altered, forged, or sealed for another appliance, vault record or scan.',
+    remedy: 'Treat it as tampering: check who can start workflows on your Temporal namespace, then scan again.',
+  },
+  INTERNAL_ERROR: {
+    retryable: true,
+    category: 'FAILED',
+    summary: 'An unexpected error inside vaultscan.',
+    remedy: 'See the cause and the vaultscan logs; report it if it persists.',
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof catalogue;

@@ -1,6 +1,6 @@
 // Shapes that cross Temporal between the control plane, the workflows and the appliance.
 // Pure types: safe to import from workflow code.
-import type { ReportCategory, Technology, VaultType } from './categories.js';
+import type { ReportCategory, Technology } from './categories.js';
 import type { ErrorCode } from './errors.js';
 
 export interface ProfileSettings {
@@ -18,26 +18,20 @@ export interface ProfileSettings {
   retry: { maxAttempts: number; initialIntervalMs: number; maxIntervalMs: number };
 }
 
-/** Everything the appliance needs to fetch and use one host's credentials. */
+/**
+ * What the workflows need to know of the record covering a host: enough to batch, report and
+ * pin. Where the secret lives and how to reach the vault never cross Temporal in the clear:
+ * the control plane seals them, per batch, to the appliance that runs it (SealedGrant).
+ */
 export interface HostPlan {
   authRecordId: string;
   technology: Technology;
   username: string;
   port: number;
-  vault: {
-    id: string;
-    type: VaultType;
-    config: Record<string, unknown>;
-    /** The scanner's access secret for the vault: crosses Temporal only inside encrypted payloads. */
-    access: Record<string, unknown>;
-  };
-  locator: Record<string, unknown>;
-  fields: { password?: string; privateKey?: string; passphrase?: string };
 }
 
 export interface TargetPage {
-  /** hostKey: the SSH host key pinned for the host and its record's port, if any. */
-  hosts: { ip: string; authRecordId: string | null; hostKey: string | null }[];
+  hosts: { ip: string; authRecordId: string | null }[];
   plans: Record<string, HostPlan>;
 }
 
@@ -62,8 +56,24 @@ export interface HostFailure {
 export interface HostBatch {
   scanId: string;
   technology: Technology;
-  hosts: { ip: string; authRecordId: string; hostKey: string | null }[];
+  hosts: { ip: string; authRecordId: string }[];
   plans: Record<string, HostPlan>;
+}
+
+/**
+ * One read of a vault, as the audit trail records it: which record, where in the vault, for
+ * how many hosts, and how it ended. Never a value.
+ */
+export interface SecretRead {
+  vaultId: string;
+  authRecordId: string;
+  locator: Record<string, unknown>;
+  hosts: number;
+  outcome: 'success' | 'failed';
+  code: ErrorCode | null;
+  vendorCode: string | null;
+  /** The vault was reached over plain HTTP (allowed by the record's allowInsecureHttp). */
+  plainHttp: boolean;
 }
 
 /** What a batch child reports to its parent: only the tally, the details are published. */

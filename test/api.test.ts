@@ -14,12 +14,12 @@ afterAll(async () => {
 const vaultBody = (name: string) => ({
   name,
   type: 'hashicorp',
-  config: { url: 'http://127.0.0.1:8200', authMethod: 'token' },
+  config: { url: 'https://vault.example.test:8200', authMethod: 'token' },
   access: { token: 'hvs.api-test-token-never-returned' },
 });
 
 describe('authentication', () => {
-  it('refuses requests without the API token', async () => {
+  it('refuses requests without a valid API key', async () => {
     const res = await fetch(`${env.apiUrl}/api/v1/assets`);
     expect(res.status).toBe(401);
     const wrong = await fetch(`${env.apiUrl}/api/v1/assets`, { headers: { authorization: 'Bearer nope' } });
@@ -66,7 +66,7 @@ describe('records: create, list, get, update, delete', () => {
     expect(bad.body.field).toBe('config.url');
     const approle = await env.api('POST', '/vaults', {
       ...vaultBody('vault-c'),
-      config: { url: 'http://127.0.0.1:8200', authMethod: 'approle', roleId: 'r' },
+      config: { url: 'https://vault.example.test:8200', authMethod: 'approle', roleId: 'r' },
       access: { token: 'x' },
     });
     expect(approle.body.field).toBe('access.secretId');
@@ -115,6 +115,13 @@ describe('records: create, list, get, update, delete', () => {
     const appliance = await env.api('POST', '/appliances', { name: 'dc1', description: 'first data centre' });
     expect(appliance.status).toBe(201);
     expect(appliance.body.taskQueue).toBe(`appliance.${appliance.body.id}`);
+    // The one time the enrolment code exists outside the database: the answer to POST.
+    expect(appliance.body).toMatchObject({
+      enrolled: false,
+      keyId: null,
+      enrolment: { code: expect.stringMatching(/^vse_/) },
+    });
+    expect((await env.api('GET', `/appliances/${appliance.body.id}`)).body.enrolment).toBeUndefined();
     const profile = await env.api('POST', '/option-profiles', {
       name: 'fast',
       technologies: ['unix'],
@@ -179,6 +186,11 @@ describe('scans', () => {
   });
 
   it('runs a scan as a workflow: hosts no record covers end NOT_ATTEMPTED, with report and CSV', async () => {
+    const dc1 = (await env.api('GET', '/appliances')).body.find((a: { name: string }) => a.name === 'dc1');
+    const refused = await env.api('POST', '/scans', { title: 'not enrolled', targets: '10.2.0.10' });
+    expect([refused.status, refused.body.field]).toEqual([400, 'applianceId']);
+    expect(refused.body.message).toMatch(/has not enrolled its key/);
+    await env.enrolAppliance(dc1.id);
     const launched = await env.api('POST', '/scans', { title: 'no records', targets: '10.2.0.10-10.2.0.12' });
     expect(launched.status, launched.text).toBe(202);
     // No appliance worker runs in this suite: the operator is told at once.
@@ -201,7 +213,7 @@ describe('scans', () => {
     ]);
     const csv = await env.api('GET', `/scans/${id}/authentication-report?format=csv`);
     expect(csv.text.split('\r\n')[0]).toBe(
-      'ip,technology,status,cause,errorCode,vendorCode,login,authRecord,attempts,finishedAt',
+      'ip,technology,status,cause,errorCode,vendorCode,remedy,login,authRecord,flags,attempts,finishedAt',
     );
     expect(csv.text).toContain('10.2.0.11,unix,NOT_ATTEMPTED');
     expect((await env.api('GET', `/scans/${id}/results`)).body.results).toHaveLength(3);
@@ -212,27 +224,36 @@ describe('scans', () => {
 });
 
 describe('the codec endpoint for the Temporal Web UI', () => {
-  it('encodes and decodes payloads with the deployment keys, CORS for the UI origin only', async () => {
+  it('encodes and decodes payloads with the deployment keys for an API key holder, and refuses anyone else', async () => {
     const plain = {
       metadata: { encoding: Buffer.from('json/plain').toString('base64') },
       data: Buffer.from('"hello"').toString('base64'),
     };
-    const post = (path: string, body: unknown) =>
+    const post = (path: string, body: unknown, key?: string) =>
       fetch(`${env.apiUrl}${path}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...(key && { authorization: `Bearer ${key}` }) },
         body: JSON.stringify(body),
       });
-    const encoded = (await (await post('/codec/encode', { payloads: [plain] })).json()) as {
+    // Being on the same host earns nothing: no key, no session, no answer.
+    expect((await post('/codec/encode', { payloads: [plain] })).status).toBe(401);
+    const auditor = await env.createKey('auditor');
+    const encoded = (await (await post('/codec/encode', { payloads: [plain] }, auditor)).json()) as {
       payloads: { metadata: Record<string, string>; data: string }[];
     };
     expect(Buffer.from(encoded.payloads[0]!.metadata.encoding!, 'base64').toString()).toBe('binary/encrypted');
     expect(Buffer.from(encoded.payloads[0]!.data, 'base64').includes('hello')).toBe(false);
-    const decoded = (await (await post('/codec/decode', encoded)).json()) as { payloads: unknown[] };
+    expect((await post('/codec/decode', encoded)).status).toBe(401);
+    const decoded = (await (await post('/codec/decode', encoded, auditor)).json()) as { payloads: unknown[] };
     expect(decoded.payloads[0]).toEqual(plain);
+    const altered = {
+      payloads: [{ ...encoded.payloads[0]!, data: Buffer.from('not what was sealed').toString('base64') }],
+    };
+    const refused = await post('/codec/decode', altered, auditor);
+    expect([refused.status, ((await refused.json()) as { field: string }).field]).toEqual([400, 'payloads']);
     const foreign = await fetch(`${env.apiUrl}/codec/decode`, {
       method: 'OPTIONS',
-      headers: { origin: 'http://evil.example' },
+      headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' },
     });
     expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
   });

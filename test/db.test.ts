@@ -112,7 +112,7 @@ describe('PostgreSQL migrations', () => {
       ]);
       expect(
         await first!.query(`select count(*)::int as n from information_schema.tables where table_schema = 'public'`),
-      ).toEqual([{ n: 10 }]);
+      ).toEqual([{ n: 14 }]);
       await Promise.all(opened.map((o) => o.close()));
     } finally {
       await admin.unsafe(`drop database if exists ${name} with (force)`);
@@ -165,9 +165,13 @@ describe.each(backends)('the database on $name', (backend) => {
       `select table_name from information_schema.tables where table_schema = 'public' order by 1`,
     );
     expect(tables.map((t) => t.table_name)).toEqual([
+      'api_keys',
+      'api_sessions',
       'appliances',
       'assets',
+      'audit_events',
       'auth_records',
+      'enrolment_codes',
       'host_attempts',
       'host_packages',
       'host_results',
@@ -848,6 +852,7 @@ describe.each(backends)('the database on $name', (backend) => {
         login: 'scanner',
         authRecordId,
         authRecordName: 'linux',
+        flags: [],
         finishedAt: expect.any(Date),
         attempts: [
           expect.objectContaining({ attemptNo: 1, code: 'VAULT_RATE_LIMITED', vendorCode: '429', httpStatus: 429 }),

@@ -14,6 +14,9 @@ import { cleanupAll, createTestUser, startSshd, type SshdServer } from './harnes
 import { freePort } from '../workers/net.js';
 import { EncryptionCodec } from '../workers/temporal/encryption-codec.js';
 import { parseKeyring } from '../workers/temporal/keyring.js';
+import { keyFilePath, loadApplianceKey } from '../workers/appliance/appliance-key.js';
+import { openGrant, type SealedGrant } from '../activities/secrets/sealed-access.js';
+import { decodedPayloads } from './harness/history-payloads.js';
 
 let env: ScanEnvironment;
 const suiteStartedAt = Date.now();
@@ -22,6 +25,7 @@ const sshds: SshdServer[] = [];
 const plantedPassword = `vstest-planted-${randomBytes(12).toString('hex')}`;
 const suffix = randomBytes(3).toString('hex');
 let vaultToken: string;
+let approle: { roleId: string; secretId: string };
 let applianceId: string;
 
 const hosts = {
@@ -88,6 +92,7 @@ beforeAll(async () => {
   await bao.writeKv2('secret', 'servers/plain', { password: `plain-${suffix}-pw` });
   await bao.writeKv2('secret', 'servers/wrong', { password: 'not-the-real-password' });
   vaultToken = await bao.createToken(['scanner-read'], 'path "secret/data/servers/*" { capabilities = ["read"] }');
+  approle = await bao.createAppRole('scanner', 'path "secret/data/servers/*" { capabilities = ["read"] }');
 
   // The targets: real users on real sshd processes, one loopback address each.
   await createTestUser({ name: `vstest-admin-${suffix}`, password: plantedPassword, sudo: 'password' });
@@ -115,15 +120,29 @@ describe('a scan over six loopback hosts', () => {
     const vault = await env.api('POST', '/vaults', {
       name: 'openbao',
       type: 'hashicorp',
-      config: { url: bao.url, authMethod: 'token' },
+      config: { url: bao.url, authMethod: 'token', allowInsecureHttp: true },
       access: { token: vaultToken },
     });
     expect(vault.status, vault.text).toBe(201);
+    // The same vault through AppRole: its secret id is a vault access secret too.
+    const viaAppRole = await env.api('POST', '/vaults', {
+      name: 'openbao approle',
+      type: 'hashicorp',
+      config: { url: bao.url, authMethod: 'approle', roleId: approle.roleId, allowInsecureHttp: true },
+      access: { secretId: approle.secretId },
+    });
+    expect(viaAppRole.status, viaAppRole.text).toBe(201);
     const port = (ip: string) => sshds.find((s) => s.address === ip)?.port;
     const unreachablePort = await freePort(hosts.unreachable);
     const records = [
       { ip: hosts.passed, user: `vstest-admin-${suffix}`, path: 'servers/admin', port: port(hosts.passed) },
-      { ip: hosts.insufficient, user: `vstest-plain-${suffix}`, path: 'servers/plain', port: port(hosts.insufficient) },
+      {
+        ip: hosts.insufficient,
+        user: `vstest-plain-${suffix}`,
+        path: 'servers/plain',
+        port: port(hosts.insufficient),
+        vaultId: viaAppRole.body.id,
+      },
       {
         ip: hosts.wrongPassword,
         user: `vstest-wrong-${suffix}`,
@@ -145,7 +164,7 @@ describe('a scan over six loopback hosts', () => {
         targets: r.ip,
         username: r.user,
         port: r.port,
-        vaultId: vault.body.id,
+        vaultId: r.vaultId ?? vault.body.id,
         locator: { mount: 'secret', path: r.path },
         fields: { password: 'password' },
       });
@@ -209,6 +228,35 @@ describe('a scan over six loopback hosts', () => {
     );
     const missing = results.find((r: { ip: string }) => r.ip === hosts.missingSecret);
     expect(missing.attempts[0]).toMatchObject({ code: 'VAULT_SECRET_NOT_FOUND', httpStatus: 404 });
+    // This lab vault speaks plain http (allowInsecureHttp): every secret it served is flagged.
+    expect(passed.flags).toEqual(['VAULT_PLAIN_HTTP']);
+    expect(byIp[hosts.passed].flags).toBe('VAULT_PLAIN_HTTP');
+    expect(byIp[hosts.passed].remedy).toBeNull();
+    expect(byIp[hosts.wrongPassword].remedy).toMatch(/Make the account and the secret in the vault agree/);
+
+    // Every vault read is in the audit trail: which record, where, for how many hosts, how it ended.
+    const reads = ((await env.api('GET', `/audit?scan=${scanId}`)).body.events as Record<string, any>[]).filter(
+      (e) => e.action === 'vault.read',
+    );
+    expect(reads).toHaveLength(5 + 1); // five records read once, the unreachable host's once more on retry
+    expect(reads).toContainEqual(
+      expect.objectContaining({
+        actorName: `appliance ${applianceId}`,
+        applianceId,
+        recordId: vault.body.id,
+        outcome: 'failed',
+        detail: expect.objectContaining({
+          locator: { mount: 'secret', path: 'servers/does-not-exist' },
+          hosts: 1,
+          code: 'VAULT_SECRET_NOT_FOUND',
+          plainHttp: true,
+        }),
+      }),
+    );
+    expect(reads.filter((r) => r.recordId === viaAppRole.body.id)).toEqual([
+      expect.objectContaining({ outcome: 'success', detail: expect.objectContaining({ hosts: 1, code: null }) }),
+    ]);
+    expect((await env.api('GET', '/audit/verify')).body.intact).toBe(true);
 
     // Trust on first use: the hosts that logged in had their SSH host keys pinned; the host
     // that rejected the password did not (its key was never vouched for by a login).
@@ -226,10 +274,12 @@ describe('a scan over six loopback hosts', () => {
     );
   });
 
-  it('leaves the planted password and the vault token nowhere: histories, logs, database, temp files', async () => {
-    const needles = [plantedPassword, vaultToken];
+  it('leaves the target password and the vault access secrets nowhere: histories (also decoded), logs, database, temp files', async () => {
+    const needles = [plantedPassword, vaultToken, approle.secretId];
     // Every workflow history of the scan, as the server stores it.
     const histories: Buffer[] = [];
+    const decoded: Buffer[] = [];
+    const codec = new EncryptionCodec(parseKeyring(env.codecKeys, 'test'));
     const ids = [`scan-${scanId}`];
     const scannedIps: string[] = [];
     for await (const wf of env.client.workflow.list({ query: `VaultscanScanId = "${scanId}"` })) {
@@ -244,18 +294,33 @@ describe('a scan over six loopback hosts', () => {
     for (const id of new Set(ids)) {
       const history = await env.client.workflow.getHandle(id).fetchHistory();
       histories.push(Buffer.from(protos.temporal.api.history.v1.History.encode(history).finish()));
+      // As the Web UI shows it to anyone who may decode: every payload through the codec.
+      decoded.push(...(await decodedPayloads(history, codec)));
     }
     for (const h of histories) for (const n of needles) expect(h.includes(n), `history contains a secret`).toBe(false);
+    for (const d of decoded)
+      for (const n of needles) expect(d.includes(n), `decoded history holds a secret`).toBe(false);
 
-    // The search can find what is there: decoded with the codec, the parent's history does
-    // carry the vault token (inside encrypted payloads), which proves the check is live.
-    const codec = new EncryptionCodec(parseKeyring(env.codecKeys, 'test'));
-    const parent = await env.client.workflow.getHandle(`scan-${scanId}`).fetchHistory();
-    const payloads = (parent.events ?? []).flatMap(
-      (e) => e.activityTaskCompletedEventAttributes?.result?.payloads ?? [],
+    // The search is live: decoded payloads do show what they carry in the clear (the records'
+    // user names), and the vault access secrets were in those histories, sealed to the
+    // appliance: its own private key opens the grants and finds the token and the secret id.
+    const everything = Buffer.concat(decoded);
+    expect(everything.includes(`vstest-admin-${suffix}`)).toBe(true);
+    const key = await loadApplianceKey({ file: keyFilePath(env.applianceDataDir(applianceId), applianceId) });
+    const grants = decoded.flatMap((d) => {
+      try {
+        const value = JSON.parse(d.toString('utf8')) as { grants?: SealedGrant[] };
+        return Array.isArray(value?.grants) ? value.grants : [];
+      } catch {
+        return [];
+      }
+    });
+    expect(grants.length).toBeGreaterThanOrEqual(3);
+    const opened = await Promise.all(
+      grants.map((g) => openGrant(g, key.current()!, { applianceId, scanId }).then((grant) => JSON.stringify(grant))),
     );
-    const decoded = Buffer.concat((await codec.decode(payloads)).map((p) => Buffer.from(p.data ?? [])));
-    expect(decoded.includes(vaultToken)).toBe(true);
+    expect(opened.some((text) => text.includes(vaultToken))).toBe(true);
+    expect(opened.some((text) => text.includes(approle.secretId))).toBe(true);
 
     for (const file of env.logFiles) {
       const text = readFileSync(file, 'utf8');

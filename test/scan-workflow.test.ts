@@ -9,7 +9,8 @@ import type { ScanInput, scanWorkflow } from '../workflows/scan.js';
 import { progressQuery } from '../workflows/messages.js';
 import { ScanError } from '../domain/scan-error.js';
 import type { AuthTechnology } from '../activities/auth/technology.js';
-import { instantVault } from './harness/simulated.js';
+import { instantTechnology, instantVault } from './harness/simulated.js';
+import { generateApplianceKeyPair } from '../activities/secrets/sealed-access.js';
 
 let env: ScanEnvironment;
 
@@ -126,7 +127,7 @@ describe('scanWorkflow', () => {
     const vault = await env.api('POST', '/vaults', {
       name: 'simulated',
       type: 'hashicorp',
-      config: { url: 'http://127.0.0.1:1', authMethod: 'token' },
+      config: { url: 'https://127.0.0.1:1', authMethod: 'token' },
       access: { token: 'sim' },
     });
     const record = await env.api('POST', '/auth-records', {
@@ -235,7 +236,7 @@ describe('scanWorkflow', () => {
     const vault = await env.api('POST', '/vaults', {
       name: 'simulated-slots',
       type: 'hashicorp',
-      config: { url: 'http://127.0.0.1:1', authMethod: 'token' },
+      config: { url: 'https://127.0.0.1:1', authMethod: 'token' },
       access: { token: 'sim' },
     });
     const record = await env.api('POST', '/auth-records', {
@@ -261,6 +262,54 @@ describe('scanWorkflow', () => {
     expect(mostHeld).toBeGreaterThan(4);
     expect(mostHeld).toBeLessThanOrEqual(8);
     expect(open).toBe(0);
+    expect(workers.store.size).toBe(0);
+  });
+
+  it('fails over cleanly when the appliance is enrolled again mid-life: its hosts say why, nothing hangs', async () => {
+    const appliance = await applianceRepo.ensure(env.database.db, 'wf-rotated');
+    const workers = await env.startSimulatedAppliance(appliance.id, {
+      vaults: () => instantVault,
+      technologies: () => instantTechnology(),
+    });
+    // The appliance is enrolled again with a key this running worker never got (a rotation done
+    // elsewhere, or a stolen code): grants are sealed to the new key from now on.
+    const code = (await env.api('POST', `/appliances/${appliance.id}/enrolment-codes`)).body.code as string;
+    const publicKey = Buffer.from((await generateApplianceKeyPair()).publicKey).toString('base64');
+    const enrolled = await fetch(`${env.apiUrl}/api/v1/appliances/${appliance.id}/enrolment`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code, publicKey }),
+    });
+    expect(enrolled.status).toBe(200);
+    await env.api('POST', '/assets', { name: 'rotation range', value: '192.0.2.32/30' });
+    const vault = await env.api('POST', '/vaults', {
+      name: 'simulated-rotation',
+      type: 'hashicorp',
+      config: { url: 'https://127.0.0.1:1', authMethod: 'token' },
+      access: { token: 'sim' },
+    });
+    await env.api('POST', '/auth-records', {
+      name: 'rotation hosts',
+      technology: 'unix',
+      targets: '192.0.2.32/30',
+      username: 'scanner',
+      vaultId: vault.body.id,
+      locator: { path: 'x' },
+      fields: { password: 'password' },
+    });
+
+    const { scan, summary } = await runScan(
+      '192.0.2.32/30',
+      ['unix'],
+      {},
+      { maxAttempts: 2, applianceName: 'wf-rotated' },
+    );
+    expect(summary).toMatchObject({ status: 'FINISHED', counts: { FAILED: 4 } });
+    const rows = await env.database.query(
+      `select r.error_code, count(a.*)::int as attempts from host_results r join host_attempts a on a.result_id = r.id
+       where r.scan_id = '${scan.id}' group by r.id, r.error_code`,
+    );
+    expect(rows).toEqual(Array(4).fill({ error_code: 'APPLIANCE_KEY_ROTATED', attempts: 2 }));
     expect(workers.store.size).toBe(0);
   });
 });

@@ -39,7 +39,7 @@ describe('SecretStore', () => {
     const store = new SecretStore({ ttlMs: 500, now: () => now });
     const held = credential();
     const handle = store.put(held);
-    const other = store.put(credential(), 10_000);
+    const other = store.put(credential(), { ttlMs: 10_000 });
     now += 600;
     expect(await store.sweepExpired()).toBe(1);
     expect(held.password!.every((b) => b === 0)).toBe(true);

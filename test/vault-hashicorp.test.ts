@@ -282,13 +282,26 @@ describe('cancellation and missing fields', () => {
 describe('validation names the field and the reason', () => {
   it.each([
     [{ url: 'ftp://x', authMethod: 'token' }, 'config.url'],
-    [{ url: 'http://x', authMethod: 'ldap' }, 'config.authMethod'],
-    [{ url: 'http://x', authMethod: 'approle' }, 'config.roleId'],
-    [{ url: 'http://x', authMethod: 'token', tls: true }, 'config.tls'],
-    [{ url: 'http://user:pw@x', authMethod: 'token' }, 'config.url'],
-    [{ url: 'http://x', authMethod: 'token', caCert: '-----BEGIN CERTIFICATE----- junk' }, 'config.caCert'],
+    // Plain http would carry the token in the clear: only a record that says so may use it.
+    [{ url: 'http://x', authMethod: 'token' }, 'config.url'],
+    [{ url: 'http://x', authMethod: 'token', allowInsecureHttp: 'yes' }, 'config.allowInsecureHttp'],
+    [{ url: 'https://x', authMethod: 'ldap' }, 'config.authMethod'],
+    [{ url: 'https://x', authMethod: 'approle' }, 'config.roleId'],
+    [{ url: 'https://x', authMethod: 'token', tls: true }, 'config.tls'],
+    [{ url: 'https://user:pw@x', authMethod: 'token' }, 'config.url'],
+    [{ url: 'https://x', authMethod: 'token', caCert: '-----BEGIN CERTIFICATE----- junk' }, 'config.caCert'],
   ])('config %j', (config, field) => {
     expect(hashicorpVault.validateConfig(config)[0]?.field).toBe(field);
+  });
+  it('accepts https, and plain http only with allowInsecureHttp: true', () => {
+    expect(hashicorpVault.validateConfig({ url: 'https://vault:8200', authMethod: 'token' })).toEqual([]);
+    const lab = { url: 'http://127.0.0.1:8200', authMethod: 'token', allowInsecureHttp: true };
+    expect(hashicorpVault.validateConfig(lab)).toEqual([]);
+    expect(hashicorpVault.usesPlainHttp(lab)).toBe(true);
+    expect(hashicorpVault.validateConfig({ ...lab, allowInsecureHttp: false })[0]).toMatchObject({
+      field: 'config.url',
+      reason: expect.stringMatching(/must be https/),
+    });
   });
   it('access and locator', () => {
     expect(hashicorpVault.validateAccess({}, { authMethod: 'token' })[0]?.field).toBe('access.token');

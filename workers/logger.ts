@@ -4,6 +4,8 @@ import { pino, type Logger } from 'pino';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 
 const REDACT_KEYS = [
+  'cookie',
+  'set-cookie',
   'password',
   'token',
   'secretId',
@@ -22,11 +24,41 @@ export const REDACT_PATHS = [
   'req.headers.authorization',
 ];
 
+/** A request as logged: its path without the query string, which may carry something secret. */
+function requestWithoutQuery(req: { method?: string; url?: string; hostname?: string; ip?: string; id?: unknown }) {
+  return {
+    method: req.method,
+    path: (req.url ?? '').split('?')[0],
+    hostname: req.hostname,
+    remoteAddress: req.ip,
+    id: req.id,
+  };
+}
+
+/**
+ * An error as logged, without the parameters of a failed query (drizzle and postgres.js attach
+ * them, and drizzle repeats them in its message): the statement says enough, its values may not.
+ */
+function errorWithoutParameters(err: unknown): unknown {
+  const serialized = pino.stdSerializers.err(err as Error) as unknown as Record<string, unknown>;
+  const strip = (value: unknown, depth: number): unknown => {
+    if (!value || typeof value !== 'object' || depth > 5) return value;
+    const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+    for (const key of ['params', 'parameters', 'values']) delete copy[key];
+    if (typeof copy.message === 'string') copy.message = copy.message.replace(/\nparams: [\s\S]*$/, '');
+    if (typeof copy.stack === 'string') copy.stack = copy.stack.replace(/\nparams: [^\n]*/, '');
+    if (copy.cause) copy.cause = strip(copy.cause, depth + 1);
+    return copy;
+  };
+  return strip(serialized, 0);
+}
+
 export function createLogger(name: string, destination?: NodeJS.WritableStream): Logger {
   const options = {
     name,
     level: process.env.VAULTSCAN_LOG_LEVEL ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    serializers: { req: requestWithoutQuery, err: errorWithoutParameters },
   };
   return destination ? pino(options, destination as never) : pino(options);
 }

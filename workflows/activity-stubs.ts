@@ -22,7 +22,9 @@ export const controlPlane = proxyActivities<ControlPlaneActivities>({
  * runs the workflow (which has the database), with no task queue round trip and one history
  * marker instead of three events. Their input (a batch's collected data) never enters history.
  */
-export const controlPlaneLocal = proxyLocalActivities<Pick<ControlPlaneActivities, 'publishHostResults'>>({
+export const controlPlaneLocal = proxyLocalActivities<
+  Pick<ControlPlaneActivities, 'publishHostResults' | 'recordSecretUse' | 'sealBatchAccess'>
+>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
 });

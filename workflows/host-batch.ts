@@ -7,7 +7,14 @@
 import { CancellationScope, isCancellation, sleep, upsertSearchAttributes } from '@temporalio/workflow';
 import { REPORT_CATEGORIES, type ReportCategory } from '../domain/categories.js';
 import { describeCode } from '../domain/errors.js';
-import type { AttemptRecord, BatchOutcome, HostBatch, HostFailure, ProfileSettings } from '../domain/scan-types.js';
+import type {
+  AttemptRecord,
+  BatchOutcome,
+  HostBatch,
+  HostFailure,
+  ProfileSettings,
+  SecretRead,
+} from '../domain/scan-types.js';
 import { HostCategoriesAttr, ScanStatusAttr } from '../domain/search-attributes.js';
 import type { HostScanResult } from '../activities/appliance.js';
 import type { PublishableHostResult } from '../activities/control-plane.js';
@@ -25,8 +32,23 @@ type BatchHost = HostBatch['hosts'][number];
 
 const failed = (ip: string, failure: HostFailure): HostScanResult => ({ ip, ok: false, failure });
 
-/** One attempt for the given hosts. Cancellation propagates (after the purge); all else is per-host data. */
-async function attemptOnce(input: HostBatchInput, hosts: BatchHost[]): Promise<Map<string, HostScanResult>> {
+/** What one attempt learnt, beyond each host's result: for the audit trail and the report. */
+interface AttemptTrail {
+  reads: SecretRead[];
+  /** Hosts whose secret came from a vault reached over plain HTTP. */
+  plainHttp: Set<string>;
+}
+
+/**
+ * One attempt for the given hosts: seal the vaults' access to the appliance (on the control
+ * plane, from the database), fetch on the appliance, log in and collect on the holder.
+ * Cancellation propagates (after the purge); all else is per-host data.
+ */
+async function attemptOnce(
+  input: HostBatchInput,
+  hosts: BatchHost[],
+  trail: AttemptTrail,
+): Promise<Map<string, HostScanResult>> {
   const { batch, profile } = input;
   const results = new Map<string, HostScanResult>();
   const everyHost = (hostsToFail: { ip: string }[], err: unknown) => {
@@ -35,35 +57,41 @@ async function attemptOnce(input: HostBatchInput, hosts: BatchHost[]): Promise<M
     for (const h of hostsToFail) results.set(h.ip, failed(h.ip, failure));
   };
 
+  const sealed = await controlPlaneLocal.sealBatchAccess({
+    scanId: batch.scanId,
+    applianceId: input.applianceId,
+    hosts: hosts.map(({ ip, authRecordId }) => ({ ip, authRecordId })),
+  });
+  for (const { ip, failure } of sealed.failed) results.set(ip, failed(ip, failure));
+  const sealedHosts = hosts.filter((h) => !results.has(h.ip));
+  if (sealedHosts.length === 0) return results;
+
   let fetched;
   try {
     fetched = await sharedApplianceActivities(input.applianceId, profile).fetchCredentials({
-      batch: { ...batch, hosts },
+      scanId: batch.scanId,
+      technology: batch.technology,
+      hosts: sealedHosts,
+      grants: sealed.grants,
       vaultTimeoutMs: profile.timeouts.vaultMs,
     });
   } catch (err) {
-    everyHost(hosts, err);
+    everyHost(sealedHosts, err);
     return results;
   }
+  trail.reads.push(...fetched.reads);
   for (const { ip, failure } of fetched.failed) results.set(ip, failed(ip, failure));
+  for (const { ip, plainHttp } of fetched.held) if (plainHttp) trail.plainHttp.add(ip);
   if (fetched.held.length === 0) return results;
 
   const holder = ownQueueActivities(fetched.queue, profile);
-  const planOf = new Map(hosts.map((h) => [h.ip, batch.plans[h.authRecordId]!]));
-  const hostKeyOf = new Map(hosts.map((h) => [h.ip, h.hostKey]));
   let purgedByHolder = false;
   try {
     const scanned = await holder.loginAndCollect({
       scanId: batch.scanId,
       maxParallelHosts: profile.maxParallelHosts,
       technology: batch.technology,
-      hosts: fetched.held.map(({ ip, handle }) => ({
-        ip,
-        handle,
-        port: planOf.get(ip)!.port,
-        username: planOf.get(ip)!.username,
-        hostKey: hostKeyOf.get(ip) ?? null,
-      })),
+      hosts: fetched.held.map(({ ip, handle }) => ({ ip, handle })),
       connectTimeoutMs: profile.timeouts.connectMs,
       commandTimeoutMs: profile.timeouts.commandMs,
     });
@@ -107,9 +135,21 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
   const attempts = new Map<string, AttemptRecord[]>(batch.hosts.map((h) => [h.ip, []]));
   const finalResults = new Map<string, HostScanResult>();
 
+  const trail: AttemptTrail = { reads: [], plainHttp: new Set() };
+  const secretUse = () => ({ scanId: batch.scanId, applianceId: input.applianceId, reads: trail.reads });
+
   let pending = batch.hosts;
   for (let attemptNo = 1; pending.length > 0; attemptNo++) {
-    const results = await attemptOnce(input, pending);
+    let results: Map<string, HostScanResult>;
+    try {
+      results = await attemptOnce(input, pending, trail);
+    } catch (err) {
+      // Cancelled: what was read from the vault so far is audited all the same.
+      if (trail.reads.length > 0) {
+        await CancellationScope.nonCancellable(() => controlPlaneLocal.recordSecretUse(secretUse()));
+      }
+      throw err;
+    }
     const at = new Date().toISOString();
     const retry: BatchHost[] = [];
     for (const host of pending) {
@@ -148,17 +188,18 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
       authRecordId: host.authRecordId,
       collected: result.ok ? result.collected : null,
       attempts: hostAttempts,
+      flags: trail.plainHttp.has(host.ip) ? ['VAULT_PLAIN_HTTP'] : [],
     };
   });
-  // Hosts with no pinned key that logged in: the key they presented gets pinned.
+  // Hosts that logged in pin the key they presented, where none is pinned yet (trust on first use).
   const learnHostKeys = batch.hosts.flatMap((host) => {
     const result = finalResults.get(host.ip)!;
-    return result.ok && result.hostKey && !host.hostKey
+    return result.ok && result.hostKey
       ? [{ ip: host.ip, port: batch.plans[host.authRecordId]!.port, sha256: result.hostKey }]
       : [];
   });
   await CancellationScope.nonCancellable(() =>
-    controlPlaneLocal.publishHostResults({ scanId: batch.scanId, results, learnHostKeys }),
+    controlPlaneLocal.publishHostResults({ scanId: batch.scanId, results, learnHostKeys, secretUse: secretUse() }),
   );
   upsertSearchAttributes([
     { key: ScanStatusAttr, value: 'FINISHED' },

@@ -68,9 +68,7 @@ export function defaultHostsPerBatch(maxParallelHosts: number): number {
 
 /** Splits a page's covered hosts into batches of one technology each, in address order. */
 function batchesOf(scanId: string, page: TargetPage, size: number): HostBatch[] {
-  const covered = page.hosts.flatMap(({ ip, authRecordId, hostKey }) =>
-    authRecordId === null ? [] : [{ ip, authRecordId, hostKey }],
-  );
+  const covered = page.hosts.flatMap(({ ip, authRecordId }) => (authRecordId === null ? [] : [{ ip, authRecordId }]));
   const batches: HostBatch[] = [];
   for (const [technology, hosts] of groupBy(covered, (h) => page.plans[h.authRecordId]!.technology)) {
     for (let i = 0; i < hosts.length; i += size) {

@@ -5,8 +5,18 @@ import { ScanError } from '../../domain/scan-error.js';
 import type { FetchedCredential } from '../vault/adapter.js';
 import type { AuthSession } from '../auth/technology.js';
 
+/** Where a held secret may be used: the endpoint and account its grant named. */
+export interface TargetBinding {
+  ip: string;
+  port: number;
+  username: string;
+  /** The SSH host key pinned for the endpoint; any other key stops the login. */
+  hostKey: string | null;
+}
+
 interface Held {
   credential: FetchedCredential;
+  target?: TargetBinding;
   expiresAt: number;
   session?: AuthSession;
 }
@@ -45,15 +55,22 @@ export class SecretStore {
   }
 
   /** Takes ownership of the credential's buffers and returns an opaque handle. */
-  put(credential: FetchedCredential, ttlMs = this.options.ttlMs): string {
+  put(credential: FetchedCredential, options: { ttlMs?: number; target?: TargetBinding } = {}): string {
     const handle = randomBytes(24).toString('base64url');
-    this.held.set(handle, { credential, expiresAt: this.now() + ttlMs });
+    const expiresAt = this.now() + (options.ttlMs ?? this.options.ttlMs);
+    this.held.set(handle, { credential, expiresAt, ...(options.target && { target: options.target }) });
     return handle;
   }
 
   /** The credential behind a live handle; SECRET_EXPIRED once its TTL ran out or it was purged. */
   credential(handle: string): FetchedCredential {
     return this.live(handle).credential;
+  }
+
+  /** The credential and the endpoint it was granted for. */
+  entry(handle: string): { credential: FetchedCredential; target: TargetBinding | undefined } {
+    const { credential, target } = this.live(handle);
+    return { credential, target };
   }
 
   attachSession(handle: string, session: AuthSession): void {

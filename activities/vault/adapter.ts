@@ -32,6 +32,14 @@ export type ValidationProblem = { field: string; reason: string };
 
 export interface VaultAdapter {
   readonly type: VaultType;
+  /**
+   * The config settings that decide where the access secret is sent (address, CA, client
+   * certificate, auth method, namespace…). Changing one requires entering the access secret
+   * again, so a stored secret only ever goes where it was entered for.
+   */
+  readonly destinationFields: readonly string[];
+  /** Whether the access secret would travel over plain HTTP (only with allowInsecureHttp). */
+  usesPlainHttp(config: Record<string, unknown>): boolean;
   validateConfig(config: unknown): ValidationProblem[];
   validateAccess(access: unknown, config: Record<string, unknown>): ValidationProblem[];
   validateLocator(locator: unknown): ValidationProblem[];

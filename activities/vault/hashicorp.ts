@@ -11,6 +11,7 @@ import type {
   VaultFetchRequest,
 } from './adapter.js';
 import { vaultHttp, type VaultHttpResponse } from './http.js';
+import { checkVaultUrl, isPlainHttpUrl } from './validation.js';
 
 interface HashicorpConfig {
   url: string;
@@ -19,6 +20,7 @@ interface HashicorpConfig {
   approleMount?: string;
   roleId?: string;
   caCert?: string;
+  allowInsecureHttp?: boolean;
   timeoutMs?: number;
 }
 
@@ -158,26 +160,20 @@ function readFields(data: Record<string, unknown>, fields: CredentialFields, wha
   return out;
 }
 
+/** Where the token or AppRole secret id goes: any change needs the access secret again. */
+const DESTINATION_FIELDS = ['url', 'allowInsecureHttp', 'caCert', 'authMethod', 'approleMount', 'namespace'] as const;
+
 export const hashicorpVault: VaultAdapter = {
   type: 'hashicorp',
+  destinationFields: DESTINATION_FIELDS,
+  usesPlainHttp: (config) => isPlainHttpUrl(config.url),
 
   validateConfig(config: unknown): ValidationProblem[] {
     if (!isObject(config)) return [{ field: 'config', reason: 'must be an object' }];
     const problems: ValidationProblem[] = [];
-    try {
-      const url = new URL(String(config.url));
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error();
-      if (url.username || url.password)
-        problems.push({
-          field: 'config.url',
-          reason: 'must not carry a user name or password; put credentials in access',
-        });
-    } catch {
-      problems.push({
-        field: 'config.url',
-        reason: 'must be an http or https URL, e.g. https://vault.example.com:8200',
-      });
-    }
+    if (config.allowInsecureHttp !== undefined && typeof config.allowInsecureHttp !== 'boolean')
+      problems.push({ field: 'config.allowInsecureHttp', reason: 'must be true or false' });
+    problems.push(...checkVaultUrl(config.url, config.allowInsecureHttp === true, 'https://vault.example.com:8200'));
     if (config.authMethod !== 'token' && config.authMethod !== 'approle')
       problems.push({ field: 'config.authMethod', reason: 'must be "token" or "approle"' });
     if (config.authMethod === 'approle' && !nonEmpty(config.roleId))
@@ -196,7 +192,7 @@ export const hashicorpVault: VaultAdapter = {
       !(Number.isInteger(config.timeoutMs) && Number(config.timeoutMs) >= 100 && Number(config.timeoutMs) <= 600_000)
     )
       problems.push({ field: 'config.timeoutMs', reason: 'must be an integer from 100 to 600000' });
-    const known = new Set(['url', 'authMethod', 'namespace', 'approleMount', 'roleId', 'caCert', 'timeoutMs']);
+    const known = new Set([...DESTINATION_FIELDS, 'roleId', 'timeoutMs']);
     for (const key of Object.keys(config))
       if (!known.has(key))
         problems.push({ field: `config.${key}`, reason: 'is not a known setting of a HashiCorp Vault record' });

@@ -1,8 +1,16 @@
-// The codec endpoint the Temporal Web UI calls to show encrypted payloads decoded.
-// Browser-facing: CORS for the UI's origin only; access for loopback callers (the embedded
-// default) or holders of the API token.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+// The codec endpoint the Temporal Web UI calls, from a person's browser, to show encrypted
+// payloads decoded. It answers only a signed-in person (a /login session cookie) or a caller
+// with an API key, in either case of a role allowed to read scans; where the call comes from
+// earns nothing. CORS lets the configured Web UI origin in, with credentials, and no other.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import cors from '@fastify/cors';
+import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Payload, PayloadCodec } from '@temporalio/common';
+import type { Database } from '../../db/client.js';
+import { apiKeyRepo, type ApiKey } from '../../db/repositories/index.js';
+import { describeRouteRole, roleMayUse } from '../../domain/roles.js';
+import { bearerKey } from '../plugins/auth.js';
+import { sessionKey } from './session.js';
 
 interface JsonPayload {
   metadata?: Record<string, string>;
@@ -21,63 +29,71 @@ const toJson = (p: Payload): JsonPayload => ({
   data: p.data ? Buffer.from(p.data).toString('base64') : undefined,
 });
 
-const bodySchema = {
-  type: 'object',
-  required: ['payloads'],
-  properties: {
-    payloads: {
-      type: 'array',
-      maxItems: 10_000,
-      items: {
-        type: 'object',
-        properties: {
-          metadata: { type: 'object', additionalProperties: { type: 'string' } },
-          data: { type: 'string' },
-        },
-      },
-    },
-  },
-} as const;
+const Base64 = Type.String({ maxLength: 4 * 1024 * 1024, pattern: '^[A-Za-z0-9+/]*={0,2}$' });
+const CodecBody = Type.Object({
+  payloads: Type.Array(
+    Type.Object({
+      metadata: Type.Optional(Type.Record(Type.String({ maxLength: 200 }), Base64)),
+      data: Type.Optional(Base64),
+    }),
+    { maxItems: 10_000 },
+  ),
+});
 
 export interface CodecRouteOptions {
+  db: Database;
   codec: PayloadCodec;
-  /** The Temporal Web UI's origin, allowed by CORS. */
-  uiOrigin?: string;
-  isAuthorised(request: FastifyRequest): boolean;
+  /** The Temporal Web UI origins (scheme://host:port) allowed to call from a browser. */
+  uiOrigins: string[];
 }
 
-export async function codecRoutes(app: FastifyInstance, options: CodecRouteOptions): Promise<void> {
-  const cors = (request: FastifyRequest, reply: FastifyReply) => {
-    const origin = request.headers.origin;
-    if (origin && options.uiOrigin && origin === options.uiOrigin) {
-      reply.header('access-control-allow-origin', origin);
-      reply.header('access-control-allow-methods', 'POST, GET, OPTIONS');
-      reply.header('access-control-allow-headers', 'X-Namespace, Content-Type, Authorization');
-      reply.header('access-control-allow-credentials', 'true');
-      reply.header('vary', 'Origin');
-    }
-  };
-  app.options('/codec/*', async (request, reply) => {
-    cors(request, reply);
-    return reply.code(204).send();
+/** The signed-in person, or the API key holder, behind a codec call; null if there is none. */
+async function callerOf(db: Database, request: FastifyRequest): Promise<ApiKey | null> {
+  const presented = bearerKey(request);
+  if (presented) {
+    const key = await apiKeyRepo.check(db, presented);
+    return typeof key === 'string' ? null : key;
+  }
+  return sessionKey(db, request);
+}
+
+export async function codecRoutes(parent: FastifyInstance, options: CodecRouteOptions): Promise<void> {
+  await parent.register(cors, {
+    origin: options.uiOrigins,
+    credentials: true,
+    methods: ['POST', 'OPTIONS'],
+    maxAge: 600,
   });
+  const api = parent.withTypeProvider<TypeBoxTypeProvider>();
   for (const direction of ['encode', 'decode'] as const) {
-    app.post<{ Body: { payloads: JsonPayload[] } }>(
-      `/codec/${direction}`,
-      { schema: { body: bodySchema, hide: true } },
-      async (request, reply) => {
-        cors(request, reply);
-        if (!options.isAuthorised(request))
-          return reply.code(401).send({
-            statusCode: 401,
-            error: 'Unauthorized',
-            message: 'the codec endpoint needs the API token or a loopback caller',
-          });
-        const payloads = request.body.payloads.map(toPayload);
-        const result =
-          direction === 'encode' ? await options.codec.encode(payloads) : await options.codec.decode(payloads);
-        return { payloads: result.map(toJson) };
-      },
-    );
+    api.post(`/codec/${direction}`, { schema: { body: CodecBody, hide: true } }, async (request, reply) => {
+      const caller = await callerOf(options.db, request);
+      if (!caller) {
+        return reply.code(401).send({
+          statusCode: 401,
+          error: 'Unauthorized',
+          message: 'sign in at /login (or send an API key) to have payloads decoded',
+        });
+      }
+      if (!roleMayUse(caller.role, 'reader')) {
+        return reply
+          .code(403)
+          .send({ statusCode: 403, error: 'Forbidden', message: `decoding needs ${describeRouteRole('reader')}` });
+      }
+      const payloads = request.body.payloads.map(toPayload);
+      let result: Payload[];
+      try {
+        result = direction === 'encode' ? await options.codec.encode(payloads) : await options.codec.decode(payloads);
+      } catch (err) {
+        // A payload this codec cannot open (unknown key id, truncated, altered) is the caller's to fix.
+        return reply.code(400).send({
+          statusCode: 400,
+          error: 'Bad Request',
+          field: 'payloads',
+          message: `payloads: ${(err as Error).message}`,
+        });
+      }
+      return { payloads: result.map(toJson) };
+    });
   }
 }

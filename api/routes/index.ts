@@ -1,5 +1,6 @@
 // The REST surface under /api/v1.
 import type { FastifyInstance } from 'fastify';
+import { isDeepStrictEqual } from 'node:util';
 import type { Client } from '@temporalio/client';
 import type { Database } from '../../db/client.js';
 import type { SecretBox } from '../../db/crypto.js';
@@ -10,14 +11,18 @@ import {
   knownHostKeyRepo,
   profileRepo,
   vaultRepo,
+  type Appliance,
+  type ProfileInput,
 } from '../../db/repositories/index.js';
-import type { AuthRecordInput, ProfileInput } from '../../db/repositories/index.js';
 import { getVaultAdapter } from '../../activities/vault/registry.js';
 import { applianceQueue } from '../../workflows/activity-stubs.js';
 import { badRequest } from '../problems.js';
 import * as S from '../schemas.js';
 import { registerResource } from './records.js';
 import { scanRoutes } from './scans.js';
+import { applianceEnrolmentRoutes, ENROLMENT_CODE_TTL_MS } from './appliances.js';
+import { apiKeyRoutes } from './api-keys.js';
+import { auditRoutes } from './audit.js';
 
 export interface ApiDeps {
   db: Database;
@@ -27,8 +32,8 @@ export interface ApiDeps {
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const stamps = (r: { createdAt: Date; updatedAt: Date }) => ({
-  createdAt: iso(r.createdAt),
-  updatedAt: iso(r.updatedAt),
+  createdAt: iso(r.createdAt)!,
+  updatedAt: iso(r.updatedAt)!,
 });
 
 function checkProblems(problems: { field: string; reason: string }[]): void {
@@ -36,101 +41,125 @@ function checkProblems(problems: { field: string; reason: string }[]): void {
   if (first) throw badRequest(first.field, first.reason, { problems });
 }
 
-function validateVault(
-  type: string,
-  body: { config?: Record<string, unknown>; access?: Record<string, unknown> },
-  currentConfig?: Record<string, unknown>,
-) {
+function vaultAdapterOf(type: string) {
   const adapter = getVaultAdapter(type);
   if (!adapter) throw badRequest('type', `unknown vault type "${type}"`);
-  if (body.config) checkProblems(adapter.validateConfig(body.config));
-  if (body.access) checkProblems(adapter.validateAccess(body.access, body.config ?? currentConfig ?? {}));
+  return adapter;
+}
+
+/**
+ * A stored access secret goes only where it was entered for: a change to a setting that
+ * decides where it is sent must come with the secret, entered again, in the same request.
+ */
+function requireAccessForNewDestination(
+  destinationFields: readonly string[],
+  current: Record<string, unknown>,
+  next: Record<string, unknown>,
+): void {
+  const moved = destinationFields.filter((f) => !isDeepStrictEqual(current[f], next[f]));
+  if (moved.length > 0) {
+    throw badRequest(
+      'access',
+      `is required when ${moved.map((f) => `config.${f}`).join(', ')} change${moved.length === 1 ? 's' : ''}: the stored access secret is only ever sent where it was entered for, so enter it again`,
+    );
+  }
 }
 
 async function validateLocator(db: Database, vaultId: string, locator: Record<string, unknown>) {
   const vault = await vaultRepo.get(db, vaultId).catch(() => {
     throw badRequest('vaultId', `vault ${vaultId} does not exist`);
   });
-  checkProblems(getVaultAdapter(String(vault.type))!.validateLocator(locator));
+  checkProblems(vaultAdapterOf(vault.type).validateLocator(locator));
 }
 
 export async function registerResourceRoutes(api: FastifyInstance, deps: ApiDeps): Promise<void> {
   const { db, box } = deps;
 
-  registerResource<
-    Awaited<ReturnType<typeof assetRepo.get>>,
-    { name: string; value: string },
-    { name?: string; value?: string }
-  >(api, {
+  registerResource(api, db, {
     path: '/assets',
     tag: 'assets',
+    roles: { read: 'operator', write: 'operator' },
     createBody: S.AssetBody,
     patchBody: S.Type_Partial(S.AssetBody),
     view: S.Asset,
+    listQuery: S.Page,
+    get: (id: string) => assetRepo.get(db, id),
     toView: (r) => ({ id: r.id, name: r.name, kind: r.kind, value: r.value, ...stamps(r) }),
     list: (p) => assetRepo.list(db, p),
-    get: (id) => assetRepo.get(db, id),
-    create: (b) => assetRepo.create(db, b),
-    update: (id, b) => assetRepo.update(db, id, b),
-    remove: (id) => assetRepo.remove(db, id),
+    create: (tx, b) => assetRepo.create(tx, b),
+    update: (tx, id, b) => assetRepo.update(tx, id, b),
+    remove: (tx, id) => assetRepo.remove(tx, id),
   });
 
-  registerResource<
-    Awaited<ReturnType<typeof applianceRepo.get>>,
-    { name: string; description?: string },
-    { name?: string; description?: string }
-  >(api, {
+  registerResource(api, db, {
     path: '/appliances',
     tag: 'appliances',
+    roles: { read: 'operator', write: 'admin' },
     createBody: S.ApplianceBody,
     patchBody: S.Type_Partial(S.ApplianceBody),
     view: S.Appliance,
-    toView: (r) => ({
+    listQuery: S.Page,
+    get: (id: string) => applianceRepo.get(db, id),
+    toView: (r: Appliance & { enrolment?: { code: string; expiresAt: string } }) => ({
       id: r.id,
       name: r.name,
       description: r.description,
-      taskQueue: applianceQueue(String(r.id)),
+      taskQueue: applianceQueue(r.id),
+      enrolled: r.keyId !== null,
+      keyId: r.keyId,
+      enrolledAt: iso(r.enrolledAt),
       ...stamps(r),
+      // Only the answer to POST carries a code: the one time it exists outside the database.
+      ...(r.enrolment && { enrolment: r.enrolment }),
     }),
     list: (p) => applianceRepo.list(db, p),
-    get: (id) => applianceRepo.get(db, id),
-    create: (b) => applianceRepo.create(db, b),
-    update: (id, b) => applianceRepo.update(db, id, b),
-    remove: (id) => applianceRepo.remove(db, id),
+    create: async (tx, b) => {
+      const appliance = await applianceRepo.create(tx, b);
+      const code = await applianceRepo.createEnrolmentCode(tx, appliance.id, ENROLMENT_CODE_TTL_MS);
+      return { ...appliance, enrolment: { code: code.code, expiresAt: code.expiresAt.toISOString() } };
+    },
+    update: (tx, id, b) => applianceRepo.update(tx, id, b),
+    remove: (tx, id) => applianceRepo.remove(tx, id),
   });
+  await api.register(applianceEnrolmentRoutes, { db });
 
-  type VaultCreate = { name: string; type: string; config: Record<string, unknown>; access: Record<string, unknown> };
-  registerResource<Awaited<ReturnType<typeof vaultRepo.get>>, VaultCreate, Partial<Omit<VaultCreate, 'type'>>>(api, {
+  registerResource(api, db, {
     path: '/vaults',
     tag: 'vaults',
+    roles: { read: 'operator', write: 'admin' },
     createBody: S.VaultBody,
     patchBody: S.VaultPatch,
     view: S.Vault,
+    listQuery: S.Page,
+    get: (id: string) => vaultRepo.get(db, id),
     toView: (r) => ({ id: r.id, name: r.name, type: r.type, config: r.config, ...stamps(r) }),
     list: (p) => vaultRepo.list(db, p),
-    get: (id) => vaultRepo.get(db, id),
-    create: async (b) => {
-      validateVault(b.type, b);
-      return vaultRepo.create(db, box, b);
+    create: async (tx, b) => {
+      const adapter = vaultAdapterOf(b.type);
+      checkProblems(adapter.validateConfig(b.config));
+      checkProblems(adapter.validateAccess(b.access, b.config));
+      return vaultRepo.create(tx, box, b);
     },
-    update: async (id, b) => {
-      const current = await vaultRepo.get(db, id);
-      validateVault(String(current.type), b, current.config as Record<string, unknown>);
-      return vaultRepo.update(db, box, id, b);
+    update: async (tx, id, b) => {
+      const current = await vaultRepo.get(tx, id);
+      const adapter = vaultAdapterOf(current.type);
+      if (b.config) checkProblems(adapter.validateConfig(b.config));
+      if (b.config && !b.access) requireAccessForNewDestination(adapter.destinationFields, current.config, b.config);
+      if (b.access) checkProblems(adapter.validateAccess(b.access, b.config ?? current.config));
+      return vaultRepo.update(tx, box, id, b);
     },
-    remove: (id) => vaultRepo.remove(db, id),
+    remove: (tx, id) => vaultRepo.remove(tx, id),
   });
 
-  registerResource<
-    Awaited<ReturnType<typeof authRecordRepo.get>>,
-    Omit<AuthRecordInput, 'port'> & { port?: number },
-    Partial<AuthRecordInput>
-  >(api, {
+  registerResource(api, db, {
     path: '/auth-records',
     tag: 'auth-records',
+    roles: { read: 'operator', write: 'admin' },
     createBody: S.AuthRecordBody,
     patchBody: S.AuthRecordPatch,
     view: S.AuthRecord,
+    listQuery: S.Page,
+    get: (id: string) => authRecordRepo.get(db, id),
     toView: (r) => ({
       id: r.id,
       name: r.name,
@@ -140,42 +169,39 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: ApiDeps
       port: r.port,
       vaultId: r.vaultId,
       locator: r.locator,
-      fields: r.fields,
+      fields: { ...r.fields },
       ...stamps(r),
     }),
     list: (p) => authRecordRepo.list(db, p),
-    get: (id) => authRecordRepo.get(db, id),
-    create: async (b) => {
-      await validateLocator(db, b.vaultId, b.locator);
-      return authRecordRepo.create(db, { ...b, port: b.port ?? 22 });
+    create: async (tx, b) => {
+      await validateLocator(tx, b.vaultId, b.locator);
+      return authRecordRepo.create(tx, { ...b, port: b.port ?? 22 });
     },
-    update: async (id, b) => {
-      const current = await authRecordRepo.get(db, id);
-      if (b.locator || b.vaultId)
-        await validateLocator(
-          db,
-          b.vaultId ?? String(current.vaultId),
-          (b.locator ?? current.locator) as Record<string, unknown>,
-        );
-      return authRecordRepo.update(db, id, b);
+    update: async (tx, id, b) => {
+      const current = await authRecordRepo.get(tx, id);
+      if (b.locator || b.vaultId) await validateLocator(tx, b.vaultId ?? current.vaultId, b.locator ?? current.locator);
+      return authRecordRepo.update(tx, id, b);
     },
-    remove: (id) => authRecordRepo.remove(db, id),
+    remove: (tx, id) => authRecordRepo.remove(tx, id),
   });
 
   const checkRetry = (b: Partial<ProfileInput>) => {
     if (b.retry && b.retry.maxIntervalMs < b.retry.initialIntervalMs)
       throw badRequest('retry.maxIntervalMs', 'must not be smaller than retry.initialIntervalMs');
   };
-  registerResource<Awaited<ReturnType<typeof profileRepo.get>>, ProfileInput, Partial<ProfileInput>>(api, {
+  registerResource(api, db, {
     path: '/option-profiles',
     tag: 'option-profiles',
+    roles: { read: 'operator', write: 'operator' },
     createBody: S.ProfileBody,
     patchBody: S.ProfilePatch,
     view: S.Profile,
+    listQuery: S.Page,
+    get: (id: string) => profileRepo.get(db, id),
     toView: (r) => ({
       id: r.id,
       name: r.name,
-      technologies: r.technologies,
+      technologies: r.technologies as ProfileInput['technologies'],
       maxParallelHosts: r.maxParallelHosts,
       timeouts: r.timeouts,
       retry: r.retry,
@@ -183,25 +209,22 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: ApiDeps
       ...stamps(r),
     }),
     list: (p) => profileRepo.list(db, p),
-    get: (id) => profileRepo.get(db, id),
-    create: async (b) => (checkRetry(b), profileRepo.create(db, b)),
-    update: async (id, b) => (checkRetry(b), profileRepo.update(db, id, b)),
-    remove: (id) => profileRepo.remove(db, id),
+    create: async (tx, b) => (checkRetry(b), profileRepo.create(tx, b)),
+    update: async (tx, id, b) => (checkRetry(b), profileRepo.update(tx, id, b)),
+    remove: (tx, id) => profileRepo.remove(tx, id),
   });
 
   await api.register(scanRoutes, deps);
 
   // Pinned SSH host keys: learned on a host's first successful login, or registered here.
-  registerResource<
-    Awaited<ReturnType<typeof knownHostKeyRepo.get>>,
-    { ip: string; port: number; sha256: string },
-    { sha256?: string }
-  >(api, {
+  registerResource(api, db, {
     path: '/known-host-keys',
     tag: 'known-host-keys',
+    roles: { read: 'operator', write: 'admin' },
     createBody: S.KnownHostKeyBody,
     patchBody: S.KnownHostKeyPatch,
     view: S.KnownHostKey,
+    get: (id: string) => knownHostKeyRepo.get(db, id),
     listQuery: S.KnownHostKeyQuery,
     toView: (r) => ({
       id: r.id,
@@ -212,10 +235,12 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: ApiDeps
       learnedInScanId: r.learnedInScanId,
       ...stamps(r),
     }),
-    list: (q) => knownHostKeyRepo.list(db, q as { limit?: number; offset?: number; ip?: string }),
-    get: (id) => knownHostKeyRepo.get(db, id),
-    create: (b) => knownHostKeyRepo.create(db, b),
-    update: (id, b) => knownHostKeyRepo.update(db, id, b),
-    remove: (id) => knownHostKeyRepo.remove(db, id),
+    list: (q) => knownHostKeyRepo.list(db, q),
+    create: (tx, b) => knownHostKeyRepo.create(tx, b),
+    update: (tx, id, b) => knownHostKeyRepo.update(tx, id, b),
+    remove: (tx, id) => knownHostKeyRepo.remove(tx, id),
   });
+
+  await api.register(apiKeyRoutes, { db });
+  await api.register(auditRoutes, { db });
 }

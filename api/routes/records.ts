@@ -1,57 +1,92 @@
-// CRUD routes for the registered records. Each resource is described once; the routes,
-// validation and OpenAPI entries come from that description.
-import type { FastifyInstance } from 'fastify';
-import { Type, type TSchema } from '@fastify/type-provider-typebox';
-import { IdParams, Page } from '../schemas.js';
+// CRUD routes for the registered records. Each resource is described once; the routes, their
+// roles, validation, the audit of every change and the OpenAPI entries come from that description.
+import type { IncomingMessage } from 'node:http';
+import type { FastifyInstance, FastifyRequest, RawServerDefault, RouteGenericInterface } from 'fastify';
+import { Type, type Static, type TSchema, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Database } from '../../db/client.js';
+import type { RouteRole } from '../../domain/roles.js';
+import { withAudit } from '../plugins/audit.js';
+import { IdParams } from '../schemas.js';
 
-export interface ResourceSpec<Row, Create, Patch> {
+/** What Fastify makes of a validated request part: the spec's functions take exactly that. */
+type Validated<Part extends 'body' | 'querystring', S extends TSchema> = FastifyRequest<
+  RouteGenericInterface,
+  RawServerDefault,
+  IncomingMessage,
+  { [K in Part]: S },
+  TypeBoxTypeProvider
+>[Part extends 'body' ? 'body' : 'query'];
+
+export interface ResourceSpec<
+  Row extends { id: string },
+  View extends TSchema,
+  Create extends TSchema,
+  Patch extends TSchema,
+  Query extends TSchema,
+> {
   path: string;
   tag: string;
-  createBody: TSchema;
-  patchBody: TSchema;
-  view: TSchema;
-  /** The list's query string, when it filters by more than a page. */
-  listQuery?: TSchema;
-  toView(row: Row): unknown;
-  list(query: { limit?: number; offset?: number } & Record<string, unknown>): Promise<Row[]>;
+  /** Who may read the records, and who may change them. */
+  roles: { read: RouteRole; write: RouteRole };
+  createBody: Create;
+  patchBody: Patch;
+  view: View;
+  /** The list's query string: Page, or a schema that filters by more than a page. */
+  listQuery: Query;
+  toView(row: Row): Static<View>;
+  list(query: Validated<'querystring', Query>): Promise<Row[]>;
   get(id: string): Promise<Row>;
-  create(body: Create): Promise<Row>;
-  update(id: string, body: Patch): Promise<Row>;
-  remove(id: string): Promise<void>;
+  /** Each change runs in the transaction `tx` that also records it in the audit trail. */
+  create(tx: Database, body: Validated<'body', Create>): Promise<Row>;
+  update(tx: Database, id: string, body: Validated<'body', Patch>): Promise<Row>;
+  remove(tx: Database, id: string): Promise<void>;
 }
 
-export function registerResource<Row, Create, Patch>(
-  api: FastifyInstance,
-  spec: ResourceSpec<Row, Create, Patch>,
-): void {
+export function registerResource<
+  Row extends { id: string },
+  View extends TSchema,
+  Create extends TSchema,
+  Patch extends TSchema,
+  Query extends TSchema,
+>(parent: FastifyInstance, db: Database, spec: ResourceSpec<Row, View, Create, Patch, Query>): void {
+  const api = parent.withTypeProvider<TypeBoxTypeProvider>();
   const tags = [spec.tag];
-  const ok = { 200: spec.view };
-  api.get<{ Querystring: { limit?: number; offset?: number } }>(
+  const read = { role: spec.roles.read };
+  const write = { role: spec.roles.write };
+  // toView's answers are checked against View where each resource is declared; here the schema
+  // only shapes and filters the response (Fastify cannot resolve a generic View's static type).
+  const view: TSchema = spec.view;
+  api.get(
     spec.path,
-    { schema: { tags, querystring: spec.listQuery ?? Page, response: { 200: Type.Array(spec.view) } } },
-    async (req) => (await spec.list(req.query)).map(spec.toView),
+    { config: read, schema: { tags, querystring: spec.listQuery, response: { 200: Type.Array(view) } } },
+    async (req) => (await spec.list(req.query)).map((row) => spec.toView(row)),
   );
-  api.get<{ Params: { id: string } }>(
+  api.get(
     `${spec.path}/:id`,
-    { schema: { tags, params: IdParams, response: ok } },
+    { config: read, schema: { tags, params: IdParams, response: { 200: view } } },
     async (req) => spec.toView(await spec.get(req.params.id)),
   );
-  api.post<{ Body: Create }>(
+  api.post(
     spec.path,
-    { schema: { tags, body: spec.createBody, response: { 201: spec.view } } },
-    async (req, reply) => reply.code(201).send(spec.toView(await spec.create(req.body as Create))),
-  );
-  api.patch<{ Params: { id: string }; Body: Patch }>(
-    `${spec.path}/:id`,
-    { schema: { tags, params: IdParams, body: spec.patchBody, response: ok } },
-    async (req) => spec.toView(await spec.update(req.params.id, req.body as Patch)),
-  );
-  api.delete<{ Params: { id: string } }>(
-    `${spec.path}/:id`,
-    { schema: { tags, params: IdParams } },
+    { config: write, schema: { tags, body: spec.createBody, response: { 201: view } } },
     async (req, reply) => {
-      await spec.remove(req.params.id);
-      return reply.code(204).send();
+      const row = await withAudit(
+        db,
+        req,
+        (tx) => spec.create(tx, req.body),
+        (r) => ({ recordId: r.id }),
+        201,
+      );
+      return reply.code(201).send(spec.toView(row));
     },
   );
+  api.patch(
+    `${spec.path}/:id`,
+    { config: write, schema: { tags, params: IdParams, body: spec.patchBody, response: { 200: view } } },
+    async (req) => spec.toView(await withAudit(db, req, (tx) => spec.update(tx, req.params.id, req.body))),
+  );
+  api.delete(`${spec.path}/:id`, { config: write, schema: { tags, params: IdParams } }, async (req, reply) => {
+    await withAudit(db, req, (tx) => spec.remove(tx, req.params.id), undefined, 204);
+    return reply.code(204).send();
+  });
 }

@@ -1,7 +1,7 @@
 // Scans: launch (a Temporal workflow), watch, read results and the Authentication Report, cancel.
 import type { FastifyInstance } from 'fastify';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { Type } from '@fastify/type-provider-typebox';
+import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import {
   applianceRepo,
   assetRepo,
@@ -19,10 +19,12 @@ import {
   rangesWithin,
 } from '../../domain/targets.js';
 import { ApplianceIdAttr, ScanIdAttr, ScanStatusAttr } from '../../domain/search-attributes.js';
+import { describeCode, isErrorCode } from '../../domain/errors.js';
 import type { scanWorkflow } from '../../workflows/scan.js';
 import { CONTROL_PLANE_QUEUE } from '../../workflows/activity-stubs.js';
 import { cancelSignal } from '../../workflows/messages.js';
 import { ApiProblem, badRequest } from '../problems.js';
+import { withAudit } from '../plugins/audit.js';
 import { IdParams, Page, Scan, ScanBody } from '../schemas.js';
 import type { ApiDeps } from './index.js';
 import { toCsv } from '../csv.js';
@@ -32,7 +34,10 @@ import { createSharedLoader } from '../shared-loader.js';
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const tags = ['scans'];
 
-export async function scanRoutes(api: FastifyInstance, { db, temporal }: ApiDeps): Promise<void> {
+export async function scanRoutes(parent: FastifyInstance, { db, temporal }: ApiDeps): Promise<void> {
+  const api = parent.withTypeProvider<TypeBoxTypeProvider>();
+  const operator = { role: 'operator' as const };
+  const reader = { role: 'reader' as const };
   const view = async (scan: Awaited<ReturnType<typeof scanRepo.get>>) => {
     const counts = await resultRepo.countByCategory(db, scan.id);
     const doneHosts = Object.values(counts).reduce((a, b) => a + b, 0);
@@ -45,7 +50,7 @@ export async function scanRoutes(api: FastifyInstance, { db, temporal }: ApiDeps
       optionProfileId: scan.optionProfileId,
       applianceId: scan.applianceId,
       workflowId: scan.workflowId,
-      createdAt: iso(scan.createdAt),
+      createdAt: scan.createdAt.toISOString(),
       startedAt: iso(scan.startedAt),
       finishedAt: iso(scan.finishedAt),
       progress: { doneHosts, totalHosts: scan.hostCount, counts },
@@ -56,9 +61,10 @@ export async function scanRoutes(api: FastifyInstance, { db, temporal }: ApiDeps
     isFinal: (v) => v.status !== 'QUEUED' && v.status !== 'RUNNING',
   });
 
-  api.post<{ Body: { title: string; targets: string; optionProfileId?: string; applianceId?: string } }>(
+  api.post(
     '/scans',
     {
+      config: operator,
       schema: {
         tags,
         body: ScanBody,
@@ -98,6 +104,11 @@ export async function scanRoutes(api: FastifyInstance, { db, temporal }: ApiDeps
         : (await applianceRepo.list(db, { limit: 1 }))[0];
       if (!appliance)
         throw badRequest('applianceId', 'no appliance is registered: register one with POST /api/v1/appliances first');
+      if (!appliance.keyId)
+        throw badRequest(
+          'applianceId',
+          `appliance "${appliance.name}" has not enrolled its key, so no vault access can be sealed to it: start its worker with an enrolment code (POST /api/v1/appliances/${appliance.id}/enrolment-codes)`,
+        );
 
       const scan = await scanRepo.create(db, {
         title: body.title,
@@ -115,7 +126,7 @@ export async function scanRoutes(api: FastifyInstance, { db, temporal }: ApiDeps
             {
               scanId: scan.id,
               applianceId: String(appliance.id),
-              profile: profileSettings(profile as never),
+              profile: profileSettings(profile),
               totalHosts: Number(hostCount),
             },
           ],
@@ -131,7 +142,13 @@ export async function scanRoutes(api: FastifyInstance, { db, temporal }: ApiDeps
         request.log.error({ err }, 'could not start the scan workflow');
         throw new ApiProblem(503, 'the scan could not be started: Temporal is unavailable');
       }
-      await scanRepo.setWorkflowId(db, scan.id, workflowId);
+      await withAudit(
+        db,
+        request,
+        (tx) => scanRepo.setWorkflowId(tx, scan.id, workflowId),
+        () => ({ recordId: scan.id, scanId: scan.id, applianceId: appliance.id }),
+        202,
+      );
       const warnings: string[] = [];
       if (!(await applianceIsPolling(temporal, appliance.id).catch(() => true))) {
         warnings.push(
@@ -142,21 +159,19 @@ export async function scanRoutes(api: FastifyInstance, { db, temporal }: ApiDeps
     },
   );
 
-  api.get<{ Querystring: { limit?: number; offset?: number } }>(
+  api.get(
     '/scans',
-    { schema: { tags, querystring: Page, response: { 200: Type.Array(Scan) } } },
+    { config: reader, schema: { tags, querystring: Page, response: { 200: Type.Array(Scan) } } },
     async (req) => Promise.all((await scanRepo.list(db, req.query)).map(view)),
   );
 
-  api.get<{ Params: { id: string } }>(
-    '/scans/:id',
-    { schema: { tags, params: IdParams, response: { 200: Scan } } },
-    async (req) => scanView(req.params.id),
+  api.get('/scans/:id', { config: reader, schema: { tags, params: IdParams, response: { 200: Scan } } }, async (req) =>
+    scanView(req.params.id),
   );
 
-  api.get<{ Params: { id: string }; Querystring: { limit?: number; offset?: number } }>(
+  api.get(
     '/scans/:id/results',
-    { schema: { tags, params: IdParams, querystring: Page } },
+    { config: reader, schema: { tags, params: IdParams, querystring: Page } },
     async (req) => {
       await scanRepo.get(db, req.params.id);
       const limit = req.query.limit ?? 50;
@@ -174,6 +189,7 @@ export async function scanRoutes(api: FastifyInstance, { db, temporal }: ApiDeps
           cause: r.cause,
           login: r.login,
           authRecordId: r.authRecordId,
+          flags: r.flags,
           finishedAt: iso(r.finishedAt),
           collected: r.facts ? { facts: r.facts, packageCount: r.packageCount, packages: r.packages ?? [] } : null,
           attempts: r.attempts.map((a) => ({ ...a, at: iso(a.at) })),
@@ -182,9 +198,10 @@ export async function scanRoutes(api: FastifyInstance, { db, temporal }: ApiDeps
     },
   );
 
-  api.get<{ Params: { id: string }; Querystring: { format?: 'json' | 'csv' } }>(
+  api.get(
     '/scans/:id/authentication-report',
     {
+      config: reader,
       schema: {
         tags,
         params: IdParams,
@@ -207,8 +224,10 @@ export async function scanRoutes(api: FastifyInstance, { db, temporal }: ApiDeps
             cause: h.cause,
             errorCode: h.errorCode,
             vendorCode: h.vendorCode,
+            remedy: isErrorCode(h.errorCode) ? describeCode(h.errorCode).remedy : null,
             login: h.login,
             authRecord: h.authRecordName,
+            flags: h.flags.join(' '),
             attempts: h.attempts.length,
             finishedAt: iso(h.finishedAt),
           });
@@ -228,8 +247,10 @@ export async function scanRoutes(api: FastifyInstance, { db, temporal }: ApiDeps
                 'cause',
                 'errorCode',
                 'vendorCode',
+                'remedy',
                 'login',
                 'authRecord',
+                'flags',
                 'attempts',
                 'finishedAt',
               ],
@@ -241,20 +262,24 @@ export async function scanRoutes(api: FastifyInstance, { db, temporal }: ApiDeps
     },
   );
 
-  api.post<{ Params: { id: string } }>(
-    '/scans/:id/cancel',
-    { schema: { tags, params: IdParams } },
-    async (req, reply) => {
-      const scan = await scanRepo.get(db, req.params.id);
-      if (!['QUEUED', 'RUNNING'].includes(scan.status))
-        throw new ApiProblem(409, `scan ${scan.id} is already ${scan.status}`);
-      try {
-        await temporal.workflow.getHandle(scan.workflowId ?? `scan-${scan.id}`).signal(cancelSignal);
-      } catch (err) {
-        if (!(err instanceof WorkflowNotFoundError)) throw err;
-        throw new ApiProblem(409, `scan ${scan.id} has no running workflow`);
-      }
-      return reply.code(202).send({ id: scan.id, status: 'CANCELING' });
-    },
-  );
+  api.post('/scans/:id/cancel', { config: operator, schema: { tags, params: IdParams } }, async (req, reply) => {
+    const scan = await scanRepo.get(db, req.params.id);
+    if (!['QUEUED', 'RUNNING'].includes(scan.status))
+      throw new ApiProblem(409, `scan ${scan.id} is already ${scan.status}`);
+    try {
+      await temporal.workflow.getHandle(scan.workflowId ?? `scan-${scan.id}`).signal(cancelSignal);
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      throw new ApiProblem(409, `scan ${scan.id} has no running workflow`);
+    }
+    // Nothing in the database changes: the workflow ends the scan; this records who asked.
+    await withAudit(
+      db,
+      req,
+      async () => undefined,
+      () => ({ recordId: scan.id, scanId: scan.id }),
+      202,
+    );
+    return reply.code(202).send({ id: scan.id, status: 'CANCELING' });
+  });
 }

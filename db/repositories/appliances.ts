@@ -1,7 +1,9 @@
 // Scanner appliances: each one's workers poll the task queue appliance.<id>.
-import { asc, eq } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull } from 'drizzle-orm';
 import type { Database } from '../client.js';
-import { appliances } from '../schema.js';
+import { InvalidValueError } from '../errors.js';
+import { appliances, enrolmentCodes } from '../schema.js';
+import { hashSecretToken, newSecretToken } from './api-keys.js';
 import { withDbErrors } from '../translate-errors.js';
 import { deleteById, firstOrNotFound, pageOf, requireId, type Page } from './shared.js';
 
@@ -56,6 +58,65 @@ export const applianceRepo = {
   /** Fails with InUseError while scans refer to the appliance. */
   remove(db: Database, id: string): Promise<void> {
     return deleteById(db, appliances, ENTITY, id);
+  },
+
+  /** A one-time code with which an appliance process enrols its public key; shown once. */
+  async createEnrolmentCode(
+    db: Database,
+    applianceId: string,
+    ttlMs: number,
+    now = new Date(),
+  ): Promise<{ code: string; expiresAt: Date }> {
+    const appliance = await applianceRepo.get(db, applianceId);
+    const code = newSecretToken('vse_');
+    const expiresAt = new Date(now.getTime() + ttlMs);
+    await db.insert(enrolmentCodes).values({ applianceId: appliance.id, codeHash: hashSecretToken(code), expiresAt });
+    return { code, expiresAt };
+  },
+
+  /**
+   * Uses an enrolment code (once, before it expires) to register the appliance's public key,
+   * replacing any earlier key: from then on vault access is sealed only to the new one.
+   */
+  async enrol(
+    db: Database,
+    applianceId: string,
+    code: string,
+    key: { publicKey: string; keyId: string },
+    now = new Date(),
+  ): Promise<Appliance> {
+    requireId(ENTITY, applianceId);
+    const codeHash = hashSecretToken(code);
+    const used = await db
+      .update(enrolmentCodes)
+      .set({ usedAt: now })
+      .where(
+        and(
+          eq(enrolmentCodes.codeHash, codeHash),
+          eq(enrolmentCodes.applianceId, applianceId),
+          isNull(enrolmentCodes.usedAt),
+          gt(enrolmentCodes.expiresAt, now),
+        ),
+      )
+      .returning({ id: enrolmentCodes.id });
+    if (used.length === 0) {
+      const [known] = await db
+        .select()
+        .from(enrolmentCodes)
+        .where(and(eq(enrolmentCodes.codeHash, codeHash), eq(enrolmentCodes.applianceId, applianceId)));
+      const why = !known
+        ? 'is not an enrolment code of this appliance'
+        : known.usedAt
+          ? 'was already used: create a new one'
+          : 'has expired: create a new one';
+      throw new InvalidValueError('code', why);
+    }
+    const [row] = await db
+      .update(appliances)
+      .set({ publicKey: key.publicKey, keyId: key.keyId, enrolledAt: now })
+      .where(eq(appliances.id, applianceId))
+      .returning();
+    return firstOrNotFound(row ? [row] : [], ENTITY, applianceId);
   },
 
   /** The appliance of that name, created if missing (the embedded default's local appliance). */

@@ -10,6 +10,7 @@ import { formatRange, overlappingRanges, parseTargets, type IpRange } from '../.
 import {
   deleteById,
   firstOrNotFound,
+  isUuid,
   pageOf,
   parseTargetField,
   requireId,
@@ -121,6 +122,13 @@ export const authRecordRepo = {
 
   remove(db: Database, id: string): Promise<void> {
     return deleteById(db, authRecords, ENTITY, id);
+  },
+
+  /** The records with these ids that still exist. */
+  async getMany(db: Database, ids: string[]): Promise<AuthRecord[]> {
+    const valid = ids.filter(isUuid);
+    if (valid.length === 0) return [];
+    return db.select().from(authRecords).where(inArray(authRecords.id, valid));
   },
 
   /**

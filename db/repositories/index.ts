@@ -30,3 +30,6 @@ export {
   type KnownHostKey,
   type KnownHostKeyInput,
 } from './known-host-keys.js';
+export { apiKeyRepo, hashSecretToken, type ApiKey, type ApiKeyInput, type KeyRefusal } from './api-keys.js';
+export { apiSessionRepo } from './api-sessions.js';
+export { auditRepo, type AuditEntry, type AuditEvent, type AuditFilter, type AuditVerdict } from './audit.js';

@@ -31,6 +31,8 @@ export interface HostResultInput {
   facts: Record<string, string> | null;
   packages: PackageRow[];
   attempts: AttemptRecord[];
+  /** E.g. VAULT_PLAIN_HTTP: the secret came from a vault reached over plain HTTP. */
+  flags?: string[];
 }
 
 export type HostResult = Omit<typeof hostResults.$inferSelect, 'ipKey'>;
@@ -65,6 +67,7 @@ export interface ReportHost {
   login: string | null;
   authRecordId: string | null;
   authRecordName: string | null;
+  flags: string[];
   finishedAt: Date;
   attempts: AttemptView[];
 }
@@ -145,6 +148,7 @@ const REPLACED_ON_REPUBLISH = [
   'authRecordId',
   'facts',
   'packageCount',
+  'flags',
   'finishedAt',
 ] as const;
 const replaceFromExcluded = Object.fromEntries(
@@ -157,8 +161,9 @@ const replaceFromExcluded = Object.fromEntries(
  */
 async function writeResults(tx: Transaction, inputs: HostResultInput[]): Promise<string[]> {
   const finishedAt = new Date();
-  const rows = inputs.map(({ packages, attempts: _attempts, ...fields }) => ({
+  const rows = inputs.map(({ packages, attempts: _attempts, flags, ...fields }) => ({
     ...fields,
+    flags: flags ?? [],
     ...hostIp(fields.ip),
     packageCount: packages.length,
     finishedAt,
@@ -328,6 +333,7 @@ export const resultRepo = {
         login: hostResults.login,
         authRecordId: hostResults.authRecordId,
         authRecordName: authRecords.name,
+        flags: hostResults.flags,
         finishedAt: hostResults.finishedAt,
       })
       .from(hostResults)

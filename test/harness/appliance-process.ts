@@ -13,12 +13,18 @@ export interface ApplianceProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export function spawnAppliance(options: {
+export interface SpawnApplianceOptions {
   temporalAddress: string;
   applianceId: string;
   codecKeys: string;
   logFile: string;
-}): ApplianceProcess {
+  /** The appliance's data folder: its key file lives there. */
+  dataDir: string;
+  /** For a first start: the one-time code and the API to enrol with. */
+  enrolment?: { code: string; apiUrl: string };
+}
+
+export function spawnAppliance(options: SpawnApplianceOptions): ApplianceProcess {
   const log = createWriteStream(options.logFile, { flags: 'a' });
   const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'workers/appliance/main.ts')], {
     cwd: projectRoot,
@@ -27,7 +33,12 @@ export function spawnAppliance(options: {
       TEMPORAL_ADDRESS: options.temporalAddress,
       VAULTSCAN_APPLIANCE_ID: options.applianceId,
       VAULTSCAN_CODEC_KEYS: options.codecKeys,
+      VAULTSCAN_DATA_DIR: options.dataDir,
       VAULTSCAN_LOG_LEVEL: 'debug',
+      ...(options.enrolment && {
+        VAULTSCAN_ENROLMENT_CODE: options.enrolment.code,
+        VAULTSCAN_API_URL: options.enrolment.apiUrl,
+      }),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

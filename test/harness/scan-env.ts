@@ -2,7 +2,7 @@
 // a Temporal dev server, a database, the control-plane worker, the API on a real port, and
 // appliance workers as separate processes. Every log line goes to files the tests can search.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorkflowCode, type Worker } from '@temporalio/worker';
@@ -25,6 +25,8 @@ import {
   type ApplianceWorkers,
 } from '../../workers/appliance/create-workers.js';
 import { spawnAppliance, type ApplianceProcess } from './appliance-process.js';
+import { ensureFirstAdminKey } from '../../api/first-admin-key.js';
+import { enrolAppliance, keyFilePath, loadApplianceKey } from '../../workers/appliance/appliance-key.js';
 
 export interface ScanEnvironment {
   workDir: string;
@@ -33,10 +35,24 @@ export interface ScanEnvironment {
   client: Client;
   database: OpenedDatabase;
   apiUrl: string;
-  apiToken: string;
+  /** The first admin key, as a first start writes it. */
+  adminKey: string;
   codecKeys: string;
-  api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T; text: string }>;
+  /** Calls the API with the admin key, or the key given. */
+  api<T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options?: { key?: string },
+  ): Promise<{ status: number; body: T; text: string }>;
+  /** A new API key with this role (created with the admin key). */
+  createKey(role: 'admin' | 'operator' | 'auditor', name?: string): Promise<string>;
+  /** Starts an appliance process; the first start of an appliance enrols it with a fresh code. */
   startAppliance(applianceId: string): Promise<ApplianceProcess>;
+  /** The appliance process's data folder (its key file lives there). */
+  applianceDataDir(applianceId: string): string;
+  /** Enrols the appliance (a fresh key in its data folder) without starting a worker; returns the key file. */
+  enrolAppliance(applianceId: string): Promise<string>;
   /** Appliance workers inside this process, with simulated vaults or technologies. */
   startSimulatedAppliance(
     applianceId: string,
@@ -49,7 +65,9 @@ export interface ScanEnvironment {
 
 const newKeys = (id: string) => `${id}:${randomBytes(32).toString('base64')}`;
 
-export async function startScanEnvironment(options: { databaseUrl?: string } = {}): Promise<ScanEnvironment> {
+export async function startScanEnvironment(
+  options: { databaseUrl?: string; temporalUiUrl?: string } = {},
+): Promise<ScanEnvironment> {
   const workDir = mkdtempSync(join(tmpdir(), 'vstest-scan-'));
   const controlLog = join(workDir, 'control-plane.log');
   const logger = createLogger('test-control-plane', createWriteStream(controlLog));
@@ -89,10 +107,13 @@ export async function startScanEnvironment(options: { databaseUrl?: string } = {
     await connection.close();
   });
 
-  const apiToken = randomBytes(16).toString('hex');
+  const adminKeyFile = join(workDir, 'admin-api-key');
+  await ensureFirstAdminKey(database.db, adminKeyFile);
+  const adminKey = readFileSync(adminKeyFile, 'utf8').trim();
   const app: FastifyInstance = await buildApp({
     logger,
-    apiToken,
+    allowedHostnames: ['127.0.0.1', 'localhost'],
+    ...(options.temporalUiUrl && { temporalUiUrl: options.temporalUiUrl }),
     codec: new EncryptionCodec(parseKeyring(codecKeys, 'test')),
     db: database.db,
     box,
@@ -106,6 +127,36 @@ export async function startScanEnvironment(options: { databaseUrl?: string } = {
   const appliances: ApplianceProcess[] = [];
   stops.push(() => Promise.all(appliances.map((a) => a.kill('SIGTERM'))));
 
+  const call: ScanEnvironment['api'] = async (method, path, body, callOptions) => {
+    const res = await fetch(`${apiUrl}/api/v1${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${callOptions?.key ?? adminKey}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      /* CSV and empty bodies stay text */
+    }
+    return { status: res.status, body: parsed as never, text };
+  };
+  const enrolmentCode = async (applianceId: string): Promise<string> => {
+    const res = await call('POST', `/appliances/${applianceId}/enrolment-codes`);
+    if (res.status !== 201) throw new Error(`no enrolment code for ${applianceId}: ${res.text}`);
+    return res.body.code;
+  };
+  const applianceDataDir = (applianceId: string) => join(workDir, `appliance-${applianceId}`);
+  const enrol = async (applianceId: string): Promise<string> => {
+    const file = keyFilePath(applianceDataDir(applianceId), applianceId);
+    if (!existsSync(file)) await enrolAppliance({ apiUrl, applianceId, code: await enrolmentCode(applianceId), file });
+    return file;
+  };
+
   return {
     workDir,
     logFiles,
@@ -113,41 +164,44 @@ export async function startScanEnvironment(options: { databaseUrl?: string } = {
     client,
     database,
     apiUrl,
-    apiToken,
+    adminKey,
     codecKeys,
-    async api(method, path, body) {
-      const res = await fetch(`${apiUrl}/api/v1${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${apiToken}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        /* CSV and empty bodies stay text */
-      }
-      return { status: res.status, body: parsed as never, text };
+    api: call,
+    async createKey(role, name = `${role} ${randomBytes(4).toString('hex')}`) {
+      const res = await call('POST', '/api-keys', { name, role });
+      if (res.status !== 201) throw new Error(`could not create a ${role} key: ${res.text}`);
+      return res.body.key;
     },
+    applianceDataDir,
     async startAppliance(applianceId) {
       const logFile = join(workDir, `appliance-${appliances.length + 1}.log`);
       logFiles.push(logFile);
-      const appliance = spawnAppliance({ temporalAddress: temporal.address, applianceId, codecKeys, logFile });
+      const dataDir = applianceDataDir(applianceId);
+      // Its first start enrols the appliance; later starts (after a crash) use the key file.
+      const enrolled = existsSync(keyFilePath(dataDir, applianceId));
+      const enrolment = enrolled ? undefined : { code: await enrolmentCode(applianceId), apiUrl };
+      const appliance = spawnAppliance({
+        temporalAddress: temporal.address,
+        applianceId,
+        codecKeys,
+        logFile,
+        dataDir,
+        ...(enrolment && { enrolment }),
+      });
       appliances.push(appliance);
       await appliance.ready;
       return appliance;
     },
+    enrolAppliance: enrol,
     async startSimulatedAppliance(applianceId, overrides) {
+      const file = await enrol(applianceId);
       const applianceConnection = await connectWorkerConnection(settings);
       const workers = await createApplianceWorkers({
         connection: applianceConnection,
         namespace: 'default',
         dataConverter,
         applianceId,
+        key: await loadApplianceKey({ file }),
         ...overrides,
       });
       const running = workers.run();

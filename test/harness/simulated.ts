@@ -5,6 +5,8 @@ import type { AuthTechnology } from '../../activities/auth/technology.js';
 
 export const instantVault: VaultAdapter = {
   type: 'hashicorp',
+  destinationFields: [],
+  usesPlainHttp: () => false,
   validateConfig: () => [],
   validateAccess: () => [],
   validateLocator: () => [],

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
-import { createApplianceActivities } from '../../activities/appliance.js';
+import { createApplianceActivities, type ApplianceKeyHolder } from '../../activities/appliance.js';
 import { SecretStore } from '../../activities/secrets/secret-store.js';
 import { LoginSlots } from '../../activities/login-slots.js';
 import { getVaultAdapter } from '../../activities/vault/registry.js';
@@ -17,6 +17,8 @@ export interface ApplianceWorkerOptions {
   namespace: string;
   dataConverter: DataConverter;
   applianceId: string;
+  /** The appliance's private key: vault access is sealed to it (see appliance-key.ts). */
+  key: ApplianceKeyHolder;
   /** Longest a fetched secret may live unused; the sweeper purges it after that. */
   secretTtlMs?: number;
   maxConcurrentActivities?: number;
@@ -38,6 +40,8 @@ export async function createApplianceWorkers(options: ApplianceWorkerOptions): P
   const ownQueue = `${sharedQueue}.${randomUUID()}`;
   const store = new SecretStore({ ttlMs: options.secretTtlMs ?? 10 * 60_000 });
   const activities = createApplianceActivities({
+    applianceId: options.applianceId,
+    key: options.key,
     ownQueue,
     store,
     vaults: options.vaults ?? getVaultAdapter,

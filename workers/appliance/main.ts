@@ -1,16 +1,45 @@
 // A scanner appliance process: `tsx workers/appliance/main.ts`. Needs the network of the
-// targets and the vaults, and Temporal — never the database.
+// targets and the vaults, and Temporal — never the database. The first start of an appliance
+// enrols it: VAULTSCAN_ENROLMENT_CODE (from POST /api/v1/appliances) and VAULTSCAN_API_URL make a
+// key pair in its data folder and register the public half; later starts read the key file.
 import { createLogger, installTemporalRuntime } from '../logger.js';
 import { loadCodecKeyring } from '../temporal/codec-keys.js';
 import { createDataConverter } from '../temporal/data-converter.js';
 import { connectWorkerConnection, temporalSettingsFromEnv } from '../temporal/connection.js';
 import { createApplianceWorkers } from './create-workers.js';
+import { enrolAppliance, keyFilePath, loadApplianceKey } from './appliance-key.js';
+
+/** Enrols when given a code, then loads the key; says what to set when there is none. */
+async function applianceKey(applianceId: string) {
+  const dataDir = process.env.VAULTSCAN_DATA_DIR;
+  const file = process.env.VAULTSCAN_APPLIANCE_KEY_FILE ?? (dataDir ? keyFilePath(dataDir, applianceId) : undefined);
+  const code = process.env.VAULTSCAN_ENROLMENT_CODE;
+  if (code) {
+    const apiUrl = process.env.VAULTSCAN_API_URL;
+    if (!apiUrl)
+      throw new Error(
+        'set VAULTSCAN_API_URL (e.g. https://vaultscan.example.com) to enrol with VAULTSCAN_ENROLMENT_CODE',
+      );
+    if (!file)
+      throw new Error('set VAULTSCAN_DATA_DIR (or VAULTSCAN_APPLIANCE_KEY_FILE): enrolment writes the key there');
+    await enrolAppliance({ apiUrl, applianceId, code, file });
+  }
+  const key = await loadApplianceKey({ file: file ?? '', fromEnv: process.env.VAULTSCAN_APPLIANCE_KEY });
+  if (!key.current()) {
+    throw new Error(
+      `this appliance has no key${file ? ` at ${file}` : ''}: enrol it once with VAULTSCAN_ENROLMENT_CODE (POST /api/v1/appliances/${applianceId}/enrolment-codes) and VAULTSCAN_API_URL`,
+    );
+  }
+  return key;
+}
 
 async function run(): Promise<void> {
   const applianceId = process.env.VAULTSCAN_APPLIANCE_ID;
   if (!applianceId) throw new Error('set VAULTSCAN_APPLIANCE_ID to the id of the appliance this process serves');
   const logger = createLogger('appliance');
   installTemporalRuntime(logger);
+  const key = await applianceKey(applianceId);
+  logger.info({ keyId: key.current()!.keyId }, 'appliance key loaded');
   const settings = temporalSettingsFromEnv(createDataConverter(loadCodecKeyring(process.env.VAULTSCAN_DATA_DIR)));
   const connection = await connectWorkerConnection(settings);
   const appliance = await createApplianceWorkers({
@@ -18,6 +47,7 @@ async function run(): Promise<void> {
     namespace: settings.namespace,
     dataConverter: settings.dataConverter,
     applianceId,
+    key,
     maxConcurrentActivities: Number(process.env.VAULTSCAN_APPLIANCE_CONCURRENCY ?? 64),
   });
   logger.info({ sharedQueue: appliance.sharedQueue, ownQueue: appliance.ownQueue }, 'appliance worker polling');

@@ -1,8 +1,7 @@
 // `npm start`: the whole product on one machine. A Temporal dev server (with its Web UI),
 // PGlite in .data/, the control-plane worker and the API in this process, and one local
-// appliance worker in its own process — as a real appliance would be.
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// appliance worker in its own process — as a real appliance would be, enrolled with a code.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { projectRoot } from '../../scripts/tools.mjs';
@@ -19,21 +18,30 @@ import { SecretBox } from '../../db/crypto.js';
 import { keyringFromEnv } from '../temporal/keyring.js';
 import { applianceRepo, profileRepo } from '../../db/repositories/index.js';
 import { buildApp } from '../../api/app.js';
+import { ensureFirstAdminKey } from '../../api/first-admin-key.js';
+import { defaultHostnames } from '../../api/plugins/host-check.js';
+import { keyFilePath } from '../appliance/appliance-key.js';
+import { restrictToOwner } from './data-folder.js';
 
 const dataDir = process.env.VAULTSCAN_DATA_DIR ?? join(projectRoot, '.data');
 const apiHost = process.env.VAULTSCAN_API_HOST ?? '127.0.0.1';
 const apiPort = Number(process.env.VAULTSCAN_API_PORT ?? 8800);
 
-/** The API token: VAULTSCAN_API_TOKEN, or one generated once into the data folder. */
-function apiToken(): string {
-  if (process.env.VAULTSCAN_API_TOKEN) return process.env.VAULTSCAN_API_TOKEN;
-  const file = join(dataDir, 'api-token');
-  if (!existsSync(file)) writeFileSync(file, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
-  return readFileSync(file, 'utf8').trim();
+const adminKeyFile = join(dataDir, 'admin-api-key');
+
+/** Whether the local appliance's key file holds the key the database has enrolled for it. */
+function localKeyIsEnrolled(applianceId: string, enrolledKeyId: string | null): boolean {
+  const file = keyFilePath(dataDir, applianceId);
+  if (!enrolledKeyId || !existsSync(file)) return false;
+  return (JSON.parse(readFileSync(file, 'utf8')) as { keyId?: string }).keyId === enrolledKeyId;
 }
 
 async function main(): Promise<void> {
+  // Everything this process and its children create (PGlite's files, Temporal's SQLite, keys)
+  // is for the owner alone; what an earlier version left more open is closed now.
+  process.umask(0o077);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  restrictToOwner(dataDir);
   const logger = createLogger('vaultscan');
   installTemporalRuntime(logger, { handleSignals: false });
   const stops: (() => Promise<unknown>)[] = [];
@@ -100,6 +108,28 @@ async function main(): Promise<void> {
       await connection.close();
     });
 
+    const firstStart = await ensureFirstAdminKey(database.db, adminKeyFile);
+    const temporalUiUrl = process.env.VAULTSCAN_TEMPORAL_UI_URL ?? dev?.uiUrl;
+    const app = await buildApp({
+      logger,
+      codec: new EncryptionCodec(codecKeyring),
+      temporalUiUrl,
+      allowedHostnames: defaultHostnames(apiHost, process.env.VAULTSCAN_API_HOSTNAMES),
+      db: database.db,
+      box,
+      temporal: client,
+    });
+    await app.listen({ host: apiHost, port: apiPort });
+    stops.push(() => app.close());
+    const api = `http://${apiHost.includes(':') ? `[${apiHost}]` : apiHost}:${apiPort}`;
+
+    // The local appliance enrols through the API, as any appliance does: with a one-time code.
+    const enrolment = localKeyIsEnrolled(local.id, local.keyId)
+      ? {}
+      : {
+          VAULTSCAN_ENROLMENT_CODE: (await applianceRepo.createEnrolmentCode(database.db, local.id, 10 * 60_000)).code,
+          VAULTSCAN_API_URL: api,
+        };
     const appliance = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'workers/appliance/main.ts')], {
       env: {
         ...process.env,
@@ -107,6 +137,7 @@ async function main(): Promise<void> {
         TEMPORAL_NAMESPACE: namespace,
         VAULTSCAN_APPLIANCE_ID: local.id,
         VAULTSCAN_DATA_DIR: dataDir,
+        ...enrolment,
       },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
@@ -116,25 +147,12 @@ async function main(): Promise<void> {
       await applianceExit;
     });
 
-    const token = apiToken();
-    const app = await buildApp({
-      logger,
-      apiToken: token,
-      codec: new EncryptionCodec(codecKeyring),
-      temporalUiOrigin: dev?.uiUrl,
-      db: database.db,
-      box,
-      temporal: client,
-    });
-    await app.listen({ host: apiHost, port: apiPort });
-    stops.push(() => app.close());
-
-    const api = `http://${apiHost}:${apiPort}`;
     console.log(`
 vaultscan is running (data in ${dataDir})
-  API:          ${api}/api/v1   (token in ${process.env.VAULTSCAN_API_TOKEN ? 'VAULTSCAN_API_TOKEN' : join(dataDir, 'api-token')})
+  API:          ${api}/api/v1   (admin API key in ${adminKeyFile}${firstStart ? ', written just now' : ''})
   API docs:     ${api}/docs
-  Temporal UI:  ${dev?.uiUrl ?? `(your cluster at ${temporalAddress})`}
+  Sign in:      ${api}/login   (with an API key: lets the Temporal UI in this browser decode payloads)
+  Temporal UI:  ${temporalUiUrl ?? `(your cluster at ${temporalAddress})`}
   Appliance:    "local" (${local.id})
 Press Ctrl-C to stop.`);
   } catch (err) {
