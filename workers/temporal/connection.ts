@@ -6,6 +6,7 @@ import protos from '@temporalio/proto';
 // A CommonJS package: Node's ESM loader sees only its default export.
 const { temporal } = protos;
 import { SEARCH_ATTRIBUTES } from '../../domain/search-attributes.js';
+import { explainConnectFailure } from './connect-diagnosis.js';
 import { temporalTransportFromEnv, type Environment, type TemporalTransport } from './tls-settings.js';
 
 /** Where Temporal is and how to reach it; without `tls` the connection is plain text. */
@@ -29,16 +30,24 @@ export function temporalSettingsFromEnv(
 }
 
 export async function connectClient(settings: TemporalSettings): Promise<Client> {
-  const connection = await Connection.connect({
-    address: settings.address,
-    tls: settings.tls,
-    apiKey: settings.apiKey,
-  });
+  const connection = await explained(settings, () =>
+    Connection.connect({ address: settings.address, tls: settings.tls, apiKey: settings.apiKey }),
+  );
   return new Client({ connection, namespace: settings.namespace, dataConverter: settings.dataConverter });
 }
 
 export function connectWorkerConnection(settings: TemporalSettings): Promise<NativeConnection> {
-  return NativeConnection.connect({ address: settings.address, tls: settings.tls, apiKey: settings.apiKey });
+  return explained(settings, () =>
+    NativeConnection.connect({ address: settings.address, tls: settings.tls, apiKey: settings.apiKey }),
+  );
+}
+
+async function explained<T>(settings: TemporalSettings, connect: () => Promise<T>): Promise<T> {
+  try {
+    return await connect();
+  } catch (err) {
+    throw await explainConnectFailure(settings, err);
+  }
 }
 
 /** Registers our search attributes on a cluster that lacks them (the dev server gets them as flags). */
