@@ -18,6 +18,8 @@ export function spawnAppliance(options: {
   applianceId: string;
   codecKeys: string;
   logFile: string;
+  /** More environment, e.g. Temporal's TLS variables. */
+  env?: Record<string, string>;
 }): ApplianceProcess {
   const log = createWriteStream(options.logFile, { flags: 'a' });
   const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'workers/appliance/main.ts')], {
@@ -28,6 +30,7 @@ export function spawnAppliance(options: {
       VAULTSCAN_APPLIANCE_ID: options.applianceId,
       VAULTSCAN_CODEC_KEYS: options.codecKeys,
       VAULTSCAN_LOG_LEVEL: 'debug',
+      ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
