@@ -22,6 +22,8 @@ export interface SpawnApplianceOptions {
   dataDir: string;
   /** For a first start: the one-time code and the API to enrol with. */
   enrolment?: { code: string; apiUrl: string };
+  /** More environment, e.g. Temporal's TLS variables. */
+  env?: Record<string, string>;
 }
 
 export function spawnAppliance(options: SpawnApplianceOptions): ApplianceProcess {
@@ -39,6 +41,7 @@ export function spawnAppliance(options: SpawnApplianceOptions): ApplianceProcess
         VAULTSCAN_ENROLMENT_CODE: options.enrolment.code,
         VAULTSCAN_API_URL: options.enrolment.apiUrl,
       }),
+      ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

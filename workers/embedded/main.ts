@@ -9,7 +9,14 @@ import { createLogger, installTemporalRuntime } from '../logger.js';
 import { loadCodecKeyring } from '../temporal/codec-keys.js';
 import { createDataConverter } from '../temporal/data-converter.js';
 import { EncryptionCodec } from '../temporal/encryption-codec.js';
-import { connectClient, connectWorkerConnection, ensureSearchAttributes } from '../temporal/connection.js';
+import {
+  connectClient,
+  connectWorkerConnection,
+  ensureSearchAttributes,
+  temporalSettingsFromEnv,
+  type TemporalSettings,
+} from '../temporal/connection.js';
+import { TEMPORAL_TRANSPORT_VARIABLES } from '../temporal/tls-settings.js';
 import { startTemporalDevServer, type TemporalDevServer } from './temporal-dev-server.js';
 import { createControlPlaneWorker } from '../control-plane/create-worker.js';
 import { createControlPlaneActivities } from '../../activities/control-plane.js';
@@ -66,9 +73,18 @@ async function main(): Promise<void> {
       keyringFromEnv('VAULTSCAN_MASTER_KEYS', 'VAULTSCAN_MASTER_KEY_FILE', join(dataDir, 'master.keys')),
     );
 
-    let temporalAddress = process.env.TEMPORAL_ADDRESS;
+    // A cluster named by TEMPORAL_ADDRESS is reached as every process reaches it (TLS, API
+    // key); otherwise our own dev server, in plain text on loopback, whatever else is set.
+    let settings: TemporalSettings;
     let dev: TemporalDevServer | undefined;
-    if (!temporalAddress) {
+    const applianceEnv = { ...process.env };
+    if (process.env.TEMPORAL_ADDRESS) {
+      settings = temporalSettingsFromEnv(dataConverter);
+    } else {
+      const ignored = TEMPORAL_TRANSPORT_VARIABLES.filter((name) => process.env[name]);
+      if (ignored.length > 0)
+        logger.warn({ ignored }, 'these apply only with TEMPORAL_ADDRESS: the embedded dev server speaks plain text');
+      for (const name of TEMPORAL_TRANSPORT_VARIABLES) delete applianceEnv[name];
       dev = await startTemporalDevServer({
         dbFile: join(dataDir, 'temporal.sqlite'),
         port: Number(process.env.VAULTSCAN_TEMPORAL_PORT ?? 7233),
@@ -76,10 +92,9 @@ async function main(): Promise<void> {
         codecEndpoint: `http://${apiHost}:${apiPort}/codec`,
       });
       stops.push(() => dev!.stop());
-      temporalAddress = dev.address;
+      settings = { address: dev.address, namespace: process.env.TEMPORAL_NAMESPACE || 'default', dataConverter };
     }
-    const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
-    const settings = { address: temporalAddress, namespace, dataConverter };
+    const { address: temporalAddress, namespace } = settings;
 
     const database = await openDatabase({ url: process.env.DATABASE_URL, pgliteDir: join(dataDir, 'pglite') });
     stops.push(() => database.close());
@@ -132,7 +147,7 @@ async function main(): Promise<void> {
         };
     const appliance = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'workers/appliance/main.ts')], {
       env: {
-        ...process.env,
+        ...applianceEnv,
         TEMPORAL_ADDRESS: temporalAddress,
         TEMPORAL_NAMESPACE: namespace,
         VAULTSCAN_APPLIANCE_ID: local.id,

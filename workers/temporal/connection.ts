@@ -6,28 +6,48 @@ import protos from '@temporalio/proto';
 // A CommonJS package: Node's ESM loader sees only its default export.
 const { temporal } = protos;
 import { SEARCH_ATTRIBUTES } from '../../domain/search-attributes.js';
+import { explainConnectFailure } from './connect-diagnosis.js';
+import { temporalTransportFromEnv, type Environment, type TemporalTransport } from './tls-settings.js';
 
-export interface TemporalSettings {
+/** Where Temporal is and how to reach it; without `tls` the connection is plain text. */
+export interface TemporalSettings extends TemporalTransport {
   address: string;
   namespace: string;
   dataConverter: DataConverter;
 }
 
-export function temporalSettingsFromEnv(dataConverter: DataConverter): TemporalSettings {
+/** TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and the TLS / API-key variables of tls-settings.ts. */
+export function temporalSettingsFromEnv(
+  dataConverter: DataConverter,
+  env: Environment = process.env,
+): TemporalSettings {
   return {
-    address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
-    namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
+    address: env.TEMPORAL_ADDRESS || '127.0.0.1:7233',
+    namespace: env.TEMPORAL_NAMESPACE || 'default',
     dataConverter,
+    ...temporalTransportFromEnv(env),
   };
 }
 
 export async function connectClient(settings: TemporalSettings): Promise<Client> {
-  const connection = await Connection.connect({ address: settings.address });
+  const connection = await explained(settings, () =>
+    Connection.connect({ address: settings.address, tls: settings.tls, apiKey: settings.apiKey }),
+  );
   return new Client({ connection, namespace: settings.namespace, dataConverter: settings.dataConverter });
 }
 
 export function connectWorkerConnection(settings: TemporalSettings): Promise<NativeConnection> {
-  return NativeConnection.connect({ address: settings.address });
+  return explained(settings, () =>
+    NativeConnection.connect({ address: settings.address, tls: settings.tls, apiKey: settings.apiKey }),
+  );
+}
+
+async function explained<T>(settings: TemporalSettings, connect: () => Promise<T>): Promise<T> {
+  try {
+    return await connect();
+  } catch (err) {
+    throw await explainConnectFailure(settings, err);
+  }
 }
 
 /** Registers our search attributes on a cluster that lacks them (the dev server gets them as flags). */
