@@ -9,7 +9,7 @@ import type { HostFailure, SecretRead } from '../domain/scan-types.js';
 import { ScanError } from '../domain/scan-error.js';
 import { packCollectedData, type PackedCollectedData } from './collected-data.js';
 import { classified, toHostFailure } from './failures.js';
-import { copyCredential, wipeCredential, type SecretStore } from './secrets/secret-store.js';
+import { copyCredential, wipeCredential, type SecretLease, type SecretStore } from './secrets/secret-store.js';
 import {
   assertSealedFor,
   openGrant,
@@ -45,6 +45,8 @@ export interface FetchCredentialsInput {
   /** One per vault record the batch uses, sealed to this appliance by the control plane. */
   grants: SealedGrant[];
   vaultTimeoutMs: number;
+  /** The longest the fetched secrets may be held, used or not (the step that needs them, and slack). */
+  holdForMs?: number;
 }
 
 export interface FetchCredentialsResult {
@@ -116,6 +118,7 @@ export function createApplianceActivities(deps: ApplianceDeps) {
     hosts: FetchCredentialsInput['hosts'],
     signal: AbortSignal,
     result: FetchCredentialsResult,
+    holdForMs: number | undefined,
   ) => {
     const adapter = deps.vaults(grant.vault.type);
     const plainHttp = adapter?.usesPlainHttp(grant.vault.config) ?? false;
@@ -166,7 +169,10 @@ export function createApplianceActivities(deps: ApplianceDeps) {
           });
           for (const host of recordHosts) {
             const target = { ip: host.ip, port: record.port, username: record.username, hostKey: host.hostKey };
-            const handle = deps.store.put(copyCredential(credential), { target });
+            const handle = deps.store.put(copyCredential(credential), {
+              target,
+              ...(holdForMs !== undefined && { maxLifetimeMs: holdForMs }),
+            });
             result.held.push({ ip: host.ip, handle, plainHttp });
           }
         } catch (err) {
@@ -193,8 +199,13 @@ export function createApplianceActivities(deps: ApplianceDeps) {
     signal: AbortSignal,
   ): Promise<HostScanResult> => {
     let release: (() => void) | undefined;
+    let lease: SecretLease | undefined;
     try {
-      release = await deps.loginSlots.acquire(input.scanId, input.maxParallelHosts, signal);
+      // Held from here, so the secret's TTL cannot run out while the host waits for a slot or
+      // a long collection runs; the store's maximum lifetime still ends it (and aborts the work).
+      lease = deps.store.lease(host.handle);
+      const work = AbortSignal.any([signal, lease.signal]);
+      release = await deps.loginSlots.acquire(input.scanId, input.maxParallelHosts, work);
       const { credential, target } = deps.store.entry(host.handle);
       if (!target || target.ip !== host.ip) {
         throw new ScanError('SEALED_ACCESS_INVALID', `the held secret was not granted for ${host.ip}`);
@@ -205,13 +216,13 @@ export function createApplianceActivities(deps: ApplianceDeps) {
         {
           connectTimeoutMs: input.connectTimeoutMs,
           commandTimeoutMs: input.commandTimeoutMs,
-          signal,
+          signal: work,
           expectedHostKey: target.hostKey,
         },
       );
       deps.store.attachSession(host.handle, session);
       const privileges = await session.checkPrivileges();
-      const data = await session.collect({ commandTimeoutMs: input.commandTimeoutMs, signal });
+      const data = await session.collect({ commandTimeoutMs: input.commandTimeoutMs, signal: work });
       return {
         ip: host.ip,
         ok: true,
@@ -221,8 +232,10 @@ export function createApplianceActivities(deps: ApplianceDeps) {
       };
     } catch (err) {
       if (signal.aborted) throw err; // cancelled: the workflow is told by the cancellation itself
-      return { ip: host.ip, ok: false, failure: toHostFailure(err) };
+      // A secret purged under the work (its maximum lifetime) is the reason, not what it broke.
+      return { ip: host.ip, ok: false, failure: toHostFailure(lease?.signal.aborted ? lease.signal.reason : err) };
     } finally {
+      lease?.release();
       await deps.store.purge(host.handle);
       release?.();
     }
@@ -248,7 +261,7 @@ export function createApplianceActivities(deps: ApplianceDeps) {
             try {
               // The grant's strings (the access secret among them) are left to the collector
               // once this returns; the decrypted bytes were zero-filled as they were parsed.
-              await useGrant(await open(sealed, input.scanId), hosts, signal, result);
+              await useGrant(await open(sealed, input.scanId), hosts, signal, result, input.holdForMs);
             } catch (err) {
               // The grant did not open: every host it was meant for fails with the reason.
               result.failed.push(...failAll(hosts, err));

@@ -53,6 +53,21 @@ async function loginError(
   throw new Error('expected the login to fail');
 }
 
+/** The vault's password as a Buffer that refuses to become a string, noting every attempt. */
+function unstringable(text: string): { buffer: Buffer; attempts: string[] } {
+  const buffer = Buffer.from(text);
+  const attempts: string[] = [];
+  const toText = ['toString', 'toLocaleString', 'toJSON', 'utf8Slice', 'latin1Slice', 'asciiSlice', 'ucs2Slice'];
+  for (const name of [...toText, 'base64Slice', 'base64urlSlice', 'hexSlice'])
+    Object.defineProperty(buffer, name, {
+      value: () => {
+        attempts.push(name);
+        throw new Error(`the password was made a string (${name})`);
+      },
+    });
+  return { buffer, attempts };
+}
+
 describe('unix over SSH', () => {
   it('a pinned host key: the matching key logs in and is reported; another key stops the login before any credential is sent', async () => {
     const watched = await startSshd({ address: '127.0.0.4', logLevel: 'INFO' });
@@ -105,6 +120,34 @@ describe('unix over SSH', () => {
       expect(data.packages.length).toBeGreaterThan(100);
     } finally {
       await session.close();
+    }
+  });
+
+  it("the password goes to ssh2's password authentication and to sudo as the vault's Buffer, never as a string", async () => {
+    const { buffer, attempts } = unstringable(admin.password);
+    const session = await login(sshd, { username: admin.name, password: buffer });
+    try {
+      expect(await session.checkPrivileges()).toEqual({ ok: true, method: 'sudo' });
+    } finally {
+      await session.close();
+    }
+    expect(attempts).toEqual([]);
+  });
+
+  it('a host that only prompts (keyboard-interactive): the password answers the prompt', async () => {
+    const prompting = await startSshd({
+      address: '127.0.0.5',
+      passwordAuthentication: false,
+      kbdInteractiveAuthentication: true,
+      logLevel: 'INFO',
+    });
+    try {
+      const session = await login(prompting, { username: admin.name, password: Buffer.from(admin.password) });
+      await session.close();
+      await new Promise((r) => setTimeout(r, 200));
+      expect(prompting.log()).toMatch(/Accepted keyboard-interactive\/pam for vstest-ua-/);
+    } finally {
+      await prompting.stop();
     }
   });
 

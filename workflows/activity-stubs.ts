@@ -48,12 +48,20 @@ export function sharedApplianceActivities(applianceId: string, profile: ProfileS
  * maxParallelHosts is in flight, so every waiting host gets a slot once the hosts now logged
  * in are done: one host's budget to wait and one to run bound the whole step.
  */
+const loginAndCollectMs = (p: ProfileSettings) => 2 * (p.timeouts.connectMs + 4 * p.timeouts.commandMs) + 10_000;
+
+/**
+ * How long the appliance may hold a batch's fetched secrets at most: the wait for the holder's
+ * queue plus the whole login-and-collect step, and a minute's slack. Past it they are purged,
+ * in use or not: no secret outlives the step that needs it.
+ */
+export const secretLifetimeMs = (p: ProfileSettings) => applianceLostMs(p) + loginAndCollectMs(p) + 60_000;
+
 export function ownQueueActivities(queue: string, profile: ProfileSettings) {
-  const hostMs = profile.timeouts.connectMs + 4 * profile.timeouts.commandMs;
   return proxyActivities<Omit<ApplianceActivities, 'fetchCredentials'>>({
     taskQueue: queue,
     scheduleToStartTimeout: applianceLostMs(profile),
-    startToCloseTimeout: 2 * hostMs + 10_000,
+    startToCloseTimeout: loginAndCollectMs(profile),
     heartbeatTimeout: heartbeatMs(profile),
     retry: { maximumAttempts: 1 },
   });

@@ -18,7 +18,12 @@ import type {
 import { HostCategoriesAttr, ScanStatusAttr } from '../domain/search-attributes.js';
 import type { HostScanResult } from '../activities/appliance.js';
 import type { PublishableHostResult } from '../activities/control-plane.js';
-import { controlPlaneLocal, ownQueueActivities, sharedApplianceActivities } from './activity-stubs.js';
+import {
+  controlPlaneLocal,
+  ownQueueActivities,
+  secretLifetimeMs,
+  sharedApplianceActivities,
+} from './activity-stubs.js';
 import { classifyFailure } from './classify-failure.js';
 import { backoffMs } from './retry.js';
 
@@ -74,6 +79,7 @@ async function attemptOnce(
       hosts: sealedHosts,
       grants: sealed.grants,
       vaultTimeoutMs: profile.timeouts.vaultMs,
+      holdForMs: secretLifetimeMs(profile),
     });
   } catch (err) {
     everyHost(sealedHosts, err);

@@ -90,8 +90,9 @@ class UnixSession implements AuthSession {
     if (id.stdout.trim() === '0') return { ok: true, method: 'root' };
     const password = this.credentials.password;
     // -S reads the password from stdin, -k ignores cached credentials, -p '' prints no prompt:
-    // the password goes through the channel, never onto a command line.
-    const result = password
+    // the password goes through the channel, never onto a command line. The channel takes our
+    // Buffer as it is (no string is made of it).
+    const result = password?.length
       ? await exec(this.client, "sudo -S -k -p '' true", this.commandTimeoutMs, this.signal, (ch) => {
           ch.write(password);
           ch.end('\n');
@@ -220,8 +221,9 @@ export const unixTechnology: AuthTechnology = {
       let hostKeySha256 = '';
       let hostKeyMismatch: ScanError | undefined;
       const offered: string[] = [];
-      // ssh2 takes the password only as a string: that copy lives until garbage collection.
-      const password = credentials.password?.toString('utf8');
+      // Password authentication takes our Buffer as it is. Keyboard-interactive answers must be
+      // strings (ssh2 writes them with utf8Write), so that copy is made only if a host prompts.
+      const password = credentials.password?.length ? credentials.password : undefined;
       const config: ConnectConfig = {
         host: endpoint.ip,
         port: endpoint.port,
@@ -262,7 +264,7 @@ export const unixTechnology: AuthTechnology = {
             type: 'keyboard-interactive',
             username,
             prompt: (_n: string, _i: string, _l: string, prompts: unknown[], finish: (answers: string[]) => void) =>
-              finish(prompts.map(() => password ?? '')),
+              finish(prompts.map(() => password?.toString('utf8') ?? '')),
           });
         }
       }) as unknown as ConnectConfig['authHandler'];

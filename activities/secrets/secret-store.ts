@@ -5,6 +5,14 @@ import { ScanError } from '../../domain/scan-error.js';
 import type { FetchedCredential } from '../vault/adapter.js';
 import type { AuthSession } from '../auth/technology.js';
 
+/**
+ * How long a secret may live at all, leased or not, unless the store is told otherwise. With
+ * the default option profile a host's secret is needed for at most about 9 minutes (fetch
+ * 15 s, schedule-to-start 30 s, loginAndCollect 2 × (10 s + 4 × 60 s) + 10 s): an hour leaves
+ * room for slow hosts and raised timeouts, and still bounds what a stuck lease keeps alive.
+ */
+export const DEFAULT_MAX_LIFETIME_MS = 60 * 60_000;
+
 /** Where a held secret may be used: the endpoint and account its grant named. */
 export interface TargetBinding {
   ip: string;
@@ -17,14 +25,33 @@ export interface TargetBinding {
 interface Held {
   credential: FetchedCredential;
   target?: TargetBinding;
-  expiresAt: number;
+  ttlMs: number;
+  /** When the secret expires if nobody holds a lease on it; moved on when the last lease ends. */
+  idleDeadline: number;
+  /** Fixed at put: no lease keeps the secret past this. */
+  hardDeadline: number;
+  lifetimeMs: number;
+  leases: number;
+  /** Aborted when the secret is purged, whoever purges it, so the work leasing it stops. */
+  purged: AbortController;
   session?: AuthSession;
 }
 
 export interface SecretStoreOptions {
+  /** How long a secret may sit with no lease on it before it expires. */
   ttlMs: number;
+  /** How long a secret may live at all, counted from put, leased or not. */
+  maxLifetimeMs?: number;
   sweepIntervalMs?: number;
   now?: () => number;
+}
+
+/** A user's hold on a secret: while held, the secret does not expire, up to its maximum lifetime. */
+export interface SecretLease {
+  /** Aborted (reason: a SECRET_EXPIRED ScanError) once the secret is purged, for whatever cause. */
+  readonly signal: AbortSignal;
+  /** Ends this lease; later calls do nothing. With no lease left, the TTL runs again from now. */
+  release(): void;
 }
 
 /** Zero-fills every buffer of a credential. */
@@ -45,9 +72,15 @@ export class SecretStore {
   private readonly held = new Map<string, Held>();
   private sweeper: NodeJS.Timeout | undefined;
   private readonly now: () => number;
+  private readonly maxLifetimeMs: number;
 
   constructor(private readonly options: SecretStoreOptions) {
     this.now = options.now ?? Date.now;
+    this.maxLifetimeMs = options.maxLifetimeMs ?? DEFAULT_MAX_LIFETIME_MS;
+    if (options.ttlMs > this.maxLifetimeMs)
+      throw new RangeError(
+        `the secret TTL (${options.ttlMs} ms) is longer than the maximum lifetime (${this.maxLifetimeMs} ms)`,
+      );
   }
 
   get size(): number {
@@ -55,14 +88,46 @@ export class SecretStore {
   }
 
   /** Takes ownership of the credential's buffers and returns an opaque handle. */
-  put(credential: FetchedCredential, options: { ttlMs?: number; target?: TargetBinding } = {}): string {
+  put(
+    credential: FetchedCredential,
+    options: { ttlMs?: number; target?: TargetBinding; maxLifetimeMs?: number } = {},
+  ): string {
     const handle = randomBytes(24).toString('base64url');
-    const expiresAt = this.now() + (options.ttlMs ?? this.options.ttlMs);
-    this.held.set(handle, { credential, expiresAt, ...(options.target && { target: options.target }) });
+    const now = this.now();
+    const ttlMs = options.ttlMs ?? this.options.ttlMs;
+    this.held.set(handle, {
+      credential,
+      ...(options.target && { target: options.target }),
+      ttlMs,
+      idleDeadline: now + ttlMs,
+      hardDeadline: now + (options.maxLifetimeMs ?? this.maxLifetimeMs),
+      lifetimeMs: options.maxLifetimeMs ?? this.maxLifetimeMs,
+      leases: 0,
+      purged: new AbortController(),
+    });
     return handle;
   }
 
-  /** The credential behind a live handle; SECRET_EXPIRED once its TTL ran out or it was purged. */
+  /**
+   * Holds the secret for a piece of work: its TTL is extended for as long as the lease is held,
+   * never past the maximum lifetime fixed at put. SECRET_EXPIRED if the handle is not live.
+   */
+  lease(handle: string): SecretLease {
+    const held = this.live(handle);
+    held.leases++;
+    let released = false;
+    return {
+      signal: held.purged.signal,
+      release: () => {
+        if (released) return;
+        released = true;
+        held.leases--;
+        if (held.leases === 0) held.idleDeadline = this.now() + held.ttlMs;
+      },
+    };
+  }
+
+  /** The credential behind a live handle; SECRET_EXPIRED once it expired or was purged. */
   credential(handle: string): FetchedCredential {
     return this.live(handle).credential;
   }
@@ -73,18 +138,21 @@ export class SecretStore {
     return { credential, target };
   }
 
+  /** Ties a session to the secret (purged together). A session for a dead handle is closed at once. */
   attachSession(handle: string, session: AuthSession): void {
-    this.live(handle).session = session;
+    let held: Held;
+    try {
+      held = this.live(handle);
+    } catch (err) {
+      void session.close().catch(() => undefined);
+      throw err;
+    }
+    held.session = session;
   }
 
   /** Closes the session, zero-fills every buffer and forgets the handle. True if it held something. */
-  async purge(handle: string): Promise<boolean> {
-    const held = this.held.get(handle);
-    if (!held) return false;
-    this.held.delete(handle);
-    wipeCredential(held.credential);
-    await held.session?.close().catch(() => undefined);
-    return true;
+  purge(handle: string): Promise<boolean> {
+    return this.remove(handle, 'the secret was purged while it was in use');
   }
 
   async purgeAll(): Promise<number> {
@@ -93,12 +161,16 @@ export class SecretStore {
     return handles.length;
   }
 
-  /** Purges whatever a crashed or abandoned workflow left behind. */
+  /** Purges what a crashed or abandoned workflow left behind, and what outlived its maximum lifetime. */
   async sweepExpired(): Promise<number> {
     const now = this.now();
-    const expired = [...this.held].filter(([, h]) => h.expiresAt <= now).map(([handle]) => handle);
-    await Promise.all(expired.map((h) => this.purge(h)));
-    return expired.length;
+    const due: [string, string][] = [];
+    for (const [handle, held] of this.held) {
+      const why = this.expiry(held, now);
+      if (why) due.push([handle, why]);
+    }
+    await Promise.all(due.map(([handle, why]) => this.remove(handle, why)));
+    return due.length;
   }
 
   startSweeper(): void {
@@ -113,12 +185,30 @@ export class SecretStore {
     this.sweeper = undefined;
   }
 
+  /** Why the secret must go now, or undefined while it may live. */
+  private expiry(held: Held, now: number): string | undefined {
+    if (held.hardDeadline <= now) return `the secret reached its maximum lifetime of ${held.lifetimeMs} ms`;
+    if (held.leases === 0 && held.idleDeadline <= now) return 'the secret handle expired before it was used';
+    return undefined;
+  }
+
+  private async remove(handle: string, why: string): Promise<boolean> {
+    const held = this.held.get(handle);
+    if (!held) return false;
+    this.held.delete(handle);
+    wipeCredential(held.credential);
+    held.purged.abort(new ScanError('SECRET_EXPIRED', why));
+    await held.session?.close().catch(() => undefined);
+    return true;
+  }
+
   private live(handle: string): Held {
     const held = this.held.get(handle);
     if (!held) throw new ScanError('SECRET_EXPIRED', 'the secret handle is unknown or was already purged');
-    if (held.expiresAt <= this.now()) {
-      void this.purge(handle);
-      throw new ScanError('SECRET_EXPIRED', 'the secret handle expired before it was used');
+    const why = this.expiry(held, this.now());
+    if (why) {
+      void this.remove(handle, why);
+      throw new ScanError('SECRET_EXPIRED', why);
     }
     return held;
   }

@@ -145,6 +145,8 @@ export async function startSshd(options: {
   address: string;
   port?: number;
   passwordAuthentication?: boolean;
+  /** Keyboard-interactive (PAM's password prompt); the same as passwordAuthentication unless set. */
+  kbdInteractiveAuthentication?: boolean;
   logLevel?: 'ERROR' | 'INFO' | 'VERBOSE';
 }): Promise<SshdServer> {
   if (!options.address.startsWith('127.')) throw new Error('test sshd processes listen on loopback addresses only');
@@ -153,13 +155,14 @@ export async function startSshd(options: {
   const hostKey = join(dir, 'host_ed25519');
   run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
   const port = options.port ?? (await freePort(options.address));
-  const passwords = options.passwordAuthentication === false ? 'no' : 'yes';
+  const passwords = options.passwordAuthentication !== false;
+  const yesNo = (on: boolean) => (on ? 'yes' : 'no');
   const config = [
     `ListenAddress ${options.address}:${port}`,
     `HostKey ${hostKey}`,
     `PidFile ${join(dir, 'sshd.pid')}`,
-    `PasswordAuthentication ${passwords}`,
-    `KbdInteractiveAuthentication ${passwords}`,
+    `PasswordAuthentication ${yesNo(passwords)}`,
+    `KbdInteractiveAuthentication ${yesNo(options.kbdInteractiveAuthentication ?? passwords)}`,
     'PubkeyAuthentication yes',
     'UsePAM yes',
     'PermitRootLogin no',
