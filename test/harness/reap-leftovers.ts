@@ -1,6 +1,7 @@
 // vitest globalSetup: a test process killed mid-run (a timeout, Ctrl-C) leaves its servers
 // behind; reap the ones only tests start — this checkout's OpenBao dev servers, headless
-// Temporal dev servers (npm start's has a UI and is spared) and the vstest- sshd targets —
+// Temporal dev servers, in-memory ones with a UI and a codec endpoint (the Web UI tests';
+// npm start's keeps a database file and is spared) and the vstest- sshd targets —
 // but only once orphaned: a server whose parent is still a Node process belongs to a test run
 // (or benchmark) that is still going, perhaps another checkout's, and is left alone.
 import { toolsDir } from '../../scripts/tools.mjs';
@@ -10,6 +11,7 @@ const escaped = toolsDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const TEST_SERVERS = [
   new RegExp(`^${escaped}/.*bao server -dev`),
   new RegExp(`^${escaped}/.*temporal server start-dev .*--headless`),
+  new RegExp(`^${escaped}/.*temporal server start-dev (?!.*--db-filename).*--ui-codec-endpoint`),
   /sshd -D -e -f \/tmp\/vstest-sshd-/,
 ];
 
