@@ -1,143 +1,133 @@
-// The Temporal Web UI shows a workflow's encrypted input decoded only when the codec endpoint
-// consents: the browser holds a sign-in cookie and the UI has been told to send cookies with
-// its codec calls. A real dev server with its UI and a real Chromium; the codec endpoint is
-// a stand-in for the API's (see harness/stand-in-codec-server.ts).
+// The Temporal Web UI, in a real Chromium, against the real API: a scan's batch workflow shows
+// its input encrypted until a person signs in at the API's /login and tells the UI to send
+// credentials to the codec; then decoded. Decoded, nothing in it is a vault access secret:
+// those are sealed to the appliance. Signed out, encrypted again.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import type { Client } from '@temporalio/client';
-import { startTemporalDevServer, type TemporalDevServer } from '../workers/embedded/temporal-dev-server.js';
-import { connectClient } from '../workers/temporal/connection.js';
-import { createDataConverter } from '../workers/temporal/data-converter.js';
-import { EncryptionCodec, ENCRYPTED_ENCODING } from '../workers/temporal/encryption-codec.js';
-import { parseKeyring } from '../workers/temporal/keyring.js';
-import { freePort } from '../workers/net.js';
-import { cookiesVisibleToScripts, openBrowser, type BrowserSession } from './harness/browser.js';
+import type { Response } from 'playwright-core';
+import { startScanEnvironment, type ScanEnvironment } from './harness/scan-env.js';
+import { openBrowser, cookiesVisibleToScripts, type BrowserSession } from './harness/browser.js';
 import {
   CODEC_STATUS,
   enableCodecCredentials,
-  readCodecSettings,
   waitForCodecStatus,
   workflowInputBox,
   workflowPageUrl,
 } from './harness/temporal-web-ui.js';
-import { SESSION_COOKIE, startStandInCodecServer, type StandInCodecServer } from './harness/stand-in-codec-server.js';
+import { instantTechnology, instantVault } from './harness/simulated.js';
+import { SESSION_COOKIE } from '../api/routes/session.js';
+import { ENCRYPTED_ENCODING } from '../workers/temporal/encryption-codec.js';
 
-interface StartedWorkflow {
-  workflowId: string;
-  runId: string;
-}
+let env: ScanEnvironment;
+let browser: BrowserSession;
+const vaultToken = `hvs.ui-${randomBytes(12).toString('hex')}`;
+let batch: { workflowId: string; runId: string };
+let ciphertext: string;
 
-/** The workflow's input as the server stores it: its encoding and its bytes in base64. */
-async function storedInput(client: Client, workflow: StartedWorkflow) {
-  const { history } = await client.workflowService.getWorkflowExecutionHistory({
-    namespace: 'default',
-    execution: workflow,
+beforeAll(async () => {
+  env = await startScanEnvironment({ webUi: true });
+  const appliance = (await env.api('POST', '/appliances', { name: 'ui' })).body;
+  await env.startSimulatedAppliance(appliance.id, {
+    vaults: () => instantVault,
+    technologies: () => instantTechnology(),
   });
-  const payload = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-  return {
-    encoding: Buffer.from(payload?.metadata?.encoding ?? []).toString(),
-    base64: Buffer.from(payload?.data ?? []).toString('base64'),
-  };
-}
-
-describe('the Web UI shows payloads decoded only for a signed-in browser that sends its cookie', () => {
-  let codecServer: StandInCodecServer;
-  let dev: TemporalDevServer;
-  let client: Client;
-  let browser: BrowserSession;
-  let uiUrl: string;
-  let workflow: StartedWorkflow;
-  const plaintext = `decoded-${randomBytes(6).toString('hex')}`;
-  let ciphertext: string;
-
-  beforeAll(async () => {
-    const keyring = parseKeyring(`ui-test:${randomBytes(32).toString('base64')}`, 'test');
-    // The codec server must know the UI's origin before the UI is told the codec's address.
-    const uiPort = await freePort();
-    uiUrl = `http://127.0.0.1:${uiPort}`;
-    codecServer = await startStandInCodecServer({ codec: new EncryptionCodec(keyring), uiOrigin: uiUrl });
-    dev = await startTemporalDevServer({ uiPort, codecEndpoint: codecServer.codecEndpoint });
-    client = await connectClient({
-      address: dev.address,
-      namespace: 'default',
-      dataConverter: createDataConverter(keyring),
-    });
-    // No worker: a started workflow already has its input in its history.
-    const handle = await client.workflow.start('webUiCodecProbe', {
-      taskQueue: 'vstest-no-worker',
-      workflowId: `web-ui-codec-${randomBytes(4).toString('hex')}`,
-      args: [{ note: plaintext }],
-    });
-    workflow = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
-    browser = await openBrowser();
+  await env.api('POST', '/assets', { name: 'ui hosts', value: '198.51.100.64/30' });
+  const vault = await env.api('POST', '/vaults', {
+    name: 'ui vault',
+    type: 'hashicorp',
+    config: { url: 'https://vault.example.test:8200', authMethod: 'token' },
+    access: { token: vaultToken },
   });
-
-  afterAll(async () => {
-    await browser?.close();
-    await client?.connection.close();
-    await dev?.stop();
-    await codecServer?.close();
+  await env.api('POST', '/auth-records', {
+    name: 'ui record',
+    technology: 'unix',
+    targets: '198.51.100.64/30',
+    username: 'vstest-ui-scanner',
+    vaultId: vault.body.id,
+    locator: { path: 'servers/ui' },
+    fields: { password: 'password' },
   });
-
-  /** Loads the workflow's page afresh and waits until its codec call has failed. */
-  async function expectInputShownEncrypted() {
-    const page = browser.page;
-    await page.goto(workflowPageUrl(uiUrl, workflow));
-    await waitForCodecStatus(page, CODEC_STATUS.failed);
-    await workflowInputBox(page).getByText(ciphertext).waitFor();
-    expect(await page.locator('body').innerText()).not.toContain(plaintext);
+  const scan = await env.api('POST', '/scans', { title: 'ui', targets: '198.51.100.64/30', applianceId: appliance.id });
+  const summary = await env.client.workflow.getHandle(`scan-${scan.body.id}`).result();
+  expect(summary.counts.PASSED).toBe(4);
+  for await (const wf of env.client.workflow.list({ query: `VaultscanScanId = "${scan.body.id}"` })) {
+    if (wf.workflowId !== `scan-${scan.body.id}`) batch = { workflowId: wf.workflowId, runId: wf.runId };
   }
+  const history = await env.client.workflow.getHandle(batch.workflowId).fetchHistory();
+  const input = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  expect(Buffer.from(input?.metadata?.encoding ?? []).toString()).toBe(ENCRYPTED_ENCODING);
+  ciphertext = Buffer.from(input?.data ?? []).toString('base64');
+  browser = await openBrowser();
+}, 180_000);
 
-  const decodeCallsFrom = (start: number) => codecServer.decodeCalls.slice(start);
+afterAll(async () => {
+  await browser?.close();
+  await env?.stop();
+});
 
-  it('shows the input encrypted without a session or without credentials, decoded with both', async () => {
+/** Collects, as text, every payload the UI has the codec decode from now on. */
+function collectDecoded(): { decoded: string[]; stop(): void } {
+  const decoded: string[] = [];
+  const onResponse = (response: Response) => {
+    if (!response.url().includes('/codec/decode') || response.status() !== 200) return;
+    void response.json().then(
+      (json: { payloads: { data?: string }[] }) => {
+        for (const p of json.payloads) decoded.push(Buffer.from(p.data ?? '', 'base64').toString('utf8'));
+      },
+      () => undefined,
+    );
+  };
+  browser.page.on('response', onResponse);
+  return { decoded, stop: () => browser.page.off('response', onResponse) };
+}
+
+describe('the Web UI and the codec endpoint', () => {
+  it('shows a batch encrypted to anyone not signed in, decoded for a signed-in person, and never a vault secret', async () => {
     onTestFailed(async () => {
       const path = await browser?.screenshot('web-ui-codec-failure').catch(() => undefined);
       if (path) console.error(`web-ui-codec: screenshot of the failure in ${path}`);
     });
     const { page, context } = browser;
+    const uiUrl = env.uiUrl!;
+    const batchPage = workflowPageUrl(uiUrl, batch);
 
-    const stored = await storedInput(client, workflow);
-    expect(stored.encoding).toBe(ENCRYPTED_ENCODING);
-    expect(Buffer.from(stored.base64, 'base64').includes(plaintext)).toBe(false);
-    ciphertext = stored.base64;
+    // Not signed in (even with the UI sending credentials): the codec refuses, the input stays sealed.
+    await enableCodecCredentials(page, { uiUrl, codecEndpoint: `${env.apiUrl}/codec` });
+    await page.goto(batchPage);
+    await waitForCodecStatus(page, CODEC_STATUS.failed);
+    await workflowInputBox(page).getByText(ciphertext).waitFor();
+    // (The first and last address are in the workflow id; .65 is only inside the payload.)
+    expect(await page.locator('body').innerText()).not.toContain('198.51.100.65');
 
-    // 1. Not signed in: the codec refuses, and the UI shows the sealed bytes.
-    let mark = codecServer.decodeCalls.length;
-    await expectInputShownEncrypted();
-    expect(decodeCallsFrom(mark)).toContainEqual({ origin: uiUrl, withSession: false, status: 401 });
+    // A person signs in at the API with their key, as the sign-in link npm start prints.
+    const auditorKey = await env.createKey('auditor', 'ui auditor');
+    await page.goto(`${env.apiUrl}/login`);
+    await page.getByLabel('API key').fill(auditorKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('Signed in as').waitFor();
+    const session = (await context.cookies(env.apiUrl)).find((c) => c.name === SESSION_COOKIE);
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
 
-    // 2. Signed in, but the UI's codec calls do not carry cookies by default.
-    await page.goto(codecServer.signInUrl);
-    // Cookies ignore ports: the UI's own (_csrf) is listed here too.
-    const cookie = (await context.cookies(codecServer.codecEndpoint)).find((c) => c.name === SESSION_COOKIE);
-    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
-    expect(cookie!.expires).toBeGreaterThan(Date.now() / 1000);
-    mark = codecServer.decodeCalls.length;
-    await expectInputShownEncrypted();
-    expect(decodeCallsFrom(mark).length).toBeGreaterThan(0);
-    expect(decodeCallsFrom(mark).every((call) => !call.withSession)).toBe(true);
-    // HttpOnly: the UI's own scripts cannot read the session (cookies ignore ports).
-    expect(await cookiesVisibleToScripts(page)).not.toContain(SESSION_COOKIE);
-
-    // 3. The person switches on "Include cross-origin credentials": the input shows decoded.
-    await enableCodecCredentials(page, { uiUrl, codecEndpoint: codecServer.codecEndpoint });
-    mark = codecServer.decodeCalls.length;
-    await page.reload();
-    await workflowInputBox(page).getByText(plaintext).waitFor();
+    const { decoded, stop } = collectDecoded();
+    await page.goto(batchPage);
     await waitForCodecStatus(page, CODEC_STATUS.succeeded);
-    // The UI and the codec are different origins on one site (ports do not count for
-    // SameSite), so even a SameSite=Strict cookie rides the credentialed cross-origin call.
-    const codecOrigin = new URL(codecServer.codecEndpoint).origin;
-    expect(codecOrigin).not.toBe(uiUrl);
-    expect(new URL(codecOrigin).hostname).toBe(new URL(uiUrl).hostname);
-    expect(decodeCallsFrom(mark)).toContainEqual({ origin: uiUrl, withSession: true, status: 200 });
+    await workflowInputBox(page).getByText('"198.51.100.65"').waitFor();
+    // The whole event history as JSON, every payload decoded: grants, fetches, logins, results.
+    await page.getByRole('button', { name: 'JSON' }).click();
+    await expect.poll(() => decoded.some((d) => d.includes('"grants"')), { timeout: 15_000 }).toBe(true);
+    stop();
+    expect(await cookiesVisibleToScripts(page)).not.toContain(SESSION_COOKIE);
+    const text = decoded.join('\n');
+    expect(text).toContain('vstest-ui-scanner'); // the batch's plans, decoded
+    expect(text).toContain('"grants"'); // the sealed grants are there, still sealed
+    expect(text).not.toContain(vaultToken);
+    expect(await page.locator('body').innerText()).not.toContain(vaultToken);
 
-    // 4. Signed out, credentials still on: encrypted again, so the cookie is what decides.
+    // Signed out: sealed again.
+    await page.goto(`${env.apiUrl}/login`);
     await context.clearCookies();
-    mark = codecServer.decodeCalls.length;
-    await expectInputShownEncrypted();
-    expect(await readCodecSettings(page)).toMatchObject({ override: true, includeCredentials: true });
-    expect(decodeCallsFrom(mark)).toContainEqual({ origin: uiUrl, withSession: false, status: 401 });
+    await page.goto(batchPage);
+    await waitForCodecStatus(page, CODEC_STATUS.failed);
+    await workflowInputBox(page).getByText(ciphertext).waitFor();
   });
 });

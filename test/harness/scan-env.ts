@@ -25,6 +25,7 @@ import {
   type ApplianceWorkers,
 } from '../../workers/appliance/create-workers.js';
 import { spawnAppliance, type ApplianceProcess } from './appliance-process.js';
+import { freePort } from '../../workers/net.js';
 import { ensureFirstAdminKey } from '../../api/first-admin-key.js';
 import { enrolAppliance, keyFilePath, loadApplianceKey } from '../../workers/appliance/appliance-key.js';
 
@@ -35,6 +36,8 @@ export interface ScanEnvironment {
   client: Client;
   database: OpenedDatabase;
   apiUrl: string;
+  /** The Temporal Web UI, when started with webUi. */
+  uiUrl: string | undefined;
   /** The first admin key, as a first start writes it. */
   adminKey: string;
   codecKeys: string;
@@ -65,9 +68,15 @@ export interface ScanEnvironment {
 
 const newKeys = (id: string) => `${id}:${randomBytes(32).toString('base64')}`;
 
-export async function startScanEnvironment(
-  options: { databaseUrl?: string; temporalUiUrl?: string } = {},
-): Promise<ScanEnvironment> {
+export interface ScanEnvironmentOptions {
+  databaseUrl?: string;
+  /** The Web UI origin the codec endpoint lets in (CORS), when no UI runs here. */
+  temporalUiUrl?: string;
+  /** Run the dev server's Web UI, pointed at this API's codec endpoint (uiUrl is then set). */
+  webUi?: boolean;
+}
+
+export async function startScanEnvironment(options: ScanEnvironmentOptions = {}): Promise<ScanEnvironment> {
   const workDir = mkdtempSync(join(tmpdir(), 'vstest-scan-'));
   const controlLog = join(workDir, 'control-plane.log');
   const logger = createLogger('test-control-plane', createWriteStream(controlLog));
@@ -79,7 +88,11 @@ export async function startScanEnvironment(
   const dataConverter = createDataConverter(parseKeyring(codecKeys, 'test'));
   const box = new SecretBox(parseKeyring(newKeys('master'), 'test'));
 
-  const temporal = await startTemporalDevServer({ ui: false });
+  // With a Web UI, the API's port is chosen first: the UI is told the codec endpoint at start.
+  const apiPort = options.webUi ? await freePort() : 0;
+  const temporal = await startTemporalDevServer(
+    options.webUi ? { codecEndpoint: `http://127.0.0.1:${apiPort}/codec` } : { ui: false },
+  );
   stops.push(() => temporal.stop());
   const settings = { address: temporal.address, namespace: 'default', dataConverter };
   const database = await openDatabase({ url: options.databaseUrl });
@@ -113,13 +126,13 @@ export async function startScanEnvironment(
   const app: FastifyInstance = await buildApp({
     logger,
     allowedHostnames: ['127.0.0.1', 'localhost'],
-    ...(options.temporalUiUrl && { temporalUiUrl: options.temporalUiUrl }),
+    ...((temporal.uiUrl ?? options.temporalUiUrl) && { temporalUiUrl: temporal.uiUrl ?? options.temporalUiUrl }),
     codec: new EncryptionCodec(parseKeyring(codecKeys, 'test')),
     db: database.db,
     box,
     temporal: client,
   });
-  await app.listen({ host: '127.0.0.1', port: 0 });
+  await app.listen({ host: '127.0.0.1', port: apiPort });
   stops.push(() => app.close());
   const address = app.server.address();
   const apiUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -164,6 +177,7 @@ export async function startScanEnvironment(
     client,
     database,
     apiUrl,
+    uiUrl: temporal.uiUrl,
     adminKey,
     codecKeys,
     api: call,
