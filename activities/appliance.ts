@@ -14,6 +14,7 @@ import {
   assertSealedFor,
   openGrant,
   type AccessGrant,
+  type GrantUse,
   type AppliancePrivateKey,
   type SealedGrant,
 } from './secrets/sealed-access.js';
@@ -71,7 +72,15 @@ export interface LoginAndCollectInput {
 }
 
 export type HostScanResult =
-  | { ip: string; ok: true; privileges: PrivilegeCheck; collected: PackedCollectedData; hostKey: string | null }
+  | {
+      ip: string;
+      ok: true;
+      privileges: PrivilegeCheck;
+      collected: PackedCollectedData;
+      hostKey: string | null;
+      /** The port logged in to: the grant's, which the learned host key is pinned under. */
+      port: number;
+    }
   | { ip: string; ok: false; failure: HostFailure };
 
 /** Heartbeats while a long step runs, so a dead worker is noticed within the heartbeat timeout. */
@@ -96,7 +105,7 @@ export function createApplianceActivities(deps: ApplianceDeps) {
     return technology;
   };
 
-  const open = async (sealed: SealedGrant, scanId: string): Promise<AccessGrant> => {
+  const open = async (sealed: SealedGrant, use: GrantUse): Promise<AccessGrant> => {
     assertSealedFor(sealed, deps.applianceId);
     const key = await deps.key.forKeyId(sealed.keyId);
     if (!key) {
@@ -105,7 +114,7 @@ export function createApplianceActivities(deps: ApplianceDeps) {
         `the vault access was sealed to appliance key ${sealed.keyId}, which this process does not hold: the appliance was enrolled again`,
       );
     }
-    return openGrant(sealed, key, { applianceId: deps.applianceId, scanId });
+    return openGrant(sealed, key, use);
   };
 
   /**
@@ -229,6 +238,7 @@ export function createApplianceActivities(deps: ApplianceDeps) {
         privileges,
         collected: await packCollectedData(data),
         hostKey: session.hostKey ?? null,
+        port: target.port,
       };
     } catch (err) {
       if (signal.aborted) throw err; // cancelled: the workflow is told by the cancellation itself
@@ -254,6 +264,10 @@ export function createApplianceActivities(deps: ApplianceDeps) {
           AbortSignal.timeout(input.vaultTimeoutMs),
         ]);
         const result: FetchCredentialsResult = { queue: deps.ownQueue, held: [], failed: [], reads: [] };
+        // The grants open only for the batch run that asked for them to be sealed.
+        const run = Context.current().info.workflowExecution;
+        if (!run) throw new ScanError('SEALED_ACCESS_INVALID', 'grants open only for the workflow that asked for them');
+        const use = { applianceId: deps.applianceId, scanId: input.scanId, ...run };
         await Promise.all(
           input.grants.map(async (sealed) => {
             const records = new Set(Array.isArray(sealed?.authRecordIds) ? sealed.authRecordIds : []);
@@ -261,7 +275,7 @@ export function createApplianceActivities(deps: ApplianceDeps) {
             try {
               // The grant's strings (the access secret among them) are left to the collector
               // once this returns; the decrypted bytes were zero-filled as they were parsed.
-              await useGrant(await open(sealed, input.scanId), hosts, signal, result, input.holdForMs);
+              await useGrant(await open(sealed, use), hosts, signal, result, input.holdForMs);
             } catch (err) {
               // The grant did not open: every host it was meant for fails with the reason.
               result.failed.push(...failAll(hosts, err));

@@ -1,8 +1,11 @@
 // Activities of the control plane: everything that reads or writes the database.
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type { Database } from '../db/client.js';
 import type { SecretBox } from '../db/crypto.js';
 import {
   applianceRepo,
+  auditChainKeys,
   auditRepo,
   authRecordRepo,
   knownHostKeyRepo,
@@ -11,7 +14,7 @@ import {
   vaultRepo,
 } from '../db/repositories/index.js';
 import type { AuditEntry, HostResultInput } from '../db/repositories/index.js';
-import { containsIp, hostsAt } from '../domain/targets.js';
+import { containsIp, hostsAt, normaliseIp } from '../domain/targets.js';
 import type { HostFailure, HostPlan, SecretRead, TargetPage } from '../domain/scan-types.js';
 import type { ReportCategory, Technology } from '../domain/categories.js';
 import { groupBy } from '../domain/group-by.js';
@@ -32,6 +35,15 @@ export interface SecretUse {
   reads: SecretRead[];
 }
 
+/** The address in the one form results and pinned keys use, or null if it is none. */
+const canonicalIp = (ip: string): string | null => {
+  try {
+    return normaliseIp(ip);
+  } catch {
+    return null;
+  }
+};
+
 const secretUseEntries = ({ scanId, applianceId, reads }: SecretUse): AuditEntry[] =>
   reads.map((read) => ({
     actorKeyId: null,
@@ -51,14 +63,32 @@ const secretUseEntries = ({ scanId, applianceId, reads }: SecretUse): AuditEntry
     },
   }));
 
+/**
+ * Every database activity runs only as a local activity of a workflow executing in the
+ * control-plane worker. Scheduled as an ordinary activity (by any other worker or client on
+ * the namespace), it refuses, so nobody can write results, pins, audit rows or scan states
+ * through it. (The worker polls no activity queue either: this is the second lock.)
+ */
+function mustBeLocal(): void {
+  if (!Context.current().info.isLocal) {
+    throw ApplicationFailure.create({
+      type: 'FORBIDDEN',
+      message: 'the control plane runs its database activities only as local activities of its own workflows',
+      nonRetryable: true,
+    });
+  }
+}
+
 export interface ControlPlaneDeps {
   db: Database;
   box: SecretBox;
 }
 
 export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
+  const auditKeys = auditChainKeys(box);
   return {
     async markScanRunning(input: { scanId: string }): Promise<void> {
+      mustBeLocal();
       await scanRepo.markRunning(db, input.scanId);
     },
 
@@ -69,6 +99,7 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
       limit: number;
       technologies: Technology[];
     }): Promise<TargetPage> {
+      mustBeLocal();
       const scan = await scanRepo.get(db, input.scanId);
       const ips = hostsAt(scan.ranges, input.offset, input.limit);
       const records = await authRecordRepo.listForTechnologies(db, input.technologies);
@@ -90,6 +121,7 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
       hosts: { ip: string; code: 'NO_AUTH_RECORD' | 'TECHNOLOGY_DISABLED' }[];
       technology: Technology;
     }): Promise<Partial<Record<ReportCategory, number>>> {
+      mustBeLocal();
       await resultRepo.publishNotAttempted(db, input.scanId, input.hosts, input.technology);
       return { NOT_ATTEMPTED: input.hosts.length };
     },
@@ -101,6 +133,7 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
       learnHostKeys: { ip: string; port: number; sha256: string }[];
       secretUse: SecretUse;
     }): Promise<void> {
+      mustBeLocal();
       const { scanId } = input;
       const rows: HostResultInput[] = await Promise.all(
         input.results.map(async ({ collected, ...result }) => {
@@ -111,17 +144,32 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
       await db.transaction(async (tx) => {
         await resultRepo.publishMany(tx, rows);
         // Trust on first use: a host's first successful login pins the key it presented.
-        await knownHostKeyRepo.learn(
+        const learned = await knownHostKeyRepo.learn(
           tx,
           input.learnHostKeys.map((k) => ({ ...k, scanId })),
         );
-        await auditRepo.append(tx, secretUseEntries(input.secretUse));
+        await auditRepo.append(
+          tx,
+          auditKeys,
+          learned.map((pin) => ({
+            actorKeyId: null,
+            actorName: `appliance ${input.secretUse.applianceId}`,
+            action: 'host-key.learn',
+            recordId: pin.id,
+            scanId,
+            applianceId: input.secretUse.applianceId,
+            outcome: 'success' as const,
+            detail: { ip: pin.ip, port: pin.port, sha256: pin.sha256 },
+          })),
+        );
+        await auditRepo.append(tx, auditKeys, secretUseEntries(input.secretUse));
       });
     },
 
     /** The vault reads of a batch that ends without publishing (cancelled): still audited. */
     async recordSecretUse(input: SecretUse): Promise<void> {
-      await auditRepo.append(db, secretUseEntries(input));
+      mustBeLocal();
+      await auditRepo.append(db, auditKeys, secretUseEntries(input));
     },
 
     /**
@@ -133,7 +181,12 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
       scanId: string;
       applianceId: string;
       hosts: { ip: string; authRecordId: string }[];
+      /** How long the grants may be opened: the steps of this attempt that need them. */
+      validForMs: number;
     }): Promise<{ grants: SealedGrant[]; failed: { ip: string; failure: HostFailure }[] }> {
+      mustBeLocal();
+      // Bound to the batch's own run: a copy of the grant replayed from elsewhere opens nothing.
+      const { workflowId, runId } = Context.current().info.workflowExecution!;
       const scan = await scanRepo.get(db, input.scanId);
       const failed: { ip: string; failure: HostFailure }[] = [];
       const refuse = (hosts: { ip: string }[], err: ScanError) =>
@@ -161,7 +214,10 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
       );
       const usable = input.hosts.filter((host) => {
         const record = records.get(host.authRecordId);
-        if (!record)
+        // One spelling per address: another (::ffff:10.0.0.5 for 10.0.0.5) would miss its pinned key.
+        if (canonicalIp(host.ip) !== host.ip)
+          refuse([host], new ScanError('SEALED_ACCESS_INVALID', `${host.ip} is not an address in its canonical form`));
+        else if (!record)
           refuse(
             [host],
             new ScanError('CONFIG_INVALID', `authentication record ${host.authRecordId} was deleted during the scan`),
@@ -203,14 +259,10 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
             ...h,
             hostKey: pinned.get(knownHostKeyRepo.endpointKey(h.ip, records.get(h.authRecordId)!.port)) ?? null,
           })),
+          notAfter: new Date(Date.now() + input.validForMs).toISOString(),
         };
-        grants.push(
-          await sealGrant(
-            grant,
-            { publicKey: parsePublicKey(appliance.publicKey), applianceId: appliance.id },
-            scan.id,
-          ),
-        );
+        const use = { applianceId: appliance.id, scanId: scan.id, workflowId, runId };
+        grants.push(await sealGrant(grant, parsePublicKey(appliance.publicKey), use));
       }
       return { grants, failed };
     },
@@ -220,6 +272,7 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
       status: 'FINISHED' | 'CANCELED';
       counts: Record<ReportCategory, number>;
     }): Promise<void> {
+      mustBeLocal();
       await scanRepo.finish(db, input.scanId, input.status, input.counts);
     },
   };

@@ -4,6 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { describeCode } from '../domain/errors.js';
 import { ScanError } from '../domain/scan-error.js';
 import type { HostFailure } from '../domain/scan-types.js';
+import { storableText } from '../domain/text.js';
 
 export interface FailureDetails {
   vendorCode: string | null;
@@ -12,15 +13,16 @@ export interface FailureDetails {
 
 /** Any error as our catalogue's terms: a ScanError keeps its code, anything else is INTERNAL_ERROR. */
 export function toHostFailure(err: unknown): HostFailure {
+  // Vendors' and hosts' words are kept, made storable (no NUL, no lone surrogate).
   if (err instanceof ScanError)
     return {
       code: err.code,
-      vendorCode: err.vendorCode ?? null,
+      vendorCode: err.vendorCode === undefined ? null : storableText(err.vendorCode),
       httpStatus: err.httpStatus ?? null,
-      message: err.message,
+      message: storableText(err.message),
     };
   const message = err instanceof Error ? `${err.name}: ${err.message}` : 'unexpected failure';
-  return { code: 'INTERNAL_ERROR', vendorCode: null, httpStatus: null, message };
+  return { code: 'INTERNAL_ERROR', vendorCode: null, httpStatus: null, message: storableText(message) };
 }
 
 /** The same classification as a Temporal failure, for activities that throw. */

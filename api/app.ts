@@ -10,7 +10,9 @@ import { installErrorHandler } from './plugins/error-handler.js';
 import { guardRoutes } from './plugins/auth.js';
 import { auditCalls } from './plugins/audit.js';
 import { checkHostHeader } from './plugins/host-check.js';
-import { installValidators } from './validation.js';
+import { installValidators, refuseUnstorableText } from './validation.js';
+import { createKeyChecker } from './key-checker.js';
+import { auditChainKeys } from '../db/repositories/index.js';
 import { codecRoutes } from './routes/codec.js';
 import { sessionRoutes } from './routes/session.js';
 import { registerResourceRoutes, type ApiDeps } from './routes/index.js';
@@ -32,6 +34,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
   });
   installValidators(app);
+  refuseUnstorableText(app);
+  const keys = createKeyChecker(options.db);
+  app.decorate('auditTrail', { db: options.db, keys: auditChainKeys(options.box) });
   installErrorHandler(app);
   checkHostHeader(app, options.allowedHostnames);
   await app.register(cookie);
@@ -60,15 +65,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(codecRoutes, {
     db: options.db,
+    keys,
     codec: options.codec,
     uiOrigins: options.temporalUiUrl ? [new URL(options.temporalUiUrl).origin] : [],
   });
 
   await app.register(
     async (api) => {
-      guardRoutes(api, options.db);
-      auditCalls(api, options.db);
-      await registerResourceRoutes(api, options);
+      guardRoutes(api, options.db, keys);
+      auditCalls(api);
+      await registerResourceRoutes(api, { ...options, keys });
     },
     { prefix: '/api/v1' },
   );

@@ -2,14 +2,15 @@
 // file only its owner can read. Every other key is made with it, through POST /api/v1/api-keys.
 import { chmodSync, writeFileSync } from 'node:fs';
 import type { Database } from '../db/client.js';
+import type { DerivedKeys } from '../db/crypto.js';
 import { apiKeyRepo, auditRepo } from '../db/repositories/index.js';
 
 /** Creates the first admin key into `file` (0600) if no key exists; true when it did. */
-export async function ensureFirstAdminKey(db: Database, file: string): Promise<boolean> {
+export async function ensureFirstAdminKey(db: Database, auditKeys: DerivedKeys, file: string): Promise<boolean> {
   return db.transaction(async (tx) => {
     if ((await apiKeyRepo.count(tx)) > 0) return false;
     const { key, record } = await apiKeyRepo.create(tx, { name: 'first admin', role: 'admin' });
-    await auditRepo.append(tx, [
+    await auditRepo.append(tx, auditKeys, [
       {
         actorKeyId: null,
         actorName: 'vaultscan first start',

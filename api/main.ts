@@ -8,7 +8,7 @@ import { EncryptionCodec } from '../workers/temporal/encryption-codec.js';
 import { connectClient, temporalSettingsFromEnv } from '../workers/temporal/connection.js';
 import { openDatabase } from '../db/client.js';
 import { loadKeyring, SecretBox } from '../db/crypto.js';
-import { apiKeyRepo } from '../db/repositories/index.js';
+import { apiKeyRepo, auditChainKeys } from '../db/repositories/index.js';
 import { buildApp } from './app.js';
 import { ensureFirstAdminKey } from './first-admin-key.js';
 import { defaultHostnames } from './plugins/host-check.js';
@@ -20,25 +20,26 @@ async function run(): Promise<void> {
   const codecKeyring = loadCodecKeyring();
   const settings = temporalSettingsFromEnv(createDataConverter(codecKeyring));
   const database = await openDatabase({ url });
+  const box = new SecretBox(loadKeyring());
   const firstKeyFile = process.env.VAULTSCAN_FIRST_ADMIN_KEY_FILE;
   if ((await apiKeyRepo.count(database.db)) === 0) {
     if (!firstKeyFile)
       throw new Error(
         'no API key exists yet: set VAULTSCAN_FIRST_ADMIN_KEY_FILE to where the first admin key should be written (0600)',
       );
-    await ensureFirstAdminKey(database.db, firstKeyFile);
+    await ensureFirstAdminKey(database.db, auditChainKeys(box), firstKeyFile);
     logger.info({ file: firstKeyFile }, 'first admin API key written');
   }
   const temporal = await connectClient(settings);
   const host = process.env.VAULTSCAN_API_HOST ?? '127.0.0.1';
   const app = await buildApp({
     logger,
-    codec: new EncryptionCodec(codecKeyring),
+    codec: new EncryptionCodec(codecKeyring, { acceptPlaintext: true }),
     temporalUiUrl: process.env.VAULTSCAN_TEMPORAL_UI_URL,
     allowedHostnames: defaultHostnames(host, process.env.VAULTSCAN_API_HOSTNAMES),
     secureCookies: process.env.VAULTSCAN_SECURE_COOKIES !== 'false',
     db: database.db,
-    box: new SecretBox(loadKeyring()),
+    box,
     temporal,
   });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -4,6 +4,8 @@
 import { Ajv, type Options } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifyInstance } from 'fastify';
+import { unstorableReason } from '../domain/text.js';
+import { badRequest } from './problems.js';
 
 // TypeBox marks its schemas with keywords of its own; Ajv should ignore them, not refuse them.
 const common: Options = { removeAdditional: false, allErrors: false, useDefaults: true, strict: false };
@@ -21,4 +23,42 @@ export function installValidators(app: FastifyInstance): void {
       schema,
     ),
   );
+}
+
+/** The first string (or key) in a request part that cannot be stored, with where it is. */
+function firstUnstorable(value: unknown, path: string[], depth = 0): { field: string; reason: string } | undefined {
+  if (depth > 64) return undefined; // nesting is bounded by the schemas; this only guards the walk
+  const here = (p: string[]) => p.join('.') || 'body';
+  if (typeof value === 'string') {
+    const reason = unstorableReason(value);
+    return reason ? { field: here(path), reason } : undefined;
+  }
+  if (!value || typeof value !== 'object') return undefined;
+  for (const [key, child] of Object.entries(value)) {
+    const keyReason = unstorableReason(key);
+    if (keyReason) return { field: here([...path, key.replace(/\u0000/g, '\\0')]), reason: `name ${keyReason}` };
+    const found = firstUnstorable(child, [...path, key], depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
+ * Text PostgreSQL cannot store (a NUL character, an unpaired surrogate) is refused with a 400
+ * naming the field, in any body, query string or path, before a route sees it.
+ */
+export function refuseUnstorableText(app: FastifyInstance): void {
+  app.addHook('preValidation', async (request) => {
+    for (const part of [request.params, request.query, request.body]) {
+      const found = firstUnstorable(part, []);
+      if (found) throw badRequest(found.field, found.reason);
+    }
+  });
+}
+
+/** A date-time the schema let through that still names no real instant (23:59:60) is a 400. */
+export function parseDateField(value: string, field: string): Date {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw badRequest(field, 'is not a date and time this API can use');
+  return date;
 }

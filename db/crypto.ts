@@ -6,7 +6,7 @@
 //
 // The associated data binds a ciphertext to its row ("vault_records:<id>"): copied into another
 // row, it no longer opens.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { ensureKeyringFile, keyringFromEnv, type Keyring } from '../workers/temporal/keyring.js';
 
 export type { Keyring };
@@ -17,6 +17,12 @@ export const MASTER_KEY_FILE_ENV = 'VAULTSCAN_MASTER_KEY_FILE';
 const VERSION = 'v1';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
+
+/** Keys derived from the master keyring for one purpose, by master key id. */
+export interface DerivedKeys {
+  activeKeyId: string;
+  keyFor(keyId: string): Buffer | undefined;
+}
 
 /** A sealed value could not be used. The message never contains any part of the secret. */
 export class SecretBoxError extends Error {
@@ -80,6 +86,24 @@ export class SecretBox implements SecretSealer {
     } finally {
       plain.fill(0);
     }
+  }
+
+  /**
+   * Keys for another purpose (the audit trail's MACs), derived from each master key with HKDF,
+   * so they rotate with it: the active one for new work, any of them to check old work.
+   */
+  derivedKeys(purpose: string): DerivedKeys {
+    const derive = (key: Buffer) => Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `vaultscan/${purpose}`, 32));
+    const cache = new Map<string, Buffer>();
+    return {
+      activeKeyId: this.keyring.activeKeyId,
+      keyFor: (keyId) => {
+        const master = this.keyring.keys.get(keyId);
+        if (!master) return undefined;
+        if (!cache.has(keyId)) cache.set(keyId, derive(master));
+        return cache.get(keyId);
+      },
+    };
   }
 
   /** The key id an envelope was sealed with (to find values still under a retired key). */

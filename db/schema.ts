@@ -349,6 +349,8 @@ export const auditEvents = pgTable(
     status: integer('status'),
     /** Non-secret particulars: field names changed, locator, hosts served, error code… */
     detail: jsonb('detail').$type<Record<string, unknown>>().notNull(),
+    /** The master key the row's MAC key was derived from (keys rotate; old ones still verify). */
+    keyId: text('key_id').notNull(),
     prevHash: text('prev_hash').notNull(),
     hash: text('hash').notNull(),
   },

@@ -9,8 +9,11 @@ import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startScanEnvironment, type ScanEnvironment } from './harness/scan-env.js';
 import { guardRoutes } from '../api/plugins/auth.js';
+import { createKeyChecker } from '../api/key-checker.js';
 import { ROUTE_ROLES, type ApiRole, API_ROLES } from '../domain/roles.js';
 import { generateApplianceKeyPair } from '../activities/secrets/sealed-access.js';
+import { spawnAppliance } from './harness/appliance-process.js';
+import { join } from 'node:path';
 
 let env: ScanEnvironment;
 const UI_ORIGIN = 'http://127.0.0.1:18233';
@@ -98,7 +101,7 @@ describe('the role model', () => {
     await expect(
       app.register(
         async (api) => {
-          guardRoutes(api, env.database.db);
+          guardRoutes(api, env.database.db, createKeyChecker(env.database.db));
           api.get('/unguarded', async () => 'oops');
         },
         { prefix: '/api/v1' },
@@ -152,6 +155,28 @@ describe('API keys', () => {
 });
 
 describe('appliance enrolment', () => {
+  it('an appliance process enrols once; restarted with the same code still set, it reads its key file', async () => {
+    const id = (await env.api('POST', '/appliances', { name: `restart-${randomBytes(3).toString('hex')}` })).body.id;
+    const code = (await env.api('POST', `/appliances/${id}/enrolment-codes`)).body.code as string;
+    const start = (n: number) =>
+      spawnAppliance({
+        temporalAddress: env.temporal.address,
+        applianceId: id,
+        codecKeys: env.codecKeys,
+        logFile: join(env.workDir, `restart-${n}.log`),
+        dataDir: env.applianceDataDir(id),
+        enrolment: { code, apiUrl: env.apiUrl },
+      });
+    const first = start(1);
+    await first.ready;
+    const enrolled = (await env.api('GET', `/appliances/${id}`)).body.keyId;
+    await first.kill('SIGTERM');
+    const second = start(2);
+    await second.ready; // the used code would be refused: it is not presented again
+    await second.kill('SIGTERM');
+    expect((await env.api('GET', `/appliances/${id}`)).body.keyId).toBe(enrolled);
+  });
+
   it('takes a one-time, expiring code with the public key; a reused or expired code is refused', async () => {
     const created = await env.api('POST', '/appliances', { name: `enrol-${randomBytes(3).toString('hex')}` });
     const id = created.body.id as string;
@@ -297,10 +322,11 @@ describe('the audit trail', () => {
     } finally {
       await env.database.query('alter table audit_events drop constraint vstest_poison');
     }
-    // The failed statement's parameters stay out of the log; the statement itself is there.
-    const log = env.logFiles.map((f) => readFileSync(f, 'utf8')).join('\n');
-    expect(log).toContain('vstest_poison');
-    expect(log).not.toContain(name);
+    // The failed statement's parameters stay out of the log; the statement itself is there
+    // (the log is written asynchronously: wait for the line).
+    const log = () => env.logFiles.map((f) => readFileSync(f, 'utf8')).join('\n');
+    await expect.poll(log, { timeout: 5_000 }).toContain('vstest_poison');
+    expect(log()).not.toContain(name);
   });
 
   it('pages by keyset, filters, and refuses paging parameters it did not give out', async () => {
@@ -388,6 +414,7 @@ describe('signing in for the codec endpoint', () => {
     expect(setCookie).toMatch(/HttpOnly/);
     expect(setCookie).toMatch(/SameSite=Strict/);
     expect(setCookie).toMatch(/Expires=/);
+    expect(setCookie).toMatch(/Path=\/codec(;|$)/);
     const cookie = setCookie.split(';')[0]!;
 
     expect((await decode()).status).toBe(401);
@@ -413,8 +440,26 @@ describe('signing in for the codec endpoint', () => {
     const signedIn = await post('/login', `key=${encodeURIComponent(keys.operator)}`);
     const cookie = (signedIn.headers.get('set-cookie') ?? '').split(';')[0]!;
     expect((await decode(cookie)).status).toBe(200);
-    await post('/logout', '', { cookie });
+    await post('/codec/logout', '', { cookie });
     expect((await decode(cookie)).status).toBe(401);
+  });
+});
+
+describe('text the database cannot store', () => {
+  it('is refused with a 400 naming the field, in bodies, keys, query strings and paths', async () => {
+    const cases: [string, string, unknown, string][] = [
+      ['POST', '/assets', { name: 'a\u0000b', value: '192.0.2.5' }, 'name'],
+      ['POST', '/assets', { name: 'lone \ud800 surrogate', value: '192.0.2.5' }, 'name'],
+      ['POST', '/vaults', { name: 'v', type: 'hashicorp', config: { 'u\u0000rl': 'x' }, access: {} }, 'config.u\\0rl'],
+      ['GET', '/audit?record=%00', undefined, 'record'],
+    ];
+    for (const [method, path, body, field] of cases) {
+      const res = await env.api(method, path, body);
+      expect([res.status, res.body.field], `${method} ${path}`).toEqual([400, field]);
+    }
+    // A date-time the schema lets through that names no instant (a leap second).
+    const leap = await env.api('GET', '/audit?from=2026-12-31T23:59:60Z', undefined, { key: keys.auditor });
+    expect([leap.status, leap.body.field]).toEqual([400, 'from']);
   });
 });
 

@@ -238,7 +238,10 @@ describe('the codec endpoint for the Temporal Web UI', () => {
     // Being on the same host earns nothing: no key, no session, no answer.
     expect((await post('/codec/encode', { payloads: [plain] })).status).toBe(401);
     const auditor = await env.createKey('auditor');
-    const encoded = (await (await post('/codec/encode', { payloads: [plain] }, auditor)).json()) as {
+    // Encoding makes input the workers accept: a read-only key may not.
+    expect((await post('/codec/encode', { payloads: [plain] }, auditor)).status).toBe(403);
+    const operator = await env.createKey('operator');
+    const encoded = (await (await post('/codec/encode', { payloads: [plain] }, operator)).json()) as {
       payloads: { metadata: Record<string, string>; data: string }[];
     };
     expect(Buffer.from(encoded.payloads[0]!.metadata.encoding!, 'base64').toString()).toBe('binary/encrypted');

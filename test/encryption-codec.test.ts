@@ -38,6 +38,15 @@ describe('EncryptionCodec', () => {
     await expect(stranger.decode([sealed!])).rejects.toThrow(/unknown key id "old"/);
   });
 
+  it('refuses a payload that is not encrypted, except where a person is shown what is there', async () => {
+    const plain = defaultPayloadConverter.toPayload({ scanId: 'forged' })!;
+    await expect(new EncryptionCodec(parseKeyring(oldKey, 'test')).decode([plain])).rejects.toThrow(
+      /refused a payload that is not encrypted/,
+    );
+    const forPeople = new EncryptionCodec(parseKeyring(oldKey, 'test'), { acceptPlaintext: true });
+    expect(await forPeople.decode([plain])).toEqual([plain]);
+  });
+
   it('rejects malformed keyrings with a message that says what to fix', () => {
     expect(() => parseKeyring('nokey', 'VAULTSCAN_CODEC_KEYS')).toThrow(/<key-id>:<base64 key>/);
     expect(() => parseKeyring(`k:${Buffer.alloc(16).toString('base64')}`, 'VAULTSCAN_CODEC_KEYS')).toThrow(/32 bytes/);

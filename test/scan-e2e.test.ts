@@ -37,6 +37,16 @@ const hosts = {
   notAttempted: '127.0.0.7',
 };
 
+/** The sealed grants a decoded payload carries (a seal's result), if any. */
+function sealedGrantsIn(payload: Buffer): SealedGrant[] {
+  try {
+    const value = JSON.parse(payload.toString('utf8')) as { grants?: SealedGrant[] };
+    return Array.isArray(value?.grants) ? value.grants : [];
+  } catch {
+    return [];
+  }
+}
+
 /** Polls a workflow's history until an activity of that type has completed. */
 async function waitForActivity(workflowId: string, activity: string, timeoutMs = 60_000): Promise<boolean> {
   const handle = env.client.workflow.getHandle(workflowId);
@@ -279,7 +289,7 @@ describe('a scan over six loopback hosts', () => {
     // Every workflow history of the scan, as the server stores it.
     const histories: Buffer[] = [];
     const decoded: Buffer[] = [];
-    const codec = new EncryptionCodec(parseKeyring(env.codecKeys, 'test'));
+    const codec = new EncryptionCodec(parseKeyring(env.codecKeys, 'test'), { acceptPlaintext: true });
     const ids = [`scan-${scanId}`];
     const scannedIps: string[] = [];
     for await (const wf of env.client.workflow.list({ query: `VaultscanScanId = "${scanId}"` })) {
@@ -291,11 +301,16 @@ describe('a scan over six loopback hosts', () => {
     expect(scannedIps.sort()).toEqual(
       [hosts.passed, hosts.insufficient, hosts.wrongPassword, hosts.missingSecret, hosts.unreachable].sort(),
     );
+    const grants: { sealed: SealedGrant; workflowId: string; runId: string }[] = [];
     for (const id of new Set(ids)) {
-      const history = await env.client.workflow.getHandle(id).fetchHistory();
+      const handle = env.client.workflow.getHandle(id);
+      const history = await handle.fetchHistory();
       histories.push(Buffer.from(protos.temporal.api.history.v1.History.encode(history).finish()));
       // As the Web UI shows it to anyone who may decode: every payload through the codec.
-      decoded.push(...(await decodedPayloads(history, codec)));
+      const payloads = await decodedPayloads(history, codec);
+      decoded.push(...payloads);
+      const { runId } = await handle.describe();
+      for (const sealed of payloads.flatMap(sealedGrantsIn)) grants.push({ sealed, workflowId: id, runId });
     }
     for (const h of histories) for (const n of needles) expect(h.includes(n), `history contains a secret`).toBe(false);
     for (const d of decoded)
@@ -307,17 +322,11 @@ describe('a scan over six loopback hosts', () => {
     const everything = Buffer.concat(decoded);
     expect(everything.includes(`vstest-admin-${suffix}`)).toBe(true);
     const key = await loadApplianceKey({ file: keyFilePath(env.applianceDataDir(applianceId), applianceId) });
-    const grants = decoded.flatMap((d) => {
-      try {
-        const value = JSON.parse(d.toString('utf8')) as { grants?: SealedGrant[] };
-        return Array.isArray(value?.grants) ? value.grants : [];
-      } catch {
-        return [];
-      }
-    });
     expect(grants.length).toBeGreaterThanOrEqual(3);
     const opened = await Promise.all(
-      grants.map((g) => openGrant(g, key.current()!, { applianceId, scanId }).then((grant) => JSON.stringify(grant))),
+      grants.map(({ sealed, workflowId, runId }) =>
+        openGrant(sealed, key.current()!, { applianceId, scanId, workflowId, runId }).then((g) => JSON.stringify(g)),
+      ),
     );
     expect(opened.some((text) => text.includes(vaultToken))).toBe(true);
     expect(opened.some((text) => text.includes(approle.secretId))).toBe(true);

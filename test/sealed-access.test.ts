@@ -44,7 +44,12 @@ const grant = (): AccessGrant => ({
     },
   },
   hosts: [{ ip: '192.0.2.10', authRecordId: ids.record, hostKey: null }],
+  notAfter: new Date(Date.now() + 60_000).toISOString(),
 });
+
+/** The batch run a grant is sealed for (MockActivityEnvironment's default run). */
+const batchRun = { workflowId: 'test', runId: '00000000-0000-0000-0000-000000000000' };
+const useBy = (applianceId: string, scanId = ids.scan, run = batchRun) => ({ applianceId, scanId, ...run });
 
 async function applianceKey() {
   const pair = await generateApplianceKeyPair();
@@ -64,15 +69,26 @@ describe('sealed vault access', () => {
   it('opens for the appliance, vault record and scan it was sealed for, and for nothing else', async () => {
     const mine = await applianceKey();
     const theirs = await applianceKey();
-    const sealed = await sealGrant(grant(), { publicKey: mine.publicKey, applianceId: ids.appliance }, ids.scan);
+    const sealed = await sealGrant(grant(), mine.publicKey, useBy(ids.appliance));
     expect(JSON.stringify(sealed)).not.toContain('hvs.sealed-token');
     expect(sealed).toMatchObject({ v: 1, applianceId: ids.appliance, vaultId: ids.vault, authRecordIds: [ids.record] });
 
-    const context = { applianceId: ids.appliance, scanId: ids.scan };
+    const context = useBy(ids.appliance);
     expect((await openGrant(sealed, mine.key, context)).vault.access).toEqual({ token: 'hvs.sealed-token' });
 
-    // Replayed into another scan, or presented as another vault record: the binding does not hold.
+    // Replayed into another scan, another batch run, or presented as another vault record:
+    // the binding does not hold.
     expect(await codeOf(openGrant(sealed, mine.key, { ...context, scanId: ids.otherScan }))).toBe(
+      'SEALED_ACCESS_INVALID',
+    );
+    expect(await codeOf(openGrant(sealed, mine.key, { ...context, runId: ids.otherScan }))).toBe(
+      'SEALED_ACCESS_INVALID',
+    );
+    expect(await codeOf(openGrant(sealed, mine.key, { ...context, workflowId: 'scan-x/unix/a..b' }))).toBe(
+      'SEALED_ACCESS_INVALID',
+    );
+    // Kept until after it expired: useless.
+    expect(await codeOf(openGrant(sealed, mine.key, context, new Date(Date.now() + 120_000)))).toBe(
       'SEALED_ACCESS_INVALID',
     );
     expect(await codeOf(openGrant({ ...sealed, vaultId: ids.record }, mine.key, context))).toBe(
@@ -95,7 +111,7 @@ describe('sealed vault access', () => {
     );
     // Sealed to a key this appliance no longer holds (it was enrolled again): said so.
     const oldKey = await applianceKey();
-    const stale = await sealGrant(grant(), { publicKey: oldKey.publicKey, applianceId: ids.appliance }, ids.scan);
+    const stale = await sealGrant(grant(), oldKey.publicKey, useBy(ids.appliance));
     expect(await codeOf(openGrant(stale, mine.key, context))).toBe('APPLIANCE_KEY_ROTATED');
   });
 
@@ -124,7 +140,7 @@ describe('sealed vault access', () => {
         grants,
         vaultTimeoutMs: 1000,
       });
-    const sealed = await sealGrant(grant(), { publicKey: mine.publicKey, applianceId: ids.appliance }, ids.scan);
+    const sealed = await sealGrant(grant(), mine.publicKey, useBy(ids.appliance));
 
     const honest = await fetch([sealed]);
     expect(honest.held.map((h) => h.ip)).toEqual(['192.0.2.10']);

@@ -174,6 +174,19 @@ describe('SecretStore', () => {
     expect(store.size).toBe(0);
   });
 
+  it('a batch may ask for a shorter lifetime than the store allows, never a longer one', async () => {
+    const { store, clock } = storeAt({ ttlMs: 500, maxLifetimeMs: 3_000 });
+    const shorter = store.put(credential(), { maxLifetimeMs: 1_000 });
+    const longer = store.put(credential(), { maxLifetimeMs: 60_000 });
+    const [a, b] = [store.lease(shorter), store.lease(longer)];
+    clock.now += 1_000;
+    expect(await store.sweepExpired()).toBe(1);
+    expect(a.signal.aborted).toBe(true);
+    clock.now += 2_000;
+    expect(await store.sweepExpired()).toBe(1);
+    expect(b.signal.reason).toMatchObject({ message: 'the secret reached its maximum lifetime of 3000 ms' });
+  });
+
   it('a leased secret past its maximum lifetime is refused to its holder even before the sweeper comes', () => {
     const { store, clock } = storeAt({ ttlMs: 500, maxLifetimeMs: 3_000 });
     const held = credential();

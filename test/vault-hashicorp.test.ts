@@ -307,6 +307,12 @@ describe('validation names the field and the reason', () => {
     expect(hashicorpVault.validateAccess({}, { authMethod: 'token' })[0]?.field).toBe('access.token');
     expect(hashicorpVault.validateAccess({ token: 't' }, { authMethod: 'approle' })[0]?.field).toBe('access.secretId');
     expect(hashicorpVault.validateLocator({ path: '../etc' })[0]?.field).toBe('locator.path');
+    // A mount or namespace that walks out of /v1/ would send the token elsewhere on the server.
+    expect(hashicorpVault.validateLocator({ path: 'a', mount: '../sys' })[0]?.field).toBe('locator.mount');
+    expect(hashicorpVault.validateLocator({ path: 'a', mount: 'kv/./x' })[0]?.field).toBe('locator.mount');
+    expect(hashicorpVault.validateConfig({ url: 'https://x', authMethod: 'token', namespace: 'a/..' })[0]?.field).toBe(
+      'config.namespace',
+    );
     expect(hashicorpVault.validateLocator({ path: 'a', kvVersion: 3 })[0]?.field).toBe('locator.kvVersion');
     expect(hashicorpVault.validateLocator({ path: 'servers/web' })).toEqual([]);
   });

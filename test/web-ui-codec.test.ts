@@ -105,7 +105,7 @@ describe('the Web UI and the codec endpoint', () => {
     await page.getByLabel('API key').fill(auditorKey);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByText('Signed in as').waitFor();
-    const session = (await context.cookies(env.apiUrl)).find((c) => c.name === SESSION_COOKIE);
+    const session = (await context.cookies(`${env.apiUrl}/codec/decode`)).find((c) => c.name === SESSION_COOKIE);
     expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
 
     const { decoded, stop } = collectDecoded();

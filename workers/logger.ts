@@ -46,7 +46,8 @@ function errorWithoutParameters(err: unknown): unknown {
     const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
     for (const key of ['params', 'parameters', 'values']) delete copy[key];
     if (typeof copy.message === 'string') copy.message = copy.message.replace(/\nparams: [\s\S]*$/, '');
-    if (typeof copy.stack === 'string') copy.stack = copy.stack.replace(/\nparams: [^\n]*/, '');
+    // In a stack, up to the first frame: a value may span lines (a PEM).
+    if (typeof copy.stack === 'string') copy.stack = copy.stack.replace(/\nparams: [\s\S]*?(?=\n\s+at |$)/, '');
     if (copy.cause) copy.cause = strip(copy.cause, depth + 1);
     return copy;
   };

@@ -11,21 +11,16 @@ export function applianceQueue(applianceId: string): string {
   return `appliance.${applianceId}`;
 }
 
-export const controlPlane = proxyActivities<ControlPlaneActivities>({
-  taskQueue: CONTROL_PLANE_QUEUE,
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
-});
-
 /**
- * The same database activities as local activities: they run in the control-plane worker that
+ * The database activities, all as local activities: they run in the control-plane worker that
  * runs the workflow (which has the database), with no task queue round trip and one history
- * marker instead of three events. Their input (a batch's collected data) never enters history.
+ * marker instead of three events. That worker polls no activity queue at all, so nobody else
+ * on the namespace can schedule them (and each refuses to run unless local).
  */
-export const controlPlaneLocal = proxyLocalActivities<
-  Pick<ControlPlaneActivities, 'publishHostResults' | 'recordSecretUse' | 'sealBatchAccess'>
->({
+export const controlPlane = proxyLocalActivities<ControlPlaneActivities>({
   startToCloseTimeout: '2 minutes',
+  // Retried while the database is away, but not for ever: then the step fails and says so.
+  scheduleToCloseTimeout: '10 minutes',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
 });
 

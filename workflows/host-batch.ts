@@ -18,12 +18,7 @@ import type {
 import { HostCategoriesAttr, ScanStatusAttr } from '../domain/search-attributes.js';
 import type { HostScanResult } from '../activities/appliance.js';
 import type { PublishableHostResult } from '../activities/control-plane.js';
-import {
-  controlPlaneLocal,
-  ownQueueActivities,
-  secretLifetimeMs,
-  sharedApplianceActivities,
-} from './activity-stubs.js';
+import { controlPlane, ownQueueActivities, secretLifetimeMs, sharedApplianceActivities } from './activity-stubs.js';
 import { classifyFailure } from './classify-failure.js';
 import { backoffMs } from './retry.js';
 
@@ -62,25 +57,36 @@ async function attemptOnce(
     for (const h of hostsToFail) results.set(h.ip, failed(h.ip, failure));
   };
 
-  const sealed = await controlPlaneLocal.sealBatchAccess({
-    scanId: batch.scanId,
-    applianceId: input.applianceId,
-    hosts: hosts.map(({ ip, authRecordId }) => ({ ip, authRecordId })),
-  });
+  let sealed;
+  try {
+    sealed = await controlPlane.sealBatchAccess({
+      scanId: batch.scanId,
+      applianceId: input.applianceId,
+      hosts: hosts.map(({ ip, authRecordId }) => ({ ip, authRecordId })),
+      validForMs: secretLifetimeMs(profile),
+    });
+  } catch (err) {
+    everyHost(hosts, err);
+    return results;
+  }
   for (const { ip, failure } of sealed.failed) results.set(ip, failed(ip, failure));
   const sealedHosts = hosts.filter((h) => !results.has(h.ip));
   if (sealedHosts.length === 0) return results;
 
   let fetched;
   try {
-    fetched = await sharedApplianceActivities(input.applianceId, profile).fetchCredentials({
-      scanId: batch.scanId,
-      technology: batch.technology,
-      hosts: sealedHosts,
-      grants: sealed.grants,
-      vaultTimeoutMs: profile.timeouts.vaultMs,
-      holdForMs: secretLifetimeMs(profile),
-    });
+    // Not cancellable (it is short, bounded by the vault timeout): a cancelled scan still
+    // learns what was read, for the audit, and which handles to purge.
+    fetched = await CancellationScope.nonCancellable(() =>
+      sharedApplianceActivities(input.applianceId, profile).fetchCredentials({
+        scanId: batch.scanId,
+        technology: batch.technology,
+        hosts: sealedHosts,
+        grants: sealed.grants,
+        vaultTimeoutMs: profile.timeouts.vaultMs,
+        holdForMs: secretLifetimeMs(profile),
+      }),
+    );
   } catch (err) {
     everyHost(sealedHosts, err);
     return results;
@@ -145,35 +151,34 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
   const secretUse = () => ({ scanId: batch.scanId, applianceId: input.applianceId, reads: trail.reads });
 
   let pending = batch.hosts;
-  for (let attemptNo = 1; pending.length > 0; attemptNo++) {
-    let results: Map<string, HostScanResult>;
-    try {
-      results = await attemptOnce(input, pending, trail);
-    } catch (err) {
-      // Cancelled: what was read from the vault so far is audited all the same.
-      if (trail.reads.length > 0) {
-        await CancellationScope.nonCancellable(() => controlPlaneLocal.recordSecretUse(secretUse()));
+  try {
+    for (let attemptNo = 1; pending.length > 0; attemptNo++) {
+      const results = await attemptOnce(input, pending, trail);
+      const at = new Date().toISOString();
+      const retry: BatchHost[] = [];
+      for (const host of pending) {
+        const result =
+          results.get(host.ip) ??
+          failed(host.ip, {
+            code: 'INTERNAL_ERROR',
+            vendorCode: null,
+            httpStatus: null,
+            message: 'the appliance returned no result for this host',
+          });
+        attempts.get(host.ip)!.push(attemptRecord(result, attemptNo, at));
+        const again = !result.ok && describeCode(result.failure.code).retryable && attemptNo < maxAttempts;
+        if (again) retry.push(host);
+        else finalResults.set(host.ip, result);
       }
-      throw err;
+      pending = retry;
+      if (pending.length > 0) await sleep(backoffMs(profile.retry, attemptNo));
     }
-    const at = new Date().toISOString();
-    const retry: BatchHost[] = [];
-    for (const host of pending) {
-      const result =
-        results.get(host.ip) ??
-        failed(host.ip, {
-          code: 'INTERNAL_ERROR',
-          vendorCode: null,
-          httpStatus: null,
-          message: 'the appliance returned no result for this host',
-        });
-      attempts.get(host.ip)!.push(attemptRecord(result, attemptNo, at));
-      const again = !result.ok && describeCode(result.failure.code).retryable && attemptNo < maxAttempts;
-      if (again) retry.push(host);
-      else finalResults.set(host.ip, result);
+  } catch (err) {
+    // Cancelled (in an attempt or between two): what was read from the vault is audited all the same.
+    if (trail.reads.length > 0) {
+      await CancellationScope.nonCancellable(() => controlPlane.recordSecretUse(secretUse()));
     }
-    pending = retry;
-    if (pending.length > 0) await sleep(backoffMs(profile.retry, attemptNo));
+    throw err;
   }
 
   const counts = Object.fromEntries(REPORT_CATEGORIES.map((c) => [c, 0])) as BatchOutcome;
@@ -200,12 +205,11 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
   // Hosts that logged in pin the key they presented, where none is pinned yet (trust on first use).
   const learnHostKeys = batch.hosts.flatMap((host) => {
     const result = finalResults.get(host.ip)!;
-    return result.ok && result.hostKey
-      ? [{ ip: host.ip, port: batch.plans[host.authRecordId]!.port, sha256: result.hostKey }]
-      : [];
+    // Pinned under the port the appliance really logged in to (the grant's), not the plan's.
+    return result.ok && result.hostKey ? [{ ip: host.ip, port: result.port, sha256: result.hostKey }] : [];
   });
   await CancellationScope.nonCancellable(() =>
-    controlPlaneLocal.publishHostResults({ scanId: batch.scanId, results, learnHostKeys, secretUse: secretUse() }),
+    controlPlane.publishHostResults({ scanId: batch.scanId, results, learnHostKeys, secretUse: secretUse() }),
   );
   upsertSearchAttributes([
     { key: ScanStatusAttr, value: 'FINISHED' },

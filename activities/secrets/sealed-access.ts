@@ -28,6 +28,8 @@ export interface AccessGrant {
   >;
   /** Each host with the record that covers it and the SSH host key pinned for it, if any. */
   hosts: { ip: string; authRecordId: string; hostKey: string | null }[];
+  /** After this (ISO time) the grant opens nothing: a copy taken from history is soon useless. */
+  notAfter: string;
 }
 
 /** A grant as it crosses Temporal: the key it needs, the vault it opens, and HPKE output. */
@@ -45,17 +47,29 @@ export interface SealedGrant {
   ct: string;
 }
 
-/** The binding every seal and open agrees on; any difference and AES-GCM refuses to open. */
-export interface GrantContext {
+/**
+ * Where a grant may be used: by this appliance, for this scan, from the very workflow run of
+ * the batch it was sealed for. Another run (a replay of a copied input) gets nothing.
+ */
+export interface GrantUse {
   applianceId: string;
-  vaultId: string;
   scanId: string;
-  keyId: string;
+  workflowId: string;
+  runId: string;
 }
 
-const aadOf = (c: GrantContext) =>
+/** The binding every seal and open agrees on; any difference and AES-GCM refuses to open. */
+const aadOf = (c: GrantUse & { vaultId: string; keyId: string }) =>
   new TextEncoder().encode(
-    `vaultscan/access/v1\nappliance=${c.applianceId}\nvault=${c.vaultId}\nscan=${c.scanId}\nkey=${c.keyId}`,
+    [
+      'vaultscan/access/v2',
+      `appliance=${c.applianceId}`,
+      `vault=${c.vaultId}`,
+      `scan=${c.scanId}`,
+      `workflow=${c.workflowId}`,
+      `run=${c.runId}`,
+      `key=${c.keyId}`,
+    ].join('\n'),
   );
 
 const toArrayBuffer = (bytes: Uint8Array): ArrayBuffer =>
@@ -100,23 +114,23 @@ export async function importAppliancePrivateKey(
 
 export async function sealGrant(
   grant: AccessGrant,
-  recipient: { publicKey: Uint8Array; applianceId: string },
-  scanId: string,
+  recipientPublicKey: Uint8Array,
+  use: GrantUse,
 ): Promise<SealedGrant> {
-  const keyId = keyIdOf(recipient.publicKey);
-  const context = { applianceId: recipient.applianceId, vaultId: grant.vault.id, scanId, keyId };
+  const keyId = keyIdOf(recipientPublicKey);
+  const context = { ...use, vaultId: grant.vault.id, keyId };
   // TextEncoder gives bytes of their own (a small Buffer would sit in Node's shared pool), so
   // zero-filling them after sealing leaves no copy behind but the JSON string itself.
   const plain = new TextEncoder().encode(JSON.stringify(grant));
   try {
     const sealed = await suite.seal(
-      { recipientPublicKey: await suite.kem.deserializePublicKey(toArrayBuffer(recipient.publicKey)), info: INFO },
+      { recipientPublicKey: await suite.kem.deserializePublicKey(toArrayBuffer(recipientPublicKey)), info: INFO },
       plain.buffer as ArrayBuffer,
       toArrayBuffer(aadOf(context)),
     );
     return {
       v: 1,
-      applianceId: recipient.applianceId,
+      applianceId: use.applianceId,
       keyId,
       vaultId: grant.vault.id,
       authRecordIds: Object.keys(grant.records),
@@ -142,13 +156,14 @@ export function assertSealedFor(sealed: SealedGrant, applianceId: string): void 
 }
 
 /**
- * Opens a grant sealed to this appliance for this scan. The decrypted bytes are zero-filled
+ * Opens a grant sealed to this appliance for this use. The decrypted bytes are zero-filled
  * once parsed; the caller drops the grant as soon as the vault has been read.
  */
 export async function openGrant(
   sealed: SealedGrant,
   key: AppliancePrivateKey,
-  context: { applianceId: string; scanId: string },
+  context: GrantUse,
+  now = new Date(),
 ): Promise<AccessGrant> {
   assertSealedFor(sealed, context.applianceId);
   if (sealed.keyId !== key.keyId) {
@@ -169,13 +184,16 @@ export async function openGrant(
   } catch {
     throw new ScanError(
       'SEALED_ACCESS_INVALID',
-      `the sealed access to vault record ${sealed.vaultId} did not open: it was altered, or sealed for another appliance, vault record or scan`,
+      `the sealed access to vault record ${sealed.vaultId} did not open: it was altered, or sealed for another appliance, vault record, scan or batch run`,
     );
   }
   try {
     const grant = JSON.parse(new TextDecoder().decode(plain)) as AccessGrant;
     if (grant.vault?.id !== sealed.vaultId) {
       throw new ScanError('SEALED_ACCESS_INVALID', 'the sealed access names another vault record than its envelope');
+    }
+    if (!(new Date(grant.notAfter).getTime() >= now.getTime())) {
+      throw new ScanError('SEALED_ACCESS_INVALID', `the sealed access expired at ${grant.notAfter}`);
     }
     return grant;
   } finally {

@@ -95,13 +95,15 @@ export class SecretStore {
     const handle = randomBytes(24).toString('base64url');
     const now = this.now();
     const ttlMs = options.ttlMs ?? this.options.ttlMs;
+    // A batch may ask for less than the appliance's ceiling, never more.
+    const lifetimeMs = Math.min(options.maxLifetimeMs ?? this.maxLifetimeMs, this.maxLifetimeMs);
     this.held.set(handle, {
       credential,
       ...(options.target && { target: options.target }),
       ttlMs,
       idleDeadline: now + ttlMs,
-      hardDeadline: now + (options.maxLifetimeMs ?? this.maxLifetimeMs),
-      lifetimeMs: options.maxLifetimeMs ?? this.maxLifetimeMs,
+      hardDeadline: now + lifetimeMs,
+      lifetimeMs,
       leases: 0,
       purged: new AbortController(),
     });

@@ -43,7 +43,11 @@ function isPemCertificate(value: unknown): boolean {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const nonEmpty = (v: unknown) => typeof v === 'string' && v.trim().length > 0;
-const segment = /^[A-Za-z0-9._\-/]+$/;
+const pathChars = /^[A-Za-z0-9._\-/]+$/;
+/** A path of plain segments: no "." or "..", which would walk the URL out of where it belongs. */
+const segment = {
+  test: (value: string) => pathChars.test(value) && !value.split('/').some((part) => part === '.' || part === '..'),
+};
 
 function vendorError(res: VaultHttpResponse): string {
   const errors = isObject(res.json) && Array.isArray(res.json.errors) ? res.json.errors : [];

@@ -4,10 +4,20 @@
 // field names, ids, outcome and status only.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Database } from '../../db/client.js';
+import type { DerivedKeys } from '../../db/crypto.js';
 import { auditRepo, type AuditEntry } from '../../db/repositories/index.js';
 import type { AuditOutcome } from '../../db/schema.js';
 
+/** Where the trail is written, and the keys of its MAC chain. */
+export interface AuditTrail {
+  db: Database;
+  keys: DerivedKeys;
+}
+
 declare module 'fastify' {
+  interface FastifyInstance {
+    auditTrail: AuditTrail;
+  }
   interface FastifyRequest {
     /** Set once the call's audit row was written with its change. */
     audited?: boolean;
@@ -58,17 +68,17 @@ export interface AuditedChange {
  * record's id, extra non-secret detail); the route's method and path name the action.
  */
 export async function withAudit<T>(
-  db: Database,
   request: FastifyRequest,
   change: (tx: Database) => Promise<T>,
   describe: (result: T) => AuditedChange = () => ({}),
   status = 200,
 ): Promise<T> {
-  return db.transaction(async (tx) => {
+  const { db, keys } = request.server.auditTrail;
+  const result = await db.transaction(async (tx) => {
     const result = await change(tx);
     const base = entryFor(request, 'success', status);
     const described = describe(result);
-    await auditRepo.append(tx, [
+    await auditRepo.append(tx, keys, [
       {
         ...base,
         actorName: described.actorName ?? base.actorName,
@@ -78,17 +88,25 @@ export async function withAudit<T>(
         detail: { ...base.detail, ...described.detail },
       },
     ]);
-    request.audited = true;
     return result;
   });
+  // Only once the change and its record are committed: a failed commit is recorded as failed.
+  request.audited = true;
+  return result;
 }
 
 /** Records every mutating call of this scope that ended without its change being recorded. */
-export function auditCalls(api: FastifyInstance, db: Database): void {
+export function auditCalls(api: FastifyInstance): void {
   api.addHook('onResponse', async (request, reply) => {
     if (!MUTATING.has(request.method) || request.audited) return;
-    // An unauthenticated caller is logged, not audited: anyone could otherwise flood the trail.
-    if (!request.principal && reply.statusCode === 401) return;
+    // A caller with no valid key is logged, not audited: anyone could otherwise flood the trail.
+    if (!request.principal) {
+      request.log.warn(
+        { status: reply.statusCode, action: actionOf(request) },
+        'refused a call without a valid API key',
+      );
+      return;
+    }
     const status = reply.statusCode;
     const outcome: AuditOutcome =
       status === 403 ? 'denied' : status >= 500 ? 'failed' : status >= 400 ? 'rejected' : 'success';
@@ -96,7 +114,7 @@ export function auditCalls(api: FastifyInstance, db: Database): void {
     // A change that was not recorded with its own transaction is still recorded, and says so.
     if (outcome === 'success') entry.detail = { ...entry.detail, recordedAfterwards: true };
     try {
-      await auditRepo.append(db, [entry]);
+      await auditRepo.append(api.auditTrail.db, api.auditTrail.keys, [entry]);
     } catch (err) {
       request.log.error({ err }, 'could not write the audit trail');
     }

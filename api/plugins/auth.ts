@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import type { Database } from '../../db/client.js';
 import { apiKeyRepo, type ApiKey, type KeyRefusal } from '../../db/repositories/index.js';
+import type { KeyChecker } from '../key-checker.js';
 import { describeRouteRole, roleMayUse, ROUTE_ROLES, type ApiRole, type RouteRole } from '../../domain/roles.js';
 
 /**
@@ -59,7 +60,7 @@ export const forbidden = (reply: FastifyReply, required: RouteRole) =>
  * Guards every route registered after it in this scope: refuses to register a route without a
  * role, states the role in the OpenAPI document, and checks the caller's key on each request.
  */
-export function guardRoutes(api: FastifyInstance, db: Database): void {
+export function guardRoutes(api: FastifyInstance, db: Database, keys: KeyChecker): void {
   // A key's last use is written at most once a minute, not on every request.
   const lastTouched = new LRUCache<string, number>({ max: 10_000 });
 
@@ -82,7 +83,7 @@ export function guardRoutes(api: FastifyInstance, db: Database): void {
     if (!required) return; // no route matched: the not-found handler answers (onRoute guards the rest)
     const presented = bearerKey(request);
     if (!presented) return unauthorised(reply, REFUSALS.missing);
-    const key = await apiKeyRepo.check(db, presented);
+    const key = await keys.check(presented);
     if (typeof key === 'string') return unauthorised(reply, REFUSALS[key]);
     request.principal = principalOf(key);
     if (!roleMayUse(key.role, required)) return forbidden(reply, required);

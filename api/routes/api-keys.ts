@@ -6,7 +6,9 @@ import type { Database } from '../../db/client.js';
 import { apiKeyRepo, type ApiKey } from '../../db/repositories/index.js';
 import { API_ROLES } from '../../domain/roles.js';
 import { withAudit } from '../plugins/audit.js';
+import type { KeyChecker } from '../key-checker.js';
 import { badRequest } from '../problems.js';
+import { parseDateField } from '../validation.js';
 import { IdParams, Page } from '../schemas.js';
 
 const tags = ['api-keys'];
@@ -44,7 +46,10 @@ const toView = (k: ApiKey) => ({
   createdByKeyId: k.createdByKeyId,
 });
 
-export async function apiKeyRoutes(parent: FastifyInstance, { db }: { db: Database }): Promise<void> {
+export async function apiKeyRoutes(
+  parent: FastifyInstance,
+  { db, keys }: { db: Database; keys: KeyChecker },
+): Promise<void> {
   const api = parent.withTypeProvider<TypeBoxTypeProvider>();
   const admin = { role: 'admin' as const };
 
@@ -70,10 +75,9 @@ export async function apiKeyRoutes(parent: FastifyInstance, { db }: { db: Databa
       },
     },
     async (req, reply) => {
-      const expiresAt = req.body.expiresAt ? new Date(req.body.expiresAt) : null;
+      const expiresAt = req.body.expiresAt ? parseDateField(req.body.expiresAt, 'expiresAt') : null;
       if (expiresAt && expiresAt.getTime() <= Date.now()) throw badRequest('expiresAt', 'must be in the future');
       const created = await withAudit(
-        db,
         req,
         (tx) =>
           apiKeyRepo.create(tx, {
@@ -99,6 +103,10 @@ export async function apiKeyRoutes(parent: FastifyInstance, { db }: { db: Databa
         response: { 200: ApiKeyView },
       },
     },
-    async (req) => toView(await withAudit(db, req, (tx) => apiKeyRepo.revoke(tx, req.params.id))),
+    async (req) => {
+      const revoked = await withAudit(req, (tx) => apiKeyRepo.revoke(tx, req.params.id));
+      keys.forget(revoked.id);
+      return toView(revoked);
+    },
   );
 }

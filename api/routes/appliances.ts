@@ -3,7 +3,6 @@
 // on; enrolling again replaces it, so the old key opens nothing new.
 import type { FastifyInstance } from 'fastify';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { Database } from '../../db/client.js';
 import { applianceRepo } from '../../db/repositories/index.js';
 import { keyIdOf, parsePublicKey } from '../../activities/secrets/sealed-access.js';
 import { withAudit } from '../plugins/audit.js';
@@ -23,7 +22,7 @@ const EnrolmentBody = Type.Object(
   { additionalProperties: false },
 );
 
-export async function applianceEnrolmentRoutes(parent: FastifyInstance, { db }: { db: Database }): Promise<void> {
+export async function applianceEnrolmentRoutes(parent: FastifyInstance): Promise<void> {
   const api = parent.withTypeProvider<TypeBoxTypeProvider>();
 
   api.post(
@@ -39,7 +38,6 @@ export async function applianceEnrolmentRoutes(parent: FastifyInstance, { db }: 
     },
     async (req, reply) => {
       const created = await withAudit(
-        db,
         req,
         (tx) => applianceRepo.createEnrolmentCode(tx, req.params.id, ENROLMENT_CODE_TTL_MS),
         () => ({ applianceId: req.params.id }),
@@ -72,7 +70,6 @@ export async function applianceEnrolmentRoutes(parent: FastifyInstance, { db }: 
       }
       const keyId = keyIdOf(publicKey);
       const appliance = await withAudit(
-        db,
         req,
         (tx) => applianceRepo.enrol(tx, req.params.id, req.body.code, { publicKey: req.body.publicKey, keyId }),
         (a) => ({ applianceId: a.id, actorName: `appliance ${a.name}`, detail: { keyId } }),

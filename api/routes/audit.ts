@@ -6,6 +6,7 @@ import type { Database } from '../../db/client.js';
 import { auditRepo, type AuditEvent } from '../../db/repositories/index.js';
 import { AUDIT_OUTCOMES } from '../../db/schema.js';
 import { badRequest } from '../problems.js';
+import { parseDateField } from '../validation.js';
 import { Id } from '../schemas.js';
 
 const tags = ['audit'];
@@ -69,8 +70,8 @@ export async function auditRoutes(parent: FastifyInstance, { db }: { db: Databas
       const q = req.query;
       const limit = q.limit ?? 100;
       const events = await auditRepo.list(db, {
-        ...(q.from && { from: new Date(q.from) }),
-        ...(q.to && { to: new Date(q.to) }),
+        ...(q.from && { from: parseDateField(q.from, 'from') }),
+        ...(q.to && { to: parseDateField(q.to, 'to') }),
         ...(q.actor && { actorKeyId: q.actor }),
         ...(q.record && { recordId: q.record }),
         ...(q.scan && { scanId: q.scan }),
@@ -102,6 +103,6 @@ export async function auditRoutes(parent: FastifyInstance, { db }: { db: Databas
         },
       },
     },
-    async () => auditRepo.verify(db),
+    async (req) => auditRepo.verify(db, req.server.auditTrail.keys),
   );
 }

@@ -7,7 +7,8 @@ import cors from '@fastify/cors';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import type { Database } from '../../db/client.js';
-import { apiKeyRepo, type ApiKey } from '../../db/repositories/index.js';
+import type { ApiKey } from '../../db/repositories/index.js';
+import type { KeyChecker } from '../key-checker.js';
 import { describeRouteRole, roleMayUse } from '../../domain/roles.js';
 import { bearerKey } from '../plugins/auth.js';
 import { sessionKey } from './session.js';
@@ -42,16 +43,17 @@ const CodecBody = Type.Object({
 
 export interface CodecRouteOptions {
   db: Database;
+  keys: KeyChecker;
   codec: PayloadCodec;
   /** The Temporal Web UI origins (scheme://host:port) allowed to call from a browser. */
   uiOrigins: string[];
 }
 
 /** The signed-in person, or the API key holder, behind a codec call; null if there is none. */
-async function callerOf(db: Database, request: FastifyRequest): Promise<ApiKey | null> {
+async function callerOf(db: Database, keys: KeyChecker, request: FastifyRequest): Promise<ApiKey | null> {
   const presented = bearerKey(request);
   if (presented) {
-    const key = await apiKeyRepo.check(db, presented);
+    const key = await keys.check(presented);
     return typeof key === 'string' ? null : key;
   }
   return sessionKey(db, request);
@@ -67,7 +69,7 @@ export async function codecRoutes(parent: FastifyInstance, options: CodecRouteOp
   const api = parent.withTypeProvider<TypeBoxTypeProvider>();
   for (const direction of ['encode', 'decode'] as const) {
     api.post(`/codec/${direction}`, { schema: { body: CodecBody, hide: true } }, async (request, reply) => {
-      const caller = await callerOf(options.db, request);
+      const caller = await callerOf(options.db, options.keys, request);
       if (!caller) {
         return reply.code(401).send({
           statusCode: 401,
@@ -75,10 +77,15 @@ export async function codecRoutes(parent: FastifyInstance, options: CodecRouteOp
           message: 'sign in at /login (or send an API key) to have payloads decoded',
         });
       }
-      if (!roleMayUse(caller.role, 'reader')) {
-        return reply
-          .code(403)
-          .send({ statusCode: 403, error: 'Forbidden', message: `decoding needs ${describeRouteRole('reader')}` });
+      // Decoding shows what is there; encoding makes input vaultscan's workers accept, so it
+      // takes the role that may change things.
+      const needed = direction === 'encode' ? 'operator' : 'reader';
+      if (!roleMayUse(caller.role, needed)) {
+        return reply.code(403).send({
+          statusCode: 403,
+          error: 'Forbidden',
+          message: `${direction === 'encode' ? 'encoding' : 'decoding'} needs ${describeRouteRole(needed)}`,
+        });
       }
       const payloads = request.body.payloads.map(toPayload);
       let result: Payload[];

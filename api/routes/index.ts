@@ -23,11 +23,16 @@ import { scanRoutes } from './scans.js';
 import { applianceEnrolmentRoutes, ENROLMENT_CODE_TTL_MS } from './appliances.js';
 import { apiKeyRoutes } from './api-keys.js';
 import { auditRoutes } from './audit.js';
+import type { KeyChecker } from '../key-checker.js';
 
 export interface ApiDeps {
   db: Database;
   box: SecretBox;
   temporal: Client;
+}
+
+export interface RouteDeps extends ApiDeps {
+  keys: KeyChecker;
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -72,7 +77,7 @@ async function validateLocator(db: Database, vaultId: string, locator: Record<st
   checkProblems(vaultAdapterOf(vault.type).validateLocator(locator));
 }
 
-export async function registerResourceRoutes(api: FastifyInstance, deps: ApiDeps): Promise<void> {
+export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDeps): Promise<void> {
   const { db, box } = deps;
 
   registerResource(api, db, {
@@ -121,7 +126,7 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: ApiDeps
     update: (tx, id, b) => applianceRepo.update(tx, id, b),
     remove: (tx, id) => applianceRepo.remove(tx, id),
   });
-  await api.register(applianceEnrolmentRoutes, { db });
+  await api.register(applianceEnrolmentRoutes);
 
   registerResource(api, db, {
     path: '/vaults',
@@ -241,6 +246,6 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: ApiDeps
     remove: (tx, id) => knownHostKeyRepo.remove(tx, id),
   });
 
-  await api.register(apiKeyRoutes, { db });
+  await api.register(apiKeyRoutes, { db, keys: deps.keys });
   await api.register(auditRoutes, { db });
 }

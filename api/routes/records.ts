@@ -71,7 +71,6 @@ export function registerResource<
     { config: write, schema: { tags, body: spec.createBody, response: { 201: view } } },
     async (req, reply) => {
       const row = await withAudit(
-        db,
         req,
         (tx) => spec.create(tx, req.body),
         (r) => ({ recordId: r.id }),
@@ -83,10 +82,10 @@ export function registerResource<
   api.patch(
     `${spec.path}/:id`,
     { config: write, schema: { tags, params: IdParams, body: spec.patchBody, response: { 200: view } } },
-    async (req) => spec.toView(await withAudit(db, req, (tx) => spec.update(tx, req.params.id, req.body))),
+    async (req) => spec.toView(await withAudit(req, (tx) => spec.update(tx, req.params.id, req.body))),
   );
   api.delete(`${spec.path}/:id`, { config: write, schema: { tags, params: IdParams } }, async (req, reply) => {
-    await withAudit(db, req, (tx) => spec.remove(tx, req.params.id), undefined, 204);
+    await withAudit(req, (tx) => spec.remove(tx, req.params.id), undefined, 204);
     return reply.code(204).send();
   });
 }

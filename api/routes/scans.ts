@@ -143,7 +143,6 @@ export async function scanRoutes(parent: FastifyInstance, { db, temporal }: ApiD
         throw new ApiProblem(503, 'the scan could not be started: Temporal is unavailable');
       }
       await withAudit(
-        db,
         request,
         (tx) => scanRepo.setWorkflowId(tx, scan.id, workflowId),
         () => ({ recordId: scan.id, scanId: scan.id, applianceId: appliance.id }),
@@ -274,7 +273,6 @@ export async function scanRoutes(parent: FastifyInstance, { db, temporal }: ApiD
     }
     // Nothing in the database changes: the workflow ends the scan; this records who asked.
     await withAudit(
-      db,
       req,
       async () => undefined,
       () => ({ recordId: scan.id, scanId: scan.id }),

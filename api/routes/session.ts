@@ -9,6 +9,22 @@ import { apiKeyRepo, apiSessionRepo, auditRepo, type ApiKey } from '../../db/rep
 import { roleMayUse } from '../../domain/roles.js';
 
 export const SESSION_COOKIE = 'vaultscan_session';
+/**
+ * The cookie goes only to the codec endpoint: browsers send a host's cookies to all its ports,
+ * so a narrow path keeps it from other services' pages on the same host (see README).
+ */
+const COOKIE_PATH = '/codec';
+const SIGN_OUT_PATH = '/codec/logout';
+
+const sessionEvent = (key: ApiKey, action: string, clientIp: string, detail: Record<string, unknown>) => ({
+  actorKeyId: key.id,
+  actorName: key.name,
+  action,
+  clientIp,
+  outcome: 'success' as const,
+  status: 200,
+  detail,
+});
 /** A working day: long enough to investigate a scan, short enough that a forgotten browser closes. */
 export const SESSION_TTL_MS = 8 * 60 * 60_000;
 
@@ -79,22 +95,14 @@ export async function sessionRoutes(parent: FastifyInstance, options: SessionOpt
         return page(reply, 403, 'Sign in', signInForm('That key’s role may not read scans.'));
       }
       const session = await apiSessionRepo.open(db, key, SESSION_TTL_MS);
-      await auditRepo.append(db, [
-        {
-          actorKeyId: key.id,
-          actorName: key.name,
-          action: 'session.open',
-          clientIp: req.ip,
-          outcome: 'success',
-          status: 200,
-          detail: { expiresAt: session.expiresAt.toISOString() },
-        },
+      await auditRepo.append(db, req.server.auditTrail.keys, [
+        sessionEvent(key, 'session.open', req.ip, { expiresAt: session.expiresAt.toISOString() }),
       ]);
       reply.setCookie(SESSION_COOKIE, session.token, {
         httpOnly: true,
         sameSite: 'strict',
         secure: options.secureCookies,
-        path: '/',
+        path: COOKIE_PATH,
         expires: session.expiresAt,
       });
       const next = options.temporalUiUrl
@@ -105,15 +113,18 @@ export async function sessionRoutes(parent: FastifyInstance, options: SessionOpt
         200,
         'Signed in',
         `<p>Signed in as <strong>${escapeHtml(key.name)}</strong> (${key.role}) until ${session.expiresAt.toISOString()}.</p>${next}` +
-          `<form method="post" action="/logout"><button type="submit">Sign out</button></form>`,
+          `<form method="post" action="${SIGN_OUT_PATH}"><button type="submit">Sign out</button></form>`,
       );
     },
   );
 
-  api.post('/logout', { schema: hidden }, async (req, reply) => {
+  // Under /codec, where the cookie goes (it goes nowhere else, not even to /login).
+  api.post(SIGN_OUT_PATH, { schema: hidden }, async (req, reply) => {
     const token = req.cookies[SESSION_COOKIE];
+    const key = token ? await apiSessionRepo.keyOf(db, token) : null;
     if (token) await apiSessionRepo.close(db, token);
-    reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    if (key) await auditRepo.append(db, req.server.auditTrail.keys, [sessionEvent(key, 'session.close', req.ip, {})]);
+    reply.clearCookie(SESSION_COOKIE, { path: COOKIE_PATH });
     return page(reply, 200, 'Signed out', '<p><a href="/login">Sign in again</a></p>');
   });
 }

@@ -36,6 +36,7 @@ CREATE TABLE "audit_events" (
 	"outcome" text NOT NULL,
 	"status" integer,
 	"detail" jsonb NOT NULL,
+	"key_id" text NOT NULL,
 	"prev_hash" text NOT NULL,
 	"hash" text NOT NULL,
 	CONSTRAINT "audit_events_outcome_check" CHECK ("audit_events"."outcome" in ('success', 'denied', 'rejected', 'failed'))
@@ -64,7 +65,8 @@ CREATE INDEX "audit_events_record_idx" ON "audit_events" USING btree ("record_id
 CREATE INDEX "audit_events_scan_idx" ON "audit_events" USING btree ("scan_id","seq");--> statement-breakpoint
 CREATE INDEX "enrolment_codes_appliance_idx" ON "enrolment_codes" USING btree ("appliance_id");--> statement-breakpoint
 -- The audit trail only grows: an UPDATE, DELETE or TRUNCATE is refused outright. Someone who can
--- drop this trigger can still edit rows, which the hash chain then reveals (GET /audit/verify).
+-- drop this trigger can still edit rows; without the master key they cannot recompute the MAC
+-- chain, which then names the first row that does not hold (GET /audit/verify).
 CREATE FUNCTION "audit_events_append_only"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   RAISE EXCEPTION 'audit_events is append-only: % refused', TG_OP USING ERRCODE = 'insufficient_privilege';

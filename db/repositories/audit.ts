@@ -1,10 +1,14 @@
 // The audit trail: who did what, to which record, when, from where, and how it ended; and
 // every use of a vault's secrets. Rows are appended in the transaction of the change they
-// record, chained by hash: each row's hash covers its content and the hash of the row before.
-import { createHash } from 'node:crypto';
+// record, chained: each row's MAC (HMAC-SHA256 under a key derived from the master keyring)
+// covers its content and the MAC of the row before. Someone who can write to the database but
+// does not hold the master key can neither alter a row nor recompute the chain after it.
+import { createHmac } from 'node:crypto';
 import { and, asc, desc, eq, gt, gte, lt, lte, sql, type SQL } from 'drizzle-orm';
 import { stringify } from 'safe-stable-stringify';
 import type { Database } from '../client.js';
+import type { DerivedKeys, SecretBox } from '../crypto.js';
+import { storableValue } from '../../domain/text.js';
 import { auditEvents, type AuditOutcome } from '../schema.js';
 
 export type AuditEvent = typeof auditEvents.$inferSelect;
@@ -38,14 +42,17 @@ export type AuditVerdict =
   | { intact: true; rows: number; headHash: string }
   | { intact: false; rows: number; firstBroken: { seq: number; reason: string } };
 
+/** The keys the chain is computed with: derived from the master keyring, rotating with it. */
+export const auditChainKeys = (box: SecretBox): DerivedKeys => box.derivedKeys('audit-chain/v1');
+
 const GENESIS = '0'.repeat(64);
 // Any fixed number: every writer of the trail takes this lock, so the chain stays one line.
 const AUDIT_CHAIN_LOCK = 0x61756469; // "audi"
 
 type Hashed = Omit<AuditEvent, 'seq' | 'hash'>;
 
-/** The hash of a row: its content (keys sorted, so jsonb's reordering cannot change it) and the previous hash. */
-function hashOf(row: Hashed): string {
+/** The MAC of a row: its content (keys sorted, so jsonb's reordering cannot change it) and the previous one. */
+function hashOf(row: Hashed, key: Buffer): string {
   const content = String(
     stringify({
       at: row.at.toISOString(),
@@ -61,7 +68,13 @@ function hashOf(row: Hashed): string {
       detail: row.detail,
     }),
   );
-  return createHash('sha256').update(row.prevHash).update('\n').update(content).digest('hex');
+  return createHmac('sha256', key)
+    .update(row.keyId)
+    .update('\n')
+    .update(row.prevHash)
+    .update('\n')
+    .update(content)
+    .digest('hex');
 }
 
 export const auditRepo = {
@@ -69,8 +82,10 @@ export const auditRepo = {
    * Appends entries to the trail. Pass the transaction that makes the change being recorded:
    * then the change and its record commit, or roll back, together.
    */
-  async append(db: Database, entries: AuditEntry[], now = new Date()): Promise<void> {
+  async append(db: Database, keys: DerivedKeys, entries: AuditEntry[], now = new Date()): Promise<void> {
     if (entries.length === 0) return;
+    const keyId = keys.activeKeyId;
+    const key = keys.keyFor(keyId)!;
     await db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK})`);
       const [head] = await tx
@@ -79,7 +94,8 @@ export const auditRepo = {
         .orderBy(desc(auditEvents.seq))
         .limit(1);
       let prevHash = head?.hash ?? GENESIS;
-      const rows = entries.map((entry) => {
+      const rows = entries.map((given) => {
+        const entry = storableValue(given);
         const row: Hashed = {
           at: now,
           actorKeyId: entry.actorKeyId,
@@ -92,9 +108,10 @@ export const auditRepo = {
           outcome: entry.outcome,
           status: entry.status ?? null,
           detail: entry.detail ?? {},
+          keyId,
           prevHash,
         };
-        const hash = hashOf(row);
+        const hash = hashOf(row, key);
         prevHash = hash;
         return { ...row, hash };
       });
@@ -120,7 +137,7 @@ export const auditRepo = {
   },
 
   /** Walks the whole chain in order and names the first row that does not hold. */
-  async verify(db: Database, pageSize = 1000): Promise<AuditVerdict> {
+  async verify(db: Database, keys: DerivedKeys, pageSize = 1000): Promise<AuditVerdict> {
     let prevHash = GENESIS;
     let rows = 0;
     for (let afterSeq = 0; ;) {
@@ -135,7 +152,12 @@ export const auditRepo = {
           const reason = 'it does not follow the row before it: a row before it was deleted, inserted or altered';
           return { intact: false, rows, firstBroken: { seq: row.seq, reason } };
         }
-        if (hashOf(row) !== row.hash) {
+        const key = keys.keyFor(row.keyId);
+        if (!key) {
+          const reason = `it was written under master key "${row.keyId}", which is no longer in the keyring`;
+          return { intact: false, rows, firstBroken: { seq: row.seq, reason } };
+        }
+        if (hashOf(row, key) !== row.hash) {
           return { intact: false, rows, firstBroken: { seq: row.seq, reason: 'its content was altered' } };
         }
         prevHash = row.hash;

@@ -32,4 +32,11 @@ export {
 } from './known-host-keys.js';
 export { apiKeyRepo, hashSecretToken, type ApiKey, type ApiKeyInput, type KeyRefusal } from './api-keys.js';
 export { apiSessionRepo } from './api-sessions.js';
-export { auditRepo, type AuditEntry, type AuditEvent, type AuditFilter, type AuditVerdict } from './audit.js';
+export {
+  auditChainKeys,
+  auditRepo,
+  type AuditEntry,
+  type AuditEvent,
+  type AuditFilter,
+  type AuditVerdict,
+} from './audit.js';

@@ -89,7 +89,7 @@ export const knownHostKeyRepo = {
   async forEndpoints(db: Database, endpoints: { ip: string; port: number }[]): Promise<Map<string, string>> {
     const pinned = new Map<string, string>();
     if (endpoints.length === 0) return pinned;
-    const ips = [...new Set(endpoints.map((e) => e.ip))];
+    const ips = [...new Set(endpoints.map((e) => normaliseAddress(e.ip)))];
     const rows = await db
       .select({ ip: knownHostKeys.ip, port: knownHostKeys.port, sha256: knownHostKeys.sha256 })
       .from(knownHostKeys)
@@ -98,21 +98,25 @@ export const knownHostKeyRepo = {
     return pinned;
   },
 
-  /** Trust on first use: pins the keys of endpoints that have none yet; never replaces one. */
-  async learn(db: Database, keys: { ip: string; port: number; sha256: string; scanId: string }[]): Promise<void> {
-    if (keys.length === 0) return;
+  /** Trust on first use: pins the keys of endpoints that have none yet; never replaces one. Returns the new pins. */
+  async learn(
+    db: Database,
+    keys: { ip: string; port: number; sha256: string; scanId: string }[],
+  ): Promise<KnownHostKey[]> {
+    if (keys.length === 0) return [];
     const rows = keys.map((k) => ({
-      ip: k.ip,
+      ip: normaliseAddress(k.ip),
       port: k.port,
       sha256: normaliseFingerprint(k.sha256),
       source: 'learned' as const,
       learnedInScanId: k.scanId,
     }));
-    await withDbErrors({ operation: 'write' }, () =>
+    return withDbErrors({ operation: 'write' }, () =>
       db
         .insert(knownHostKeys)
         .values(rows)
-        .onConflictDoNothing({ target: [knownHostKeys.ip, knownHostKeys.port] }),
+        .onConflictDoNothing({ target: [knownHostKeys.ip, knownHostKeys.port] })
+        .returning(),
     );
   },
 

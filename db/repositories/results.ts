@@ -9,6 +9,7 @@ import { REPORT_CATEGORIES, type ReportCategory } from '../../domain/categories.
 import { describeCode, type ErrorCode } from '../../domain/errors.js';
 import type { AttemptRecord } from '../../domain/scan-types.js';
 import { ipSortKey, normaliseIp } from '../../domain/targets.js';
+import { storableValue } from '../../domain/text.js';
 import { scanRepo } from './scans.js';
 import { firstOrNotFound, isUuid, pageOf, parseTargetField, requireId, requireReference, type Page } from './shared.js';
 
@@ -220,7 +221,10 @@ export const resultRepo = {
   },
 
   /** A batch of hosts' results in one transaction (one commit instead of one per host). */
-  async publishMany(db: Database, inputs: HostResultInput[]): Promise<{ resultIds: string[] }> {
+  async publishMany(db: Database, given: HostResultInput[]): Promise<{ resultIds: string[] }> {
+    // What hosts and vaults said (causes, facts, package names) is stored as said, minus what
+    // PostgreSQL cannot store: one NUL from a host must not keep a batch from publishing.
+    const inputs = given.map((input) => storableValue(input));
     for (const input of inputs) checkResult(input);
     if (inputs.length === 0) return { resultIds: [] };
     return withDbErrors({ operation: 'write' }, () =>

@@ -18,6 +18,7 @@ import { createControlPlaneWorker, workflowsPath } from '../../workers/control-p
 import { createControlPlaneActivities } from '../../activities/control-plane.js';
 import { openDatabase, type OpenedDatabase } from '../../db/client.js';
 import { SecretBox } from '../../db/crypto.js';
+import { auditChainKeys } from '../../db/repositories/index.js';
 import { buildApp } from '../../api/app.js';
 import {
   createApplianceWorkers,
@@ -121,13 +122,13 @@ export async function startScanEnvironment(options: ScanEnvironmentOptions = {})
   });
 
   const adminKeyFile = join(workDir, 'admin-api-key');
-  await ensureFirstAdminKey(database.db, adminKeyFile);
+  await ensureFirstAdminKey(database.db, auditChainKeys(box), adminKeyFile);
   const adminKey = readFileSync(adminKeyFile, 'utf8').trim();
   const app: FastifyInstance = await buildApp({
     logger,
     allowedHostnames: ['127.0.0.1', 'localhost'],
     ...((temporal.uiUrl ?? options.temporalUiUrl) && { temporalUiUrl: temporal.uiUrl ?? options.temporalUiUrl }),
-    codec: new EncryptionCodec(parseKeyring(codecKeys, 'test')),
+    codec: new EncryptionCodec(parseKeyring(codecKeys, 'test'), { acceptPlaintext: true }),
     db: database.db,
     box,
     temporal: client,

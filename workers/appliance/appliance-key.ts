@@ -1,7 +1,7 @@
 // The appliance's HPKE key pair. Made on the appliance's own host and kept there: a file only
 // its owner can read (0600) in the appliance's data folder, or VAULTSCAN_APPLIANCE_KEY. Only the
 // public half leaves, once, with an enrolment code. Every process of one appliance shares it.
-import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
@@ -17,6 +17,16 @@ interface KeyFile {
   keyId: string;
   publicKey: string;
   privateKey: string;
+  /** SHA-256 of the code it was enrolled with: a restart with that code still set is no re-enrolment. */
+  enrolledWithCode?: string;
+}
+
+const codeHash = (code: string) => createHash('sha256').update(code).digest('hex');
+
+/** Whether the key file there was enrolled with this very code (a restart, not a rotation). */
+export function enrolledWithCode(file: string, code: string): boolean {
+  if (!existsSync(file)) return false;
+  return (JSON.parse(readFileSync(file, 'utf8')) as KeyFile).enrolledWithCode === codeHash(code);
 }
 
 export const keyFilePath = (dataDir: string, applianceId: string) => join(dataDir, `appliance-${applianceId}.key`);
@@ -104,6 +114,7 @@ export async function enrolAppliance(options: {
       keyId,
       publicKey: Buffer.from(pair.publicKey).toString('base64'),
       privateKey: Buffer.from(pair.privateKeyRaw).toString('base64'),
+      enrolledWithCode: codeHash(options.code),
     };
     mkdirSync(dirname(options.file), { recursive: true, mode: 0o700 });
     const temp = `${options.file}.${process.pid}.tmp`;

@@ -19,6 +19,8 @@ export interface ApplianceWorkerOptions {
   applianceId: string;
   /** The appliance's private key: vault access is sealed to it (see appliance-key.ts). */
   key: ApplianceKeyHolder;
+  /** Longest a fetched secret may live at all, in use or not; a batch may ask for less. */
+  secretMaxLifetimeMs?: number;
   /** Longest a fetched secret may live unused; the sweeper purges it after that. */
   secretTtlMs?: number;
   maxConcurrentActivities?: number;
@@ -38,7 +40,10 @@ export interface ApplianceWorkers {
 export async function createApplianceWorkers(options: ApplianceWorkerOptions): Promise<ApplianceWorkers> {
   const sharedQueue = applianceQueue(options.applianceId);
   const ownQueue = `${sharedQueue}.${randomUUID()}`;
-  const store = new SecretStore({ ttlMs: options.secretTtlMs ?? 10 * 60_000 });
+  const store = new SecretStore({
+    ttlMs: options.secretTtlMs ?? 10 * 60_000,
+    ...(options.secretMaxLifetimeMs !== undefined && { maxLifetimeMs: options.secretMaxLifetimeMs }),
+  });
   const activities = createApplianceActivities({
     applianceId: options.applianceId,
     key: options.key,

@@ -7,14 +7,16 @@ import { loadCodecKeyring } from '../temporal/codec-keys.js';
 import { createDataConverter } from '../temporal/data-converter.js';
 import { connectWorkerConnection, temporalSettingsFromEnv } from '../temporal/connection.js';
 import { createApplianceWorkers } from './create-workers.js';
-import { enrolAppliance, keyFilePath, loadApplianceKey } from './appliance-key.js';
+import { enrolAppliance, enrolledWithCode, keyFilePath, loadApplianceKey } from './appliance-key.js';
 
 /** Enrols when given a code, then loads the key; says what to set when there is none. */
 async function applianceKey(applianceId: string) {
   const dataDir = process.env.VAULTSCAN_DATA_DIR;
   const file = process.env.VAULTSCAN_APPLIANCE_KEY_FILE ?? (dataDir ? keyFilePath(dataDir, applianceId) : undefined);
   const code = process.env.VAULTSCAN_ENROLMENT_CODE;
-  if (code) {
+  // A restart with the code it already enrolled with still set reads the key file; a new code
+  // enrols again (a key rotation).
+  if (code && !(file && enrolledWithCode(file, code))) {
     const apiUrl = process.env.VAULTSCAN_API_URL;
     if (!apiUrl)
       throw new Error(
@@ -49,6 +51,10 @@ async function run(): Promise<void> {
     applianceId,
     key,
     maxConcurrentActivities: Number(process.env.VAULTSCAN_APPLIANCE_CONCURRENCY ?? 64),
+    // Raise it (ms) only for option profiles whose hosts take longer than an hour to collect.
+    ...(process.env.VAULTSCAN_SECRET_MAX_LIFETIME_MS && {
+      secretMaxLifetimeMs: Number(process.env.VAULTSCAN_SECRET_MAX_LIFETIME_MS),
+    }),
   });
   logger.info({ sharedQueue: appliance.sharedQueue, ownQueue: appliance.ownQueue }, 'appliance worker polling');
   try {

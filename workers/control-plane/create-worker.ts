@@ -25,6 +25,9 @@ export function createControlPlaneWorker(options: ControlPlaneWorkerOptions): Pr
     activities: options.activities,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     maxCachedWorkflows: 500,
+    // Its activities are the database's: they run only as local activities of its own
+    // workflows, so this worker takes no activity task from the queue (see mustBeLocal).
+    enableNonLocalActivities: false,
     shutdownGraceTime: '5 seconds',
   });
 }

@@ -23,7 +23,8 @@ import { createControlPlaneActivities } from '../../activities/control-plane.js'
 import { openDatabase } from '../../db/client.js';
 import { SecretBox } from '../../db/crypto.js';
 import { keyringFromEnv } from '../temporal/keyring.js';
-import { applianceRepo, profileRepo } from '../../db/repositories/index.js';
+import { applianceRepo, auditChainKeys, auditRepo, profileRepo } from '../../db/repositories/index.js';
+import type { Database } from '../../db/client.js';
 import { buildApp } from '../../api/app.js';
 import { ensureFirstAdminKey } from '../../api/first-admin-key.js';
 import { defaultHostnames } from '../../api/plugins/host-check.js';
@@ -41,6 +42,25 @@ function localKeyIsEnrolled(applianceId: string, enrolledKeyId: string | null): 
   const file = keyFilePath(dataDir, applianceId);
   if (!enrolledKeyId || !existsSync(file)) return false;
   return (JSON.parse(readFileSync(file, 'utf8')) as { keyId?: string }).keyId === enrolledKeyId;
+}
+
+/** A one-time code for the local appliance, recorded in the audit trail as any other. */
+async function localEnrolmentCode(db: Database, box: SecretBox, applianceId: string): Promise<string> {
+  return db.transaction(async (tx) => {
+    const { code } = await applianceRepo.createEnrolmentCode(tx, applianceId, 10 * 60_000);
+    await auditRepo.append(tx, auditChainKeys(box), [
+      {
+        actorKeyId: null,
+        actorName: 'npm start',
+        action: 'appliance.enrolment-code',
+        recordId: applianceId,
+        applianceId,
+        outcome: 'success',
+        detail: {},
+      },
+    ]);
+    return code;
+  });
 }
 
 async function main(): Promise<void> {
@@ -123,11 +143,11 @@ async function main(): Promise<void> {
       await connection.close();
     });
 
-    const firstStart = await ensureFirstAdminKey(database.db, adminKeyFile);
+    const firstStart = await ensureFirstAdminKey(database.db, auditChainKeys(box), adminKeyFile);
     const temporalUiUrl = process.env.VAULTSCAN_TEMPORAL_UI_URL ?? dev?.uiUrl;
     const app = await buildApp({
       logger,
-      codec: new EncryptionCodec(codecKeyring),
+      codec: new EncryptionCodec(codecKeyring, { acceptPlaintext: true }),
       temporalUiUrl,
       allowedHostnames: defaultHostnames(apiHost, process.env.VAULTSCAN_API_HOSTNAMES),
       db: database.db,
@@ -141,10 +161,7 @@ async function main(): Promise<void> {
     // The local appliance enrols through the API, as any appliance does: with a one-time code.
     const enrolment = localKeyIsEnrolled(local.id, local.keyId)
       ? {}
-      : {
-          VAULTSCAN_ENROLMENT_CODE: (await applianceRepo.createEnrolmentCode(database.db, local.id, 10 * 60_000)).code,
-          VAULTSCAN_API_URL: api,
-        };
+      : { VAULTSCAN_ENROLMENT_CODE: await localEnrolmentCode(database.db, box, local.id), VAULTSCAN_API_URL: api };
     const appliance = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'workers/appliance/main.ts')], {
       env: {
         ...applianceEnv,

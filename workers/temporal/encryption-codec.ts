@@ -16,8 +16,25 @@ const TAG_BYTES = 16;
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const fromUtf8 = (b: Uint8Array | null | undefined) => new TextDecoder().decode(b ?? new Uint8Array());
 
+export interface EncryptionCodecOptions {
+  /**
+   * Pass payloads that are not encrypted through as they are. Only for the codec endpoint,
+   * which shows a person whatever is there; workers and clients refuse them, so nobody who
+   * can reach Temporal but lacks the key can hand vaultscan's code an input of their own.
+   */
+  acceptPlaintext?: boolean;
+}
+
+/** A payload that is not sealed with this deployment's key, refused. */
+export class UnencryptedPayloadError extends Error {
+  override readonly name = 'UnencryptedPayloadError';
+}
+
 export class EncryptionCodec implements PayloadCodec {
-  constructor(private readonly keyring: Keyring) {}
+  constructor(
+    private readonly keyring: Keyring,
+    private readonly options: EncryptionCodecOptions = {},
+  ) {}
 
   async encode(payloads: Payload[]): Promise<Payload[]> {
     const keyId = this.keyring.activeKeyId;
@@ -36,7 +53,12 @@ export class EncryptionCodec implements PayloadCodec {
 
   async decode(payloads: Payload[]): Promise<Payload[]> {
     return payloads.map((payload) => {
-      if (fromUtf8(payload.metadata?.encoding) !== ENCRYPTED_ENCODING) return payload;
+      if (fromUtf8(payload.metadata?.encoding) !== ENCRYPTED_ENCODING) {
+        if (this.options.acceptPlaintext) return payload;
+        throw new UnencryptedPayloadError(
+          `refused a payload that is not encrypted (encoding "${fromUtf8(payload.metadata?.encoding)}"): every vaultscan payload is sealed with the codec key`,
+        );
+      }
       const keyId = fromUtf8(payload.metadata?.[KEY_ID_METADATA]);
       const key = this.keyring.keys.get(keyId);
       if (!key) throw new Error(`payload encrypted with unknown key id "${keyId}"`);
