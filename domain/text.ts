@@ -9,12 +9,23 @@ export function storableText(text: string): string {
   return text.replace(NUL, '').replace(LONE_SURROGATE, '\uFFFD');
 }
 
-/** The same for every string (keys too) in a JSON-like value. */
+// JSON.stringify writes NUL as \u0000 and an unpaired surrogate as \udxxx (a paired one stays
+// as it is): one native scan of the text tells whether anything needs cleaning at all.
+const ESCAPED_UNSTORABLE = /\\u0000|\\ud[89a-f][0-9a-f]{2}/i;
+
+/**
+ * The same for every string (keys too) in a JSON-like value. A batch's inventories are large
+ * and almost always clean: they are checked in one pass and rebuilt only when they need it.
+ */
 export function storableValue<T>(value: T): T {
+  return ESCAPED_UNSTORABLE.test(JSON.stringify(value) ?? '') ? cleaned(value) : value;
+}
+
+function cleaned<T>(value: T): T {
   if (typeof value === 'string') return storableText(value) as T;
-  if (Array.isArray(value)) return value.map(storableValue) as T;
+  if (Array.isArray(value)) return value.map(cleaned) as T;
   if (value && typeof value === 'object' && !(value instanceof Date)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storableText(k), storableValue(v)])) as T;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storableText(k), cleaned(v)])) as T;
   }
   return value;
 }
