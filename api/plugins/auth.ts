@@ -90,7 +90,10 @@ export function guardRoutes(api: FastifyInstance, db: Database, keys: KeyChecker
     const now = Date.now();
     if (now - (lastTouched.get(key.id) ?? 0) > 60_000) {
       lastTouched.set(key.id, now);
-      await apiKeyRepo.touch(db, key.id, new Date(now));
+      // Not awaited: no request waits on recording when a key was last used.
+      apiKeyRepo
+        .touch(db, key.id, new Date(now))
+        .catch((err: unknown) => request.log.warn({ err }, "could not record a key's last use"));
     }
   });
 }
