@@ -95,6 +95,13 @@ const catalogue = {
     remedy:
       'Make the account and the secret in the vault agree (rotate one or the other), and check the account is not locked.',
   },
+  AUTH_TIMEOUT: {
+    retryable: false,
+    category: 'FAILED',
+    summary: 'The host did not answer the login in time, after its SSH handshake: most often a slow rejection.',
+    remedy:
+      "Check the account and its secret, and the host's authentication (PAM, directory) for delays; not retried, so a wrong secret does not lock the account.",
+  },
   AUTH_METHOD_REJECTED: {
     retryable: false,
     category: 'FAILED',

@@ -5,9 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unixTechnology } from '../activities/auth/unix.js';
 import type { TargetCredentials } from '../activities/auth/technology.js';
 import { ScanError } from '../domain/scan-error.js';
+import { describeCode } from '../domain/errors.js';
+import ssh2 from 'ssh2';
 import { cleanupAll, createTestUser, generateKeyPair, startSshd, type SshdServer } from './harness/ssh-targets.js';
 import { freePort } from '../workers/net.js';
 
+const { Server } = ssh2;
 const tag = randomBytes(3).toString('hex');
 const admin = { name: `vstest-ua-${tag}`, password: `ua-${randomBytes(8).toString('hex')}` };
 const plain = { name: `vstest-up-${tag}`, password: `up-${randomBytes(8).toString('hex')}` };
@@ -162,8 +165,45 @@ describe('unix over SSH', () => {
     });
   });
 
-  it('wrong password → AUTH_FAILED', async () => {
-    expect((await loginError(sshd, { username: admin.name, password: Buffer.from('wrong') })).code).toBe('AUTH_FAILED');
+  it('wrong password → AUTH_FAILED, after exactly one failed login (no second method with the same secret)', async () => {
+    const watched = await startSshd({ address: '127.0.0.5', logLevel: 'INFO' });
+    try {
+      const err = await loginError(watched, { username: admin.name, password: Buffer.from('wrong') });
+      expect(err.code).toBe('AUTH_FAILED');
+      // What an administrator counts: failed logins in the host's log (password and PAM prompts).
+      await expect.poll(() => watched.log()).toMatch(/Failed (password|keyboard-interactive)/);
+      expect(watched.log().match(/Failed (password|keyboard-interactive\/pam) for/g)).toHaveLength(1);
+    } finally {
+      await watched.stop();
+    }
+  });
+
+  it('a host that takes the login and never answers → AUTH_TIMEOUT (not retried), not unreachable', async () => {
+    // A real SSH server (ssh2's) that completes the handshake, then sits on the login request,
+    // as a PAM stack with a long delay does.
+    const hostKey = generateKeyPair().privateKey;
+    const silent = new Server({ hostKeys: [hostKey] }, (client) => {
+      client.on('authentication', () => undefined); // never accepts, never rejects
+      client.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (silent.address() as { port: number }).port;
+      const err = await unixTechnology
+        .connect(
+          { ip: '127.0.0.1', port },
+          { username: 'u', password: Buffer.from('p') },
+          { ...opts, connectTimeoutMs: 1500 },
+        )
+        .then(
+          () => undefined,
+          (e: unknown) => e as ScanError,
+        );
+      expect(err).toMatchObject({ code: 'AUTH_TIMEOUT' });
+      expect(describeCode('AUTH_TIMEOUT')).toMatchObject({ retryable: false, category: 'FAILED' });
+    } finally {
+      silent.close();
+    }
   });
 
   it('private key, and private key with passphrase; a wrong passphrase → AUTH_FAILED', async () => {

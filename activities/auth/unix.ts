@@ -184,12 +184,21 @@ function classifyConnectError(
   err: Error & { code?: string; level?: string },
   endpoint: TargetEndpoint,
   offered: string[],
+  authenticating: boolean,
 ): ScanError {
   const where = `${endpoint.ip}:${endpoint.port}`;
   if (['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'].includes(err.code ?? ''))
     return new ScanError('TARGET_UNREACHABLE', `nothing answered on ${where} (${err.code})`, err.code);
-  if (err.level === 'client-timeout' || /timed out/i.test(err.message))
+  if (err.level === 'client-timeout' || /timed out/i.test(err.message)) {
+    // Past the handshake, a login that never answers is most often a slow rejection (PAM
+    // delays): it may have counted as a failed login, so it is not retried.
+    if (authenticating)
+      return new ScanError(
+        'AUTH_TIMEOUT',
+        `${where} did not answer the login in time (after its SSH handshake): the credentials may have been refused slowly`,
+      );
     return new ScanError('TARGET_TIMEOUT', `the SSH handshake with ${where} did not complete in time`);
+  }
   if (err.level === 'client-authentication') {
     const methods = (err as { methods?: string[] }).methods ?? [];
     if (methods.length > 0 && !offered.some((m) => methods.includes(m))) {
@@ -221,6 +230,8 @@ export const unixTechnology: AuthTechnology = {
       let hostKeySha256 = '';
       let hostKeyMismatch: ScanError | undefined;
       const offered: string[] = [];
+      // Set once the handshake is done and the login has begun (the server spoke SSH to us).
+      let authenticating = false;
       // Password authentication takes our Buffer as it is. Keyboard-interactive answers must be
       // strings (ssh2 writes them with utf8Write), so that copy is made only if a host prompts.
       const password = credentials.password?.length ? credentials.password : undefined;
@@ -246,27 +257,28 @@ export const unixTechnology: AuthTechnology = {
       };
       if (privateKey) offered.push('publickey');
       if (password) offered.push('password', 'keyboard-interactive');
-      // Ask with "none" first to learn what the server accepts, then try only what both sides
-      // have: a server that takes none of our methods is AUTH_METHOD_REJECTED, not AUTH_FAILED.
-      const queue = [...offered];
+      // Ask with "none" first to learn what the server accepts, then make ONE attempt with the
+      // first method both sides have (keyboard-interactive only when password is not offered):
+      // a wrong secret costs one failed login per host, never two, so accounts do not lock.
+      // A server that takes none of our methods is AUTH_METHOD_REJECTED, not AUTH_FAILED.
       let serverMethods: string[] | undefined;
+      let attempted = false;
       config.authHandler = ((methodsLeft: string[] | null, _partial: boolean | null, next: (auth: unknown) => void) => {
+        authenticating = true;
         if (methodsLeft === null) return next('none');
         serverMethods ??= [...methodsLeft];
-        for (;;) {
-          const method = queue.shift();
-          if (!method) return next(false);
-          if (!methodsLeft.includes(method)) continue;
-          const username = credentials.username;
-          if (method === 'publickey') return next({ type: 'publickey', username, key: privateKey });
-          if (method === 'password') return next({ type: 'password', username, password });
-          return next({
-            type: 'keyboard-interactive',
-            username,
-            prompt: (_n: string, _i: string, _l: string, prompts: unknown[], finish: (answers: string[]) => void) =>
-              finish(prompts.map(() => password?.toString('utf8') ?? '')),
-          });
-        }
+        const method = attempted ? undefined : offered.find((m) => methodsLeft.includes(m));
+        if (!method) return next(false);
+        attempted = true;
+        const username = credentials.username;
+        if (method === 'publickey') return next({ type: 'publickey', username, key: privateKey });
+        if (method === 'password') return next({ type: 'password', username, password });
+        return next({
+          type: 'keyboard-interactive',
+          username,
+          prompt: (_n: string, _i: string, _l: string, prompts: unknown[], finish: (answers: string[]) => void) =>
+            finish(prompts.map(() => password?.toString('utf8') ?? '')),
+        });
       }) as unknown as ConnectConfig['authHandler'];
       let settled = false;
       const fail = (err: ScanError) => {
@@ -285,12 +297,12 @@ export const unixTechnology: AuthTechnology = {
       client.on('error', (err) => {
         const e = err as Error & { code?: string; level?: string; methods?: string[] };
         if (e.level === 'client-authentication' && serverMethods) e.methods = serverMethods;
-        fail(hostKeyMismatch ?? classifyConnectError(e, endpoint, offered));
+        fail(hostKeyMismatch ?? classifyConnectError(e, endpoint, offered, authenticating));
       });
       try {
         client.connect(config);
       } catch (err) {
-        fail(classifyConnectError(err as Error, endpoint, offered));
+        fail(classifyConnectError(err as Error, endpoint, offered, authenticating));
       }
     });
   },
