@@ -7,6 +7,7 @@ import { Context } from '@temporalio/activity';
 import type { Technology } from '../domain/categories.js';
 import type { HostFailure, SecretRead } from '../domain/scan-types.js';
 import { ScanError } from '../domain/scan-error.js';
+import { describeCode } from '../domain/errors.js';
 import { packCollectedData, type PackedCollectedData } from './collected-data.js';
 import { classified, toHostFailure } from './failures.js';
 import { copyCredential, wipeCredential, type SecretLease, type SecretStore } from './secrets/secret-store.js';
@@ -83,12 +84,20 @@ export type HostScanResult =
     }
   | { ip: string; ok: false; failure: HostFailure };
 
+/**
+ * What loginAndCollect's heartbeats carry: the hosts that already refused the login. Should
+ * the worker be lost, the workflow learns from the last heartbeat not to try them again.
+ */
+export interface LoginProgress {
+  loginRefused: string[];
+}
+
 /** Heartbeats while a long step runs, so a dead worker is noticed within the heartbeat timeout. */
-async function heartbeating<T>(body: (signal: AbortSignal) => Promise<T>): Promise<T> {
+async function heartbeating<T>(progress: () => LoginProgress, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ctx = Context.current();
   const every = Math.max(200, Math.floor((ctx.info.heartbeatTimeoutMs ?? 30_000) / 3));
-  ctx.heartbeat();
-  const timer = setInterval(() => ctx.heartbeat(), every);
+  ctx.heartbeat(progress());
+  const timer = setInterval(() => ctx.heartbeat(progress()), every);
   try {
     return await body(ctx.cancellationSignal);
   } finally {
@@ -296,8 +305,20 @@ export function createApplianceActivities(deps: ApplianceDeps) {
      * host. Every host's secret is purged by the time this returns.
      */
     async loginAndCollect(input: LoginAndCollectInput): Promise<HostScanResult[]> {
+      const loginRefused: string[] = [];
+      const scanned = async (host: LoginAndCollectInput['hosts'][number], signal: AbortSignal) => {
+        const result = await scanHost(host, input, signal);
+        if (!result.ok && describeCode(result.failure.code).failedLogin === 'target') {
+          loginRefused.push(host.ip);
+          Context.current().heartbeat({ loginRefused }); // at once: the next beat may never come
+        }
+        return result;
+      };
       return classified(() =>
-        heartbeating((signal) => Promise.all(input.hosts.map((host) => scanHost(host, input, signal)))),
+        heartbeating(
+          () => ({ loginRefused }),
+          (signal) => Promise.all(input.hosts.map((host) => scanned(host, signal))),
+        ),
       );
     },
 

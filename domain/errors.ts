@@ -9,6 +9,12 @@ export interface ErrorCodeInfo {
   summary: string;
   /** What the operator should do about it: shown beside the code in every report. */
   remedy: string;
+  /**
+   * A failed login this code stands for, counted against lockout: by the target ("target") or
+   * by the vault, against the scanner's own identity ("vault"). Never repeated in a scan, and
+   * counted by the scan's circuit breaker.
+   */
+  failedLogin?: 'target' | 'vault';
 }
 
 const catalogue = {
@@ -28,6 +34,7 @@ const catalogue = {
   VAULT_AUTH_FAILED: {
     retryable: false,
     category: 'FAILED',
+    failedLogin: 'vault',
     summary: "The vault rejected the scanner's own credentials.",
     remedy:
       "Enter the vault record's access secret again (PATCH /vaults/:id with access); check it has not expired or been revoked in the vault.",
@@ -91,6 +98,7 @@ const catalogue = {
   AUTH_FAILED: {
     retryable: false,
     category: 'FAILED',
+    failedLogin: 'target',
     summary: 'The host rejected the credentials from the vault.',
     remedy:
       'Make the account and the secret in the vault agree (rotate one or the other), and check the account is not locked.',
@@ -98,6 +106,7 @@ const catalogue = {
   AUTH_TIMEOUT: {
     retryable: false,
     category: 'FAILED',
+    failedLogin: 'target',
     summary: 'The host did not answer the login in time, after its SSH handshake: most often a slow rejection.',
     remedy:
       "Check the account and its secret, and the host's authentication (PAM, directory) for delays; not retried, so a wrong secret does not lock the account.",

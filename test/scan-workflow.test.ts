@@ -26,14 +26,19 @@ async function runScan(
   targets: string,
   technologies: 'unix'[],
   extra: Partial<ScanInput>,
-  options: { maxParallelHosts?: number; maxAttempts?: number; applianceName?: string } = {},
+  options: { maxParallelHosts?: number; maxAttempts?: number; applianceName?: string; heartbeatMs?: number } = {},
 ) {
   const db = env.database.db;
   const profile = await profileRepo.create(db, {
     name: `p-${Math.random()}`,
     technologies,
     maxParallelHosts: options.maxParallelHosts ?? 2,
-    timeouts: { connectMs: 1000, commandMs: 1000, vaultMs: 1000 },
+    timeouts: {
+      connectMs: options.heartbeatMs ? 100 : 1000,
+      commandMs: options.heartbeatMs ? 100 : 1000,
+      vaultMs: 1000,
+      ...(options.heartbeatMs && { heartbeatMs: options.heartbeatMs }),
+    },
     retry: { maxAttempts: options.maxAttempts ?? 1, initialIntervalMs: 10, maxIntervalMs: 10 },
   });
   const appliance = await applianceRepo.ensure(db, options.applianceName ?? 'wf-test');
@@ -312,4 +317,64 @@ describe('scanWorkflow', () => {
     expect(rows).toEqual(Array(4).fill({ error_code: 'APPLIANCE_KEY_ROTATED', attempts: 2 }));
     expect(workers.store.size).toBe(0);
   });
+
+  it('never logs into a host again once it refused the login, even when the worker holding its batch is lost', async () => {
+    const appliance = await applianceRepo.ensure(env.database.db, 'wf-refused');
+    const connects = new Map<string, number>();
+    let release: () => void = () => undefined;
+    const stuck = new Promise<void>((resolve) => (release = resolve));
+    const technology: AuthTechnology = {
+      name: 'unix',
+      defaultPort: 22,
+      async connect(endpoint) {
+        const n = (connects.get(endpoint.ip) ?? 0) + 1;
+        connects.set(endpoint.ip, n);
+        if (endpoint.ip.endsWith('.41')) throw new ScanError('AUTH_FAILED', 'simulated rejection');
+        // The other host's first login hangs past the step's time limit: the worker is given up.
+        if (n === 1) await stuck;
+        return {
+          checkPrivileges: async () => ({ ok: true, method: 'sudo' }),
+          collect: async () => ({ facts: {}, packages: [] }),
+          close: async () => undefined,
+        };
+      },
+    };
+    await env.startSimulatedAppliance(appliance.id, { vaults: () => instantVault, technologies: () => technology });
+    await env.api('POST', '/assets', { name: 'refused range', value: '192.0.2.40/30' });
+    const vault = await env.api('POST', '/vaults', {
+      name: 'simulated-refused',
+      type: 'hashicorp',
+      config: { url: 'https://127.0.0.1:1', authMethod: 'token' },
+      access: { token: 'sim' },
+    });
+    await env.api('POST', '/auth-records', {
+      name: 'refused hosts',
+      technology: 'unix',
+      targets: '192.0.2.41-192.0.2.42',
+      username: 'scanner',
+      vaultId: vault.body.id,
+      locator: { path: 'x' },
+      fields: { password: 'password' },
+    });
+    try {
+      // connectMs 100 and commandMs 100: loginAndCollect's time limit is 2 × (100 + 4 × 100) + 10 s.
+      const { scan } = await runScan(
+        '192.0.2.41-192.0.2.42',
+        ['unix'],
+        {},
+        { maxAttempts: 2, applianceName: 'wf-refused', maxParallelHosts: 2, heartbeatMs: 1000 },
+      );
+      const rows = await env.database.query(
+        `select r.ip, r.category, r.error_code, array_agg(coalesce(a.code, 'ok') order by a.attempt_no) as attempts
+         from host_results r join host_attempts a on a.result_id = r.id where r.scan_id = '${scan.id}' group by r.id order by r.ip`,
+      );
+      expect(rows).toEqual([
+        { ip: '192.0.2.41', category: 'FAILED', error_code: 'AUTH_FAILED', attempts: ['AUTH_FAILED'] },
+        { ip: '192.0.2.42', category: 'PASSED', error_code: null, attempts: ['APPLIANCE_LOST', 'ok'] },
+      ]);
+      expect(connects.get('192.0.2.41')).toBe(1);
+    } finally {
+      release();
+    }
+  }, 60_000);
 });

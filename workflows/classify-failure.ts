@@ -1,6 +1,7 @@
 // Turns whatever an activity threw into one catalogue code plus the vendor's details.
 import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/workflow';
 import { isErrorCode, type ErrorCode } from '../domain/errors.js';
+import type { LoginProgress } from '../activities/appliance.js';
 
 export interface ClassifiedFailure {
   code: ErrorCode;
@@ -31,4 +32,17 @@ export function classifyFailure(err: unknown): ClassifiedFailure {
   }
   const message = cause instanceof Error ? cause.message : String(cause);
   return { code: 'INTERNAL_ERROR', vendorCode: null, httpStatus: null, message };
+}
+
+/**
+ * The hosts that had refused the login before loginAndCollect was lost (its last heartbeat
+ * says): they are not tried again, so a wrong secret costs each host one failed login.
+ */
+export function loginsRefusedBefore(err: unknown): Set<string> {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (!(cause instanceof TimeoutFailure)) return new Set();
+  const details = cause.lastHeartbeatDetails as Partial<LoginProgress> | undefined;
+  return new Set(
+    Array.isArray(details?.loginRefused) ? details.loginRefused.filter((ip) => typeof ip === 'string') : [],
+  );
 }

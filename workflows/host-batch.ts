@@ -19,7 +19,7 @@ import { HostCategoriesAttr, ScanStatusAttr } from '../domain/search-attributes.
 import type { HostScanResult } from '../activities/appliance.js';
 import type { PublishableHostResult } from '../activities/control-plane.js';
 import { controlPlane, ownQueueActivities, secretLifetimeMs, sharedApplianceActivities } from './activity-stubs.js';
-import { classifyFailure } from './classify-failure.js';
+import { classifyFailure, loginsRefusedBefore } from './classify-failure.js';
 import { backoffMs } from './retry.js';
 
 export interface HostBatchInput {
@@ -111,7 +111,23 @@ async function attemptOnce(
     purgedByHolder = true;
     for (const result of scanned) results.set(result.ip, result);
   } catch (err) {
-    everyHost(fetched.held, err);
+    // Hosts that had refused the login before the holder was lost keep that answer.
+    const refused = loginsRefusedBefore(err);
+    for (const ip of refused) {
+      results.set(
+        ip,
+        failed(ip, {
+          code: 'AUTH_FAILED',
+          vendorCode: null,
+          httpStatus: null,
+          message: 'the host refused the login before the appliance worker holding the secret was lost',
+        }),
+      );
+    }
+    everyHost(
+      fetched.held.filter((h) => !refused.has(h.ip)),
+      err,
+    );
   } finally {
     // Whenever the holder did not answer (failed, timed out, cancelled, lost), purge from here,
     // even when the scan is cancelled. If the holder is gone, so are the secrets.
