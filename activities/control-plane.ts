@@ -13,7 +13,7 @@ import {
   scanRepo,
   vaultRepo,
 } from '../db/repositories/index.js';
-import type { AuditEntry, HostResultInput } from '../db/repositories/index.js';
+import type { AuditEntry, HostResultInput, SkippedHost } from '../db/repositories/index.js';
 import { containsIp, hostsAt, normaliseIp } from '../domain/targets.js';
 import type { HostFailure, HostPlan, SecretRead, TargetPage } from '../domain/scan-types.js';
 import type { ReportCategory, Technology } from '../domain/categories.js';
@@ -108,6 +108,7 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
       for (const record of records.filter((r) => hosts.some((h) => h.authRecordId === r.id))) {
         plans[record.id] = {
           authRecordId: record.id,
+          vaultId: record.vaultId,
           technology: record.technology as Technology,
           username: record.username,
           port: record.port,
@@ -116,14 +117,14 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
       return { hosts, plans };
     },
 
-    async publishNotAttempted(input: {
+    /** Hosts that are not tried, with the reason; returns the new results per category. */
+    async publishSkipped(input: {
       scanId: string;
-      hosts: { ip: string; code: 'NO_AUTH_RECORD' | 'TECHNOLOGY_DISABLED' }[];
       technology: Technology;
+      hosts: SkippedHost[];
     }): Promise<Partial<Record<ReportCategory, number>>> {
       mustBeLocal();
-      await resultRepo.publishNotAttempted(db, input.scanId, input.hosts, input.technology);
-      return { NOT_ATTEMPTED: input.hosts.length };
+      return resultRepo.publishSkipped(db, input.scanId, input.technology, input.hosts);
     },
 
     /** A batch's results in one transaction; run again, it leaves exactly one copy of each. */

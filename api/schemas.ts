@@ -128,6 +128,14 @@ export const ProfileBody = Type.Object(
         vaultMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
         applianceLostMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000 })),
         heartbeatMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 600_000 })),
+        applianceUnavailableMs: Type.Optional(
+          Type.Integer({
+            minimum: 1000,
+            maximum: 3_600_000,
+            description:
+              'How long a batch waits for a worker of the appliance to take it; then its hosts are NOT_ATTEMPTED (APPLIANCE_UNAVAILABLE). Default 120000',
+          }),
+        ),
       },
       { additionalProperties: false },
     ),
@@ -139,12 +147,23 @@ export const ProfileBody = Type.Object(
       },
       { additionalProperties: false },
     ),
+    maxFailedLogins: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100,
+        description:
+          'Failed logins in a row after which an authentication record (or a vault) is not tried again in the scan; until its credential has worked once, at most this many of its hosts are tried at a time. Default 3',
+      }),
+    ),
     isDefault: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
 export const ProfilePatch = Type.Partial(ProfileBody, { additionalProperties: false });
-export const Profile = Type.Intersect([ProfileBody, Type.Object({ id: Id, isDefault: Type.Boolean(), ...Timestamps })]);
+export const Profile = Type.Intersect([
+  ProfileBody,
+  Type.Object({ id: Id, isDefault: Type.Boolean(), maxFailedLogins: Type.Integer(), ...Timestamps }),
+]);
 
 export const ScanBody = Type.Object(
   {

@@ -147,6 +147,8 @@ export const optionProfiles = pgTable(
     maxParallelHosts: integer('max_parallel_hosts').notNull(),
     timeouts: jsonb('timeouts').$type<ProfileSettings['timeouts']>().notNull(),
     retry: jsonb('retry').$type<ProfileSettings['retry']>().notNull(),
+    /** Failed logins in a row after which a credential is not tried again in a scan. */
+    maxFailedLogins: integer('max_failed_logins').notNull().default(3),
     isDefault: boolean('is_default').notNull().default(false),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
@@ -157,6 +159,7 @@ export const optionProfiles = pgTable(
       .on(t.isDefault)
       .where(sql`is_default`),
     check('option_profiles_parallel_check', sql`${t.maxParallelHosts} > 0`),
+    check('option_profiles_failed_logins_check', sql`${t.maxFailedLogins} > 0`),
   ],
 );
 
@@ -176,6 +179,8 @@ export const scans = pgTable(
       .notNull()
       .references(() => appliances.id, { onDelete: 'restrict' }),
     status: text('status', { enum: SCAN_STATUSES }).notNull().default('QUEUED'),
+    /** Why a scan ended as it did, when it did not simply finish (FAILED, CANCELED from elsewhere). */
+    statusReason: text('status_reason'),
     workflowId: text('workflow_id'),
     createdAt: createdAt(),
     startedAt: at('started_at'),

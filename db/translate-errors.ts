@@ -74,6 +74,7 @@ export const CHECK_CONSTRAINTS: Record<string, { field: string; reason: string }
   assets_ip_version_check: { field: 'value', reason: 'must be an IPv4 or IPv6 target' },
   auth_records_port_check: { field: 'port', reason: 'must be between 1 and 65535' },
   option_profiles_parallel_check: { field: 'maxParallelHosts', reason: 'must be at least 1' },
+  option_profiles_failed_logins_check: { field: 'maxFailedLogins', reason: 'must be at least 1' },
   scans_status_check: { field: 'status', reason: 'is not a scan status' },
   host_results_category_check: { field: 'category', reason: 'is not a report category' },
   known_host_keys_port_check: { field: 'port', reason: 'must be between 1 and 65535' },

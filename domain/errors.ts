@@ -189,6 +189,25 @@ const catalogue = {
       'The sealed vault access did not open: it was altered, forged, or sealed for another appliance, vault record or scan.',
     remedy: 'Treat it as tampering: check who can start workflows on your Temporal namespace, then scan again.',
   },
+  CREDENTIAL_SUSPENDED: {
+    retryable: false,
+    category: 'FAILED',
+    summary: "Not tried: the authentication record's credential failed too many logins in a row in this scan.",
+    remedy:
+      'Fix the secret in the vault (or the account) for this authentication record, then scan again; the hosts that were tried show the failures.',
+  },
+  VAULT_ACCESS_SUSPENDED: {
+    retryable: false,
+    category: 'FAILED',
+    summary: "Not tried: the vault refused the scanner's own credentials too many times in this scan.",
+    remedy: "Enter the vault record's access secret again (PATCH /vaults/:id with access), then scan again.",
+  },
+  APPLIANCE_UNAVAILABLE: {
+    retryable: false,
+    category: 'NOT_ATTEMPTED',
+    summary: 'No worker of the chosen appliance took the work in time: the appliance is offline.',
+    remedy: "Start the appliance's worker (workers/appliance/main.ts), or choose another appliance, then scan again.",
+  },
   INTERNAL_ERROR: {
     retryable: true,
     category: 'FAILED',

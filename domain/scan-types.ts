@@ -14,8 +14,12 @@ export interface ProfileSettings {
     applianceLostMs?: number;
     /** How long a running activity may go without a heartbeat before we call its worker lost. */
     heartbeatMs?: number;
+    /** How long a batch's fetch may wait for any worker of the appliance before its hosts are APPLIANCE_UNAVAILABLE. */
+    applianceUnavailableMs?: number;
   };
   retry: { maxAttempts: number; initialIntervalMs: number; maxIntervalMs: number };
+  /** Failed logins in a row after which a credential (or a vault's access) is not tried again in the scan. */
+  maxFailedLogins?: number;
 }
 
 /**
@@ -25,6 +29,8 @@ export interface ProfileSettings {
  */
 export interface HostPlan {
   authRecordId: string;
+  /** The vault record its secret comes from (an id: for the breaker, never the way in). */
+  vaultId: string;
   technology: Technology;
   username: string;
   port: number;
@@ -76,5 +82,17 @@ export interface SecretRead {
   plainHttp: boolean;
 }
 
-/** What a batch child reports to its parent: only the tally, the details are published. */
-export type BatchOutcome = Record<ReportCategory, number>;
+/** What a batch child reports to its parent: the tally (the details are published) and its logins. */
+export interface BatchOutcome {
+  counts: Record<ReportCategory, number>;
+  logins: {
+    /** Hosts logged into. */
+    loggedIn: number;
+    /** Logins the hosts refused (counted against lockout). */
+    failedLogins: number;
+    /** Times the vault refused the scanner's own credentials. */
+    vaultLoginFailures: number;
+  };
+  /** No worker of the appliance took the batch in time. */
+  applianceUnavailable: boolean;
+}

@@ -514,7 +514,7 @@ describe.each(backends)('the database on $name', (backend) => {
     it('creates the documented default once, even when asked concurrently', async () => {
       const defaults = await Promise.all(Array.from({ length: 5 }, () => profileRepo.getDefault(db())));
       expect(new Set(defaults.map((d) => d.id)).size).toBe(1);
-      expect(profileSettings(defaults[0]!)).toEqual(DEFAULT_PROFILE);
+      expect(profileSettings(defaults[0]!)).toEqual({ ...DEFAULT_PROFILE, maxFailedLogins: 3 });
       expect(defaults[0]).toMatchObject({
         name: 'Default',
         isDefault: true,
@@ -747,19 +747,14 @@ describe.each(backends)('the database on $name', (backend) => {
         result('10.1.0.9', { category: 'UNREACHABLE', errorCode: 'TARGET_UNREACHABLE', packages: [], facts: null }),
       );
       expect(
-        await resultRepo.publishNotAttempted(
-          db(),
-          scanId,
-          [
-            { ip: '10.1.0.20', code: 'NO_AUTH_RECORD' },
-            { ip: '10.1.0.11', code: 'NO_AUTH_RECORD' },
-          ],
-          'unix',
-        ),
-      ).toBe(2);
+        await resultRepo.publishSkipped(db(), scanId, 'unix', [
+          { ip: '10.1.0.20', code: 'NO_AUTH_RECORD' },
+          { ip: '10.1.0.11', code: 'NO_AUTH_RECORD' },
+        ]),
+      ).toEqual({ NOT_ATTEMPTED: 2 });
       expect(
-        await resultRepo.publishNotAttempted(db(), scanId, [{ ip: '10.1.0.20', code: 'NO_AUTH_RECORD' }], 'unix'),
-      ).toBe(0);
+        await resultRepo.publishSkipped(db(), scanId, 'unix', [{ ip: '10.1.0.20', code: 'NO_AUTH_RECORD' }]),
+      ).toEqual({});
 
       const listed = await resultRepo.list(db(), scanId, { limit: 10 });
       expect(listed.map((r) => r.ip)).toEqual(['10.1.0.2', '10.1.0.9', '10.1.0.10', '10.1.0.11', '10.1.0.20']);

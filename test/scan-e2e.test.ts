@@ -296,8 +296,9 @@ describe('a scan over six loopback hosts', () => {
       ids.push(wf.workflowId);
       scannedIps.push(...((wf.searchAttributes.VaultscanTargetIps as string[] | undefined) ?? []));
     }
-    // Five covered hosts in batches of two: three batch workflows, each host in exactly one.
-    expect(new Set(ids).size).toBe(4);
+    // Five covered hosts, each of its own record: batches are one record's, so five batch
+    // workflows, each host in exactly one.
+    expect(new Set(ids).size).toBe(6);
     expect(scannedIps.sort()).toEqual(
       [hosts.passed, hosts.insufficient, hosts.wrongPassword, hosts.missingSecret, hosts.unreachable].sort(),
     );
@@ -401,7 +402,7 @@ describe('an appliance worker killed while it holds a secret', () => {
 
     // Wait until the secret is held: fetchCredentials has completed for the slow host's batch.
     const batch = await workflowScanning(scanId, '127.0.0.8');
-    expect(batch).toBe(`scan-${scanId}/unix/127.0.0.2..127.0.0.8`);
+    expect(batch).toBe(`scan-${scanId}/unix/127.0.0.8`);
     expect(await waitForActivity(batch, 'fetchCredentials')).toBe(true);
     await env.killAppliances('SIGKILL');
     await env.startAppliance(applianceId);
@@ -415,11 +416,70 @@ describe('an appliance worker killed while it holds a secret', () => {
       { ip: '127.0.0.2', category: 'PASSED' },
       { ip: '127.0.0.8', category: 'PASSED' },
     ]);
-    // The whole batch was on the lost worker: both hosts start over, and say so.
-    for (const host of (await env.api('GET', `/scans/${scanId}/results`)).body.results) {
-      expect(host.attempts.map((a: { code: string | null }) => a.code)).toEqual(['APPLIANCE_LOST', null]);
-    }
+    // The slow host's batch was on the lost worker: it starts over, and says so. (The other
+    // host's batch may or may not have been in flight when the worker died.)
+    const results = (await env.api('GET', `/scans/${scanId}/results`)).body.results;
+    const slow = results.find((r: { ip: string }) => r.ip === '127.0.0.8');
+    expect(slow.attempts.map((a: { code: string | null }) => a.code)).toEqual(['APPLIANCE_LOST', null]);
   });
+});
+
+describe('a wrong password in the vault for a record over twenty hosts', () => {
+  it("costs at most maxFailedLogins failed logins in all the hosts' logs together; the other hosts are not tried", async () => {
+    const user = `vstest-lock-${suffix}`;
+    await createTestUser({ name: user, password: `lock-${suffix}-right`, sudo: 'none' });
+    await bao.writeKv2('secret', 'servers/lockout', { password: `lock-${suffix}-wrong` });
+    // One record, one port: each host listens on its own loopback address, all on the same port.
+    const port = await freePort('127.0.1.1');
+    const hosts: SshdServer[] = [];
+    for (let i = 1; i <= 20; i++) hosts.push(await startSshd({ address: `127.0.1.${i}`, port, logLevel: 'INFO' }));
+    sshds.push(...hosts);
+    await env.api('POST', '/assets', { name: 'lockout fleet', value: '127.0.1.1-127.0.1.20' });
+    const vaultId = (await env.api('GET', '/vaults')).body.find((v: { name: string }) => v.name === 'openbao').id;
+    const record = await env.api('POST', '/auth-records', {
+      name: 'directory account',
+      technology: 'unix',
+      targets: '127.0.1.1-127.0.1.20',
+      username: user,
+      port,
+      vaultId,
+      locator: { path: 'servers/lockout' },
+      fields: { password: 'password' },
+    });
+    expect(record.status, record.text).toBe(201);
+    const profile = await env.api('POST', '/option-profiles', {
+      name: 'lockout',
+      technologies: ['unix'],
+      maxParallelHosts: 10,
+      maxFailedLogins: 3,
+      timeouts: { connectMs: 10_000, commandMs: 30_000, vaultMs: 5_000 },
+      retry: { maxAttempts: 3, initialIntervalMs: 100, maxIntervalMs: 500 },
+    });
+    const launched = await env.api('POST', '/scans', {
+      title: 'lockout',
+      targets: '127.0.1.1-127.0.1.20',
+      optionProfileId: profile.body.id,
+      applianceId,
+    });
+    const scan = await waitForScan(launched.body.id);
+    expect(scan.status).toBe('FINISHED');
+
+    // What the administrator of the directory account would count: failed logins, in every log.
+    const failedLogins = hosts.flatMap((h) => h.log().match(/Failed (password|keyboard-interactive\/pam) for/g) ?? []);
+    expect(failedLogins.length).toBeGreaterThan(0);
+    expect(failedLogins.length).toBeLessThanOrEqual(3);
+    const report = (await env.api('GET', `/scans/${scan.id}/authentication-report`)).body.hosts;
+    const byCode = (code: string) => report.filter((h: { errorCode: string }) => h.errorCode === code);
+    expect(byCode('AUTH_FAILED')).toHaveLength(failedLogins.length);
+    expect(byCode('CREDENTIAL_SUSPENDED')).toHaveLength(20 - failedLogins.length);
+    expect(byCode('CREDENTIAL_SUSPENDED')[0]).toMatchObject({
+      status: 'FAILED',
+      attempts: 0,
+      cause: expect.stringMatching(/failed 3 logins in a row in this scan/),
+      remedy: expect.stringMatching(/Fix the secret in the vault/),
+    });
+    await Promise.all(hosts.map((h) => h.stop()));
+  }, 180_000);
 });
 
 describe('cancelling a scan', () => {

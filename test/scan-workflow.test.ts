@@ -26,7 +26,13 @@ async function runScan(
   targets: string,
   technologies: 'unix'[],
   extra: Partial<ScanInput>,
-  options: { maxParallelHosts?: number; maxAttempts?: number; applianceName?: string; heartbeatMs?: number } = {},
+  options: {
+    maxParallelHosts?: number;
+    maxAttempts?: number;
+    applianceName?: string;
+    heartbeatMs?: number;
+    applianceUnavailableMs?: number;
+  } = {},
 ) {
   const db = env.database.db;
   const profile = await profileRepo.create(db, {
@@ -38,6 +44,7 @@ async function runScan(
       commandMs: options.heartbeatMs ? 100 : 1000,
       vaultMs: 1000,
       ...(options.heartbeatMs && { heartbeatMs: options.heartbeatMs }),
+      ...(options.applianceUnavailableMs && { applianceUnavailableMs: options.applianceUnavailableMs }),
     },
     retry: { maxAttempts: options.maxAttempts ?? 1, initialIntervalMs: 10, maxIntervalMs: 10 },
   });
@@ -160,21 +167,22 @@ describe('scanWorkflow', () => {
       UNREACHABLE: 0,
     });
 
-    // Ten covered hosts, four a batch: three batch workflows, each host in exactly one.
+    // Ten covered hosts, four a batch, each host in exactly one: until the record's credential
+    // has worked once, the breaker hands out at most three of its hosts (maxFailedLogins).
     const batches = new Map<string, string[]>();
     for await (const wf of env.client.workflow.list({ query: `VaultscanScanId = "${scan.id}"` }))
       batches.set(wf.workflowId, wf.searchAttributes.VaultscanTargetIps as string[]);
     expect([...batches.keys()].sort()).toEqual([
-      `scan-${scan.id}/unix/198.51.100.0..198.51.100.3`,
-      `scan-${scan.id}/unix/198.51.100.4..198.51.100.7`,
-      `scan-${scan.id}/unix/198.51.100.8..198.51.100.9`,
+      `scan-${scan.id}/unix/198.51.100.0..198.51.100.2`,
+      `scan-${scan.id}/unix/198.51.100.3..198.51.100.6`,
+      `scan-${scan.id}/unix/198.51.100.7..198.51.100.9`,
     ]);
     const found = [];
     for await (const wf of env.client.workflow.list({
       query: `VaultscanScanId = "${scan.id}" AND VaultscanTargetIps = "198.51.100.5"`,
     }))
       found.push(wf);
-    expect(found.map((wf) => wf.workflowId)).toEqual([`scan-${scan.id}/unix/198.51.100.4..198.51.100.7`]);
+    expect(found.map((wf) => wf.workflowId)).toEqual([`scan-${scan.id}/unix/198.51.100.3..198.51.100.6`]);
     expect(found[0]!.searchAttributes.VaultscanHostCategories).toEqual(['PASSED', 'FAILED']);
 
     const rows = await env.database.query(`select r.ip, r.category, r.error_code, r.package_count,
@@ -377,4 +385,91 @@ describe('scanWorkflow', () => {
       release();
     }
   }, 60_000);
+
+  it('stops asking a vault that keeps refusing the scanner: at most maxFailedLogins reads, the rest VAULT_ACCESS_SUSPENDED', async () => {
+    const appliance = await applianceRepo.ensure(env.database.db, 'wf-vault-breaker');
+    let vaultReads = 0;
+    const refusing = {
+      ...instantVault,
+      fetch: async () => {
+        vaultReads++;
+        throw new ScanError('VAULT_AUTH_FAILED', 'simulated: the vault rejected the token', 'permission denied', 403);
+      },
+    };
+    await env.startSimulatedAppliance(appliance.id, {
+      vaults: () => refusing,
+      technologies: () => instantTechnology(),
+    });
+    await env.api('POST', '/assets', { name: 'vault breaker range', value: '192.0.2.64/28' });
+    const vault = await env.api('POST', '/vaults', {
+      name: 'simulated-refusing',
+      type: 'hashicorp',
+      config: { url: 'https://127.0.0.1:1', authMethod: 'token' },
+      access: { token: 'revoked' },
+    });
+    await env.api('POST', '/auth-records', {
+      name: 'vault breaker hosts',
+      technology: 'unix',
+      targets: '192.0.2.64/28',
+      username: 'scanner',
+      vaultId: vault.body.id,
+      locator: { path: 'x' },
+      fields: { password: 'password' },
+    });
+    const { scan, summary } = await runScan(
+      '192.0.2.64/28',
+      ['unix'],
+      {},
+      { applianceName: 'wf-vault-breaker', maxParallelHosts: 2 },
+    );
+    expect(summary.counts.FAILED).toBe(16);
+    expect(vaultReads).toBe(3);
+    const codes = Object.fromEntries(
+      (
+        await env.database.query(
+          `select error_code, count(*)::int as n from host_results where scan_id = '${scan.id}' group by error_code`,
+        )
+      ).map((r) => [r.error_code, r.n]),
+    );
+    // Three reads served a handful of hosts (as many as were in flight); the rest were never asked for.
+    expect(Object.keys(codes).sort()).toEqual(['VAULT_ACCESS_SUSPENDED', 'VAULT_AUTH_FAILED']);
+    expect(codes.VAULT_AUTH_FAILED).toBeLessThanOrEqual(6);
+    expect(codes.VAULT_AUTH_FAILED + codes.VAULT_ACCESS_SUSPENDED).toBe(16);
+  });
+
+  it('ends, saying so, when no worker of the appliance takes the work: APPLIANCE_UNAVAILABLE, not a hang', async () => {
+    // Enrolled, but no worker runs: the appliance is offline at launch.
+    const appliance = await applianceRepo.ensure(env.database.db, 'wf-offline');
+    await env.enrolAppliance(appliance.id);
+    await env.api('POST', '/assets', { name: 'offline range', value: '192.0.2.96/29' });
+    const vault = await env.api('POST', '/vaults', {
+      name: 'simulated-offline',
+      type: 'hashicorp',
+      config: { url: 'https://127.0.0.1:1', authMethod: 'token' },
+      access: { token: 'sim' },
+    });
+    await env.api('POST', '/auth-records', {
+      name: 'offline hosts',
+      technology: 'unix',
+      targets: '192.0.2.96/29',
+      username: 'scanner',
+      vaultId: vault.body.id,
+      locator: { path: 'x' },
+      fields: { password: 'password' },
+    });
+    const started = Date.now();
+    const { scan, summary } = await runScan(
+      '192.0.2.96/29',
+      ['unix'],
+      {},
+      { applianceName: 'wf-offline', maxParallelHosts: 2, applianceUnavailableMs: 1500 },
+    );
+    expect(summary).toMatchObject({ status: 'FINISHED', counts: { NOT_ATTEMPTED: 8 } });
+    // One wave of batches waits for a worker; the hosts left are not handed to nobody.
+    expect(Date.now() - started).toBeLessThan(15_000);
+    const rows = await env.database.query(
+      `select distinct error_code, category from host_results where scan_id = '${scan.id}'`,
+    );
+    expect(rows).toEqual([{ error_code: 'APPLIANCE_UNAVAILABLE', category: 'NOT_ATTEMPTED' }]);
+  });
 });

@@ -27,10 +27,17 @@ export const controlPlane = proxyLocalActivities<ControlPlaneActivities>({
 const applianceLostMs = (p: ProfileSettings) => p.timeouts.applianceLostMs ?? 30_000;
 const heartbeatMs = (p: ProfileSettings) => p.timeouts.heartbeatMs ?? 15_000;
 
-/** fetchCredentials on the appliance's shared queue: any of its workers may take it. */
+/** How long a batch waits for any worker of its appliance before calling the appliance unavailable. */
+export const applianceUnavailableMs = (p: ProfileSettings) => p.timeouts.applianceUnavailableMs ?? 120_000;
+
+/**
+ * fetchCredentials on the appliance's shared queue: any of its workers may take it. If none
+ * does within applianceUnavailableMs, the appliance is offline: the batch says so and ends.
+ */
 export function sharedApplianceActivities(applianceId: string, profile: ProfileSettings) {
   return proxyActivities<Pick<ApplianceActivities, 'fetchCredentials'>>({
     taskQueue: applianceQueue(applianceId),
+    scheduleToStartTimeout: applianceUnavailableMs(profile),
     startToCloseTimeout: profile.timeouts.vaultMs + 5_000,
     retry: { maximumAttempts: 1 },
   });
@@ -53,11 +60,25 @@ const loginAndCollectMs = (p: ProfileSettings) => 2 * (p.timeouts.connectMs + 4 
 export const secretLifetimeMs = (p: ProfileSettings) => applianceLostMs(p) + loginAndCollectMs(p) + 60_000;
 
 export function ownQueueActivities(queue: string, profile: ProfileSettings) {
-  return proxyActivities<Omit<ApplianceActivities, 'fetchCredentials'>>({
+  return proxyActivities<Pick<ApplianceActivities, 'loginAndCollect'>>({
     taskQueue: queue,
     scheduleToStartTimeout: applianceLostMs(profile),
     startToCloseTimeout: loginAndCollectMs(profile),
     heartbeatTimeout: heartbeatMs(profile),
+    retry: { maximumAttempts: 1 },
+  });
+}
+
+/**
+ * The purge of what a holder did not answer for. If the holder is gone, so are its secrets, and
+ * a purge addressed to its queue would wait for nobody: it gets a few seconds to be taken, and
+ * no retry waits for it (the store's lifetime purges whatever a live holder kept).
+ */
+export function purgeOnHolder(queue: string) {
+  return proxyActivities<Pick<ApplianceActivities, 'purgeSecrets'>>({
+    taskQueue: queue,
+    scheduleToStartTimeout: '5 seconds',
+    startToCloseTimeout: '10 seconds',
     retry: { maximumAttempts: 1 },
   });
 }

@@ -34,6 +34,12 @@ export function classifyFailure(err: unknown): ClassifiedFailure {
   return { code: 'INTERNAL_ERROR', vendorCode: null, httpStatus: null, message };
 }
 
+/** A fetch no worker of the appliance took in time: the appliance is offline. */
+export function isApplianceUnavailable(err: unknown): boolean {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof TimeoutFailure && cause.timeoutType === 'SCHEDULE_TO_START';
+}
+
 /**
  * The hosts that had refused the login before loginAndCollect was lost (its last heartbeat
  * says): they are not tried again, so a wrong secret costs each host one failed login.

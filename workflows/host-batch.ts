@@ -18,8 +18,15 @@ import type {
 import { HostCategoriesAttr, ScanStatusAttr } from '../domain/search-attributes.js';
 import type { HostScanResult } from '../activities/appliance.js';
 import type { PublishableHostResult } from '../activities/control-plane.js';
-import { controlPlane, ownQueueActivities, secretLifetimeMs, sharedApplianceActivities } from './activity-stubs.js';
-import { classifyFailure, loginsRefusedBefore } from './classify-failure.js';
+import {
+  applianceUnavailableMs,
+  controlPlane,
+  ownQueueActivities,
+  purgeOnHolder,
+  secretLifetimeMs,
+  sharedApplianceActivities,
+} from './activity-stubs.js';
+import { classifyFailure, isApplianceUnavailable, loginsRefusedBefore } from './classify-failure.js';
 import { backoffMs } from './retry.js';
 
 export interface HostBatchInput {
@@ -37,6 +44,10 @@ interface AttemptTrail {
   reads: SecretRead[];
   /** Hosts whose secret came from a vault reached over plain HTTP. */
   plainHttp: Set<string>;
+  /** Purges sent to holders that did not answer: waited for before the batch ends, not before its retry. */
+  purges: Promise<void>[];
+  /** No worker of the appliance took the fetch in time. */
+  applianceUnavailable: boolean;
 }
 
 /**
@@ -88,7 +99,16 @@ async function attemptOnce(
       }),
     );
   } catch (err) {
-    everyHost(sealedHosts, err);
+    if (isApplianceUnavailable(err)) {
+      trail.applianceUnavailable = true;
+      const failure = {
+        code: 'APPLIANCE_UNAVAILABLE' as const,
+        vendorCode: null,
+        httpStatus: null,
+        message: `no worker of appliance ${input.applianceId} took the batch within ${applianceUnavailableMs(profile)} ms`,
+      };
+      for (const h of sealedHosts) results.set(h.ip, failed(h.ip, failure));
+    } else everyHost(sealedHosts, err);
     return results;
   }
   trail.reads.push(...fetched.reads);
@@ -130,10 +150,19 @@ async function attemptOnce(
     );
   } finally {
     // Whenever the holder did not answer (failed, timed out, cancelled, lost), purge from here,
-    // even when the scan is cancelled. If the holder is gone, so are the secrets.
+    // even when the scan is cancelled; the retry does not wait for it (see purgeOnHolder).
     if (!purgedByHolder) {
       const handles = fetched.held.map((h) => h.handle);
-      await CancellationScope.nonCancellable(() => holder.purgeSecrets({ handles }).catch(() => undefined));
+      trail.purges.push(
+        CancellationScope.nonCancellable(() =>
+          purgeOnHolder(fetched.queue)
+            .purgeSecrets({ handles })
+            .then(
+              () => undefined,
+              () => undefined,
+            ),
+        ),
+      );
     }
   }
   return results;
@@ -163,7 +192,7 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
   const attempts = new Map<string, AttemptRecord[]>(batch.hosts.map((h) => [h.ip, []]));
   const finalResults = new Map<string, HostScanResult>();
 
-  const trail: AttemptTrail = { reads: [], plainHttp: new Set() };
+  const trail: AttemptTrail = { reads: [], plainHttp: new Set(), purges: [], applianceUnavailable: false };
   const secretUse = () => ({ scanId: batch.scanId, applianceId: input.applianceId, reads: trail.reads });
 
   let pending = batch.hosts;
@@ -194,10 +223,18 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
     if (trail.reads.length > 0) {
       await CancellationScope.nonCancellable(() => controlPlane.recordSecretUse(secretUse()));
     }
+    await Promise.all(trail.purges);
     throw err;
   }
 
-  const counts = Object.fromEntries(REPORT_CATEGORIES.map((c) => [c, 0])) as BatchOutcome;
+  const counts = Object.fromEntries(REPORT_CATEGORIES.map((c) => [c, 0])) as BatchOutcome['counts'];
+  // For the scan's credential breaker: did the credential work anywhere, and how often was it refused?
+  const logins: BatchOutcome['logins'] = {
+    loggedIn: [...finalResults.values()].filter((r) => r.ok).length,
+    failedLogins: [...attempts.values()].flat().filter((a) => a.code && describeCode(a.code).failedLogin === 'target')
+      .length,
+    vaultLoginFailures: trail.reads.filter((r) => r.code && describeCode(r.code).failedLogin === 'vault').length,
+  };
   const results: PublishableHostResult[] = batch.hosts.map((host) => {
     const result = finalResults.get(host.ip)!;
     const hostAttempts = attempts.get(host.ip)!;
@@ -227,9 +264,10 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
   await CancellationScope.nonCancellable(() =>
     controlPlane.publishHostResults({ scanId: batch.scanId, results, learnHostKeys, secretUse: secretUse() }),
   );
+  await Promise.all(trail.purges);
   upsertSearchAttributes([
     { key: ScanStatusAttr, value: 'FINISHED' },
     { key: HostCategoriesAttr, value: REPORT_CATEGORIES.filter((c) => counts[c] > 0) },
   ]);
-  return counts;
+  return { counts, logins, applianceUnavailable: trail.applianceUnavailable };
 }

@@ -1,7 +1,9 @@
-// A scan: read targets page by page, publish hosts no record covers, run the covered hosts
-// in batches (one child workflow per batch) inside a window of maxParallelHosts hosts plus one
-// batch (the appliance keeps logins to maxParallelHosts), and continue-as-new before history
-// grows large.
+// A scan: read targets page by page, publish hosts no record covers, queue the covered hosts by
+// the authentication record that covers them, and run them in batches of one record (one child
+// workflow per batch) inside a window of maxParallelHosts hosts plus one batch (the appliance
+// keeps logins to maxParallelHosts). The credential breaker holds back a record whose
+// credential has not yet worked, and stops one that keeps failing. Continue-as-new before
+// history grows large.
 import {
   CancellationScope,
   ChildWorkflowCancellationType,
@@ -16,21 +18,27 @@ import {
   allHandlersFinished,
 } from '@temporalio/workflow';
 import { REPORT_CATEGORIES, type ReportCategory } from '../domain/categories.js';
-import { groupBy } from '../domain/group-by.js';
-import type { BatchOutcome, HostBatch, ProfileSettings, TargetPage } from '../domain/scan-types.js';
+import type { BatchOutcome, HostBatch, HostPlan, ProfileSettings } from '../domain/scan-types.js';
 import { ApplianceIdAttr, ScanIdAttr, ScanStatusAttr, TargetIpsAttr } from '../domain/search-attributes.js';
 import { controlPlane } from './activity-stubs.js';
+import { CredentialBreaker, type BreakerState, type Suspension } from './credential-breaker.js';
 import { hostBatchWorkflow } from './host-batch.js';
 import { cancelSignal, progressQuery, type ScanProgress } from './messages.js';
+
+type QueuedHost = HostBatch['hosts'][number];
 
 export interface ScanInput {
   scanId: string;
   applianceId: string;
   profile: ProfileSettings;
   totalHosts: number;
-  /** Carried across continue-as-new: hosts already handed out, and the tally so far. */
+  /** Carried across continue-as-new: hosts already read, and the tally so far. */
   cursor?: number;
   counts?: Record<ReportCategory, number>;
+  /** Carried across continue-as-new: covered hosts read but not yet handed out, and their plans. */
+  queued?: { hosts: QueuedHost[]; plans: Record<string, HostPlan> };
+  /** Carried across continue-as-new: the credential breaker's counts. */
+  breaker?: BreakerState;
   pageSize?: number;
   /** Hosts per batch child; by default maxParallelHosts, at most 25. */
   hostsPerBatch?: number;
@@ -46,6 +54,9 @@ export interface ScanSummary {
   totalHosts: number;
   counts: Record<ReportCategory, number>;
 }
+
+/** Failed logins in a row that suspend a credential, unless the option profile says otherwise. */
+export const DEFAULT_MAX_FAILED_LOGINS = 3;
 
 const emptyCounts = (): Record<ReportCategory, number> =>
   Object.fromEntries(REPORT_CATEGORIES.map((c) => [c, 0])) as Record<ReportCategory, number>;
@@ -66,22 +77,6 @@ export function defaultHostsPerBatch(maxParallelHosts: number): number {
   return Math.min(25, Math.max(1, maxParallelHosts));
 }
 
-/** Splits a page's covered hosts into batches of one technology each, in address order. */
-function batchesOf(scanId: string, page: TargetPage, size: number): HostBatch[] {
-  const covered = page.hosts.flatMap(({ ip, authRecordId }) => (authRecordId === null ? [] : [{ ip, authRecordId }]));
-  const batches: HostBatch[] = [];
-  for (const [technology, hosts] of groupBy(covered, (h) => page.plans[h.authRecordId]!.technology)) {
-    for (let i = 0; i < hosts.length; i += size) {
-      const chunk = hosts.slice(i, i + size);
-      const plans = Object.fromEntries(
-        [...new Set(chunk.map((h) => h.authRecordId))].map((id) => [id, page.plans[id]!]),
-      );
-      batches.push({ scanId, technology, hosts: chunk, plans });
-    }
-  }
-  return batches;
-}
-
 export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
   const pageSize = input.pageSize ?? 500;
   const hostsPerBatch = Math.min(
@@ -94,18 +89,32 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
   const inFlightLimit = input.profile.maxParallelHosts + hostsPerBatch;
   const pagesPerRun = input.pagesPerRun ?? 100;
   const counts = input.counts ?? emptyCounts();
+  const breaker = new CredentialBreaker(input.profile.maxFailedLogins ?? DEFAULT_MAX_FAILED_LOGINS, input.breaker);
+  const plans: Record<string, HostPlan> = { ...input.queued?.plans };
+  const queues = new Map<string, QueuedHost[]>();
+  for (const host of input.queued?.hosts ?? [])
+    queues.set(host.authRecordId, [...(queues.get(host.authRecordId) ?? []), host]);
+  const queuedHosts = () => [...queues.values()].reduce((n, q) => n + q.length, 0);
   let cursor = input.cursor ?? 0;
   let cancelRequested = false;
   let endStatus: ScanSummary['status'] | undefined = undefined;
   const running = new Set<Promise<void>>();
   let runningHosts = 0;
+  // Bumped whenever a batch ends: the loop waits for it when nothing can be handed out.
+  let batchesEnded = 0;
+  // Once a batch found no worker of the appliance, the hosts left are not handed to it.
+  let applianceUnavailable = false;
   const done = () => Object.values(counts).reduce((a, b) => a + b, 0);
+  const tally = (published: Partial<Record<ReportCategory, number>>) => {
+    for (const [category, n] of Object.entries(published)) counts[category as ReportCategory] += n ?? 0;
+  };
 
   const hostScope = new CancellationScope();
-  setHandler(cancelSignal, () => {
+  const requestCancel = () => {
     cancelRequested = true;
     hostScope.cancel();
-  });
+  };
+  setHandler(cancelSignal, requestCancel);
   setHandler(progressQuery, (): ScanProgress => ({
     status: endStatus ?? (cancelRequested ? 'CANCELING' : 'RUNNING'),
     totalHosts: input.totalHosts,
@@ -116,84 +125,178 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
 
   if (input.cursor === undefined) await controlPlane.markScanRunning({ scanId: input.scanId });
 
-  const runBatch = async (batch: HostBatch) => {
+  /** Hosts that will not be tried, published at once with the reason (one record's). */
+  const publishSkipped = async (
+    hosts: QueuedHost[],
+    code: Suspension['code'] | 'INTERNAL_ERROR' | 'APPLIANCE_UNAVAILABLE',
+    cause: string,
+  ) => {
+    if (hosts.length === 0) return;
+    const plan = plans[hosts[0]!.authRecordId]!;
+    tally(
+      await controlPlane.publishSkipped({
+        scanId: input.scanId,
+        technology: plan.technology,
+        hosts: hosts.map((h) => ({ ip: h.ip, code, cause, authRecordId: h.authRecordId, login: plan.username })),
+      }),
+    );
+  };
+
+  const runBatch = async (batch: HostBatch, recordId: string) => {
     const ips = batch.hosts.map((h) => h.ip);
-    const child = await startChild(hostBatchWorkflow, {
-      workflowId: batchWorkflowId(input.scanId, batch.technology, ips),
-      args: [{ batch, applianceId: input.applianceId, profile: input.profile }],
-      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-      cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
-      typedSearchAttributes: [
-        { key: ScanIdAttr, value: input.scanId },
-        { key: TargetIpsAttr, value: ips },
-        { key: ApplianceIdAttr, value: input.applianceId },
-        { key: ScanStatusAttr, value: 'RUNNING' },
-      ],
-    });
-    const outcome: BatchOutcome = await child.result();
-    for (const category of REPORT_CATEGORIES) counts[category] += outcome[category];
+    const plan = plans[recordId]!;
+    breaker.handedOut(recordId, ips.length);
+    runningHosts += ips.length;
+    try {
+      const child = await startChild(hostBatchWorkflow, {
+        workflowId: batchWorkflowId(input.scanId, batch.technology, ips),
+        args: [{ batch, applianceId: input.applianceId, profile: input.profile }],
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+        typedSearchAttributes: [
+          { key: ScanIdAttr, value: input.scanId },
+          { key: TargetIpsAttr, value: ips },
+          { key: ApplianceIdAttr, value: input.applianceId },
+          { key: ScanStatusAttr, value: 'RUNNING' },
+        ],
+      });
+      const outcome: BatchOutcome = await child.result();
+      for (const category of REPORT_CATEGORIES) counts[category] += outcome.counts[category];
+      breaker.reported(recordId, plan.vaultId, ips.length, outcome.logins);
+      if (outcome.applianceUnavailable) applianceUnavailable = true;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      breaker.reported(recordId, plan.vaultId, ips.length, { loggedIn: 0, failedLogins: 0, vaultLoginFailures: 0 });
+      // A batch workflow that failed outright still answers for each of its hosts, so the
+      // report has a row for every host the counts include.
+      const message = err instanceof Error ? err.message : String(err);
+      await CancellationScope.nonCancellable(() =>
+        publishSkipped(batch.hosts, 'INTERNAL_ERROR', `the batch that scanned this host failed: ${message}`),
+      );
+    } finally {
+      runningHosts -= ips.length;
+      batchesEnded++;
+    }
+  };
+
+  /** Suspended records' queued hosts are published as such; the next batch the window allows. */
+  const nextBatch = async (): Promise<{ batch: HostBatch; recordId: string } | undefined> => {
+    for (const [recordId, queue] of queues) {
+      if (queue.length === 0) continue;
+      const plan = plans[recordId]!;
+      if (applianceUnavailable) {
+        const cause = `not tried: no worker of appliance ${input.applianceId} took this scan's work in time`;
+        await publishSkipped(queue.splice(0), 'APPLIANCE_UNAVAILABLE', cause);
+        continue;
+      }
+      const suspension = breaker.suspension(recordId, plan.vaultId);
+      if (suspension) {
+        await publishSkipped(queue.splice(0), suspension.code, suspension.message);
+        continue;
+      }
+      const size = Math.min(
+        queue.length,
+        hostsPerBatch,
+        breaker.allowance(recordId, plan.vaultId),
+        inFlightLimit - runningHosts,
+      );
+      if (size <= 0) continue;
+      return {
+        recordId,
+        batch: {
+          scanId: input.scanId,
+          technology: plan.technology,
+          hosts: queue.splice(0, size),
+          plans: { [recordId]: plan },
+        },
+      };
+    }
+    return undefined;
   };
 
   let startedThisRun = 0;
   let pagesThisRun = 0;
   const roomInThisRun = () =>
     startedThisRun < batchesPerRun && pagesThisRun < pagesPerRun && !workflowInfo().continueAsNewSuggested;
+
+  /** Reads the next page: uncovered hosts are published, covered ones queued by record. */
+  const readPage = async (): Promise<boolean> => {
+    pagesThisRun++;
+    const technologies = input.profile.technologies;
+    const page = await controlPlane.resolveTargets({
+      scanId: input.scanId,
+      offset: cursor,
+      limit: Math.min(pageSize, (batchesPerRun - startedThisRun) * hostsPerBatch),
+      technologies,
+    });
+    if (page.hosts.length === 0) return false;
+    cursor += page.hosts.length;
+    Object.assign(plans, page.plans);
+    const uncovered = page.hosts.filter((h) => h.authRecordId === null);
+    if (uncovered.length > 0) {
+      const code = technologies.length === 0 ? 'TECHNOLOGY_DISABLED' : 'NO_AUTH_RECORD';
+      tally(
+        await controlPlane.publishSkipped({
+          scanId: input.scanId,
+          technology: technologies[0] ?? 'unix',
+          hosts: uncovered.map((h) => ({ ip: h.ip, code })),
+        }),
+      );
+    }
+    for (const { ip, authRecordId } of page.hosts) {
+      if (authRecordId === null) continue;
+      const queue = queues.get(authRecordId) ?? [];
+      queue.push({ ip, authRecordId });
+      queues.set(authRecordId, queue);
+    }
+    return true;
+  };
+
   try {
     await hostScope.run(async () => {
-      while (cursor < input.totalHosts && roomInThisRun()) {
-        pagesThisRun++;
-        const technologies = input.profile.technologies;
-        const page = await controlPlane.resolveTargets({
-          scanId: input.scanId,
-          offset: cursor,
-          limit: Math.min(pageSize, (batchesPerRun - startedThisRun) * hostsPerBatch),
-          technologies,
-        });
-        if (page.hosts.length === 0) break;
-        cursor += page.hosts.length;
-
-        const uncovered = page.hosts.filter((h) => h.authRecordId === null);
-        if (uncovered.length > 0) {
-          const code = technologies.length === 0 ? 'TECHNOLOGY_DISABLED' : 'NO_AUTH_RECORD';
-          const published = await controlPlane.publishNotAttempted({
-            scanId: input.scanId,
-            hosts: uncovered.map((h) => ({ ip: h.ip, code })),
-            technology: technologies[0] ?? 'unix',
-          });
-          for (const [category, n] of Object.entries(published)) counts[category as ReportCategory] += n ?? 0;
-        }
-        for (const batch of batchesOf(input.scanId, page, hostsPerBatch)) {
-          const size = batch.hosts.length;
-          await condition(() => runningHosts + size <= inFlightLimit);
-          runningHosts += size;
-          const task: Promise<void> = runBatch(batch)
-            .catch((err: unknown) => {
-              // A batch workflow that failed outright (not cancelled) still counts, as FAILED.
-              if (!isCancellation(err)) counts.FAILED += size;
-            })
-            .finally(() => {
-              runningHosts -= size;
-              running.delete(task);
-            });
+      for (;;) {
+        const next = roomInThisRun() ? await nextBatch() : undefined;
+        if (next) {
+          const task: Promise<void> = runBatch(next.batch, next.recordId).finally(() => running.delete(task));
           running.add(task);
           startedThisRun++;
+          continue;
         }
+        // Nothing to hand out now: read on while the queue is short, else wait for a batch.
+        if (roomInThisRun() && cursor < input.totalHosts && queuedHosts() < pageSize) {
+          if (await readPage()) continue;
+        }
+        if (running.size === 0) break;
+        const seen = batchesEnded;
+        await condition(() => batchesEnded !== seen);
       }
-      await Promise.all(running);
     });
   } catch (err) {
     if (!isCancellation(err)) throw err;
+    // Cancelled from anywhere (our signal, the Web UI, a parent): the scan ends CANCELED.
+    cancelRequested = true;
   }
   // Children finish their own cleanup (purge) before we record the end.
   await Promise.allSettled(running);
 
-  if (!cancelRequested && cursor < input.totalHosts) {
+  const moreToDo = cursor < input.totalHosts || queuedHosts() > 0;
+  if (!cancelRequested && moreToDo) {
     await condition(allHandlersFinished);
-    return continueAsNew<typeof scanWorkflow>({ ...input, cursor, counts });
+    const queued = [...queues.values()].flat();
+    const queuedPlans = Object.fromEntries(
+      [...new Set(queued.map((h) => h.authRecordId))].map((id) => [id, plans[id]!]),
+    );
+    return continueAsNew<typeof scanWorkflow>({
+      ...input,
+      cursor,
+      counts,
+      queued: { hosts: queued, plans: queuedPlans },
+      breaker: breaker.snapshot(),
+    });
   }
   const status = cancelRequested ? 'CANCELED' : 'FINISHED';
   endStatus = status;
-  await controlPlane.finishScan({ scanId: input.scanId, status, counts });
+  await CancellationScope.nonCancellable(() => controlPlane.finishScan({ scanId: input.scanId, status, counts }));
   upsertSearchAttributes([{ key: ScanStatusAttr, value: status }]);
   return { scanId: input.scanId, status, totalHosts: input.totalHosts, counts };
 }

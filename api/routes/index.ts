@@ -210,6 +210,7 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
       maxParallelHosts: r.maxParallelHosts,
       timeouts: r.timeouts,
       retry: r.retry,
+      maxFailedLogins: r.maxFailedLogins,
       isDefault: r.isDefault,
       ...stamps(r),
     }),

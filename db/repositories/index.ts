@@ -22,6 +22,7 @@ export {
   type ReportHost,
   type ResultFilter,
   type ResultView,
+  type SkippedHost,
 } from './results.js';
 export { type Page } from './shared.js';
 export {

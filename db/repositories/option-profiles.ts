@@ -29,6 +29,7 @@ export function profileSettings(row: OptionProfile): ProfileSettings {
     maxParallelHosts: row.maxParallelHosts,
     timeouts: row.timeouts,
     retry: row.retry,
+    maxFailedLogins: row.maxFailedLogins,
   };
 }
 

@@ -13,6 +13,26 @@ import { storableValue } from '../../domain/text.js';
 import { scanRepo } from './scans.js';
 import { firstOrNotFound, isUuid, pageOf, parseTargetField, requireId, requireReference, type Page } from './shared.js';
 
+export interface SkippedHost {
+  ip: string;
+  code: ErrorCode;
+  /** What the report says; the code's summary when absent. */
+  cause?: string;
+  authRecordId?: string;
+  login?: string;
+}
+
+/**
+ * The ones of these authentication record ids that still exist: a record deleted while a scan
+ * ran leaves its hosts' results without a record rather than failing to publish them.
+ */
+async function existingRecordIds(db: Database, ids: string[]): Promise<Set<string>> {
+  const wanted = [...new Set(ids.filter(isUuid))];
+  if (wanted.length === 0) return new Set();
+  const rows = await db.select({ id: authRecords.id }).from(authRecords).where(inArray(authRecords.id, wanted));
+  return new Set(rows.map((r) => r.id));
+}
+
 export interface PackageRow {
   name: string;
   version: string;
@@ -228,36 +248,54 @@ export const resultRepo = {
     for (const input of inputs) checkResult(input);
     if (inputs.length === 0) return { resultIds: [] };
     return withDbErrors({ operation: 'write' }, () =>
-      db.transaction(async (tx) => ({ resultIds: await writeResults(tx, inputs) })),
+      db.transaction(async (tx) => {
+        const known = await existingRecordIds(
+          tx,
+          inputs.flatMap((i) => (i.authRecordId ? [i.authRecordId] : [])),
+        );
+        const rows = inputs.map((i) =>
+          i.authRecordId && !known.has(i.authRecordId) ? { ...i, authRecordId: null } : i,
+        );
+        return { resultIds: await writeResults(tx, rows) };
+      }),
     );
   },
 
   /**
-   * Many NOT_ATTEMPTED hosts at once (no record covers them, or the profile disables the
-   * technology). A host that already has a result keeps it. Returns how many were new.
+   * Hosts that were not tried, each with the code that says why (no record covers it, the
+   * technology is off, its credential was suspended, its batch failed), many at once. A host
+   * that already has a result keeps it. Returns how many were new, per category.
    */
-  async publishNotAttempted(
+  async publishSkipped(
     db: Database,
     scanId: string,
-    hosts: { ip: string; code: ErrorCode }[],
     technology: string,
-  ): Promise<number> {
+    hosts: SkippedHost[],
+  ): Promise<Partial<Record<ReportCategory, number>>> {
     requireReference('scanId', 'scan', scanId);
-    if (hosts.length === 0) return 0;
+    if (hosts.length === 0) return {};
     const finishedAt = new Date();
-    const rows = hosts.map((h) => ({
+    const known = await existingRecordIds(
+      db,
+      hosts.flatMap((h) => (h.authRecordId ? [h.authRecordId] : [])),
+    );
+    const rows = storableValue(hosts).map((h) => ({
       scanId,
       technology,
       ...hostIp(h.ip),
-      category: 'NOT_ATTEMPTED' as const,
+      category: describeCode(h.code).category,
       errorCode: h.code,
-      cause: describeCode(h.code).summary,
+      cause: h.cause ?? describeCode(h.code).summary,
+      login: h.login ?? null,
+      authRecordId: h.authRecordId && known.has(h.authRecordId) ? h.authRecordId : null,
       finishedAt,
     }));
     const inserted = await withDbErrors({ operation: 'write' }, () =>
-      db.insert(hostResults).values(rows).onConflictDoNothing().returning({ id: hostResults.id }),
+      db.insert(hostResults).values(rows).onConflictDoNothing().returning({ category: hostResults.category }),
     );
-    return inserted.length;
+    const counts: Partial<Record<ReportCategory, number>> = {};
+    for (const { category } of inserted) counts[category] = (counts[category] ?? 0) + 1;
+    return counts;
   },
 
   async countByCategory(db: Database, scanId: string): Promise<Record<ReportCategory, number>> {
