@@ -270,11 +270,13 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
 
     async finishScan(input: {
       scanId: string;
-      status: 'FINISHED' | 'CANCELED';
+      status: 'FINISHED' | 'CANCELED' | 'FAILED';
       counts: Record<ReportCategory, number>;
+      /** Why, when it did not simply finish. */
+      reason?: string;
     }): Promise<void> {
       mustBeLocal();
-      await scanRepo.finish(db, input.scanId, input.status, input.counts);
+      await scanRepo.finish(db, input.scanId, input.status, input.counts, input.reason);
     },
   };
 }

@@ -184,6 +184,9 @@ export const Scan = Type.Object({
   title: Type.String(),
   targets: Type.String(),
   status: Type.String(),
+  statusReason: Type.Union([Type.String(), Type.Null()], {
+    description: 'Why the scan ended as it did, when it did not simply finish',
+  }),
   hostCount: Type.Integer(),
   optionProfileId: Id,
   applianceId: Id,

@@ -472,4 +472,69 @@ describe('scanWorkflow', () => {
     );
     expect(rows).toEqual([{ error_code: 'APPLIANCE_UNAVAILABLE', category: 'NOT_ATTEMPTED' }]);
   });
+
+  it("keeps the scan's row with its workflow whatever ends it: a cancel or a terminate from the Web UI", async () => {
+    const appliance = await applianceRepo.ensure(env.database.db, 'wf-ended-elsewhere');
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const slow: AuthTechnology = {
+      name: 'unix',
+      defaultPort: 22,
+      async connect(_endpoint, _credentials, options) {
+        // Busy until the test is over, or until the work is cancelled.
+        await Promise.race([held, new Promise((resolve) => options.signal?.addEventListener('abort', resolve))]);
+        throw new ScanError('TARGET_TIMEOUT', 'stopped');
+      },
+    };
+    await env.startSimulatedAppliance(appliance.id, { vaults: () => instantVault, technologies: () => slow });
+    await env.api('POST', '/assets', { name: 'ended range', value: '192.0.2.128/29' });
+    const vault = await env.api('POST', '/vaults', {
+      name: 'simulated-ended',
+      type: 'hashicorp',
+      config: { url: 'https://127.0.0.1:1', authMethod: 'token' },
+      access: { token: 'sim' },
+    });
+    await env.api('POST', '/auth-records', {
+      name: 'ended hosts',
+      technology: 'unix',
+      targets: '192.0.2.128/29',
+      username: 'scanner',
+      vaultId: vault.body.id,
+      locator: { path: 'x' },
+      fields: { password: 'password' },
+    });
+    const row = async (id: string) =>
+      (await env.database.query(`select status, status_reason from scans where id = '${id}'`))[0]!;
+    const launch = async (title: string) => {
+      const res = await env.api('POST', '/scans', {
+        title,
+        targets: '192.0.2.128/29',
+        applianceId: appliance.id,
+      });
+      expect(res.status, res.text).toBe(202);
+      await expect.poll(async () => (await row(res.body.id)).status, { timeout: 10_000 }).toBe('RUNNING');
+      return res.body.id as string;
+    };
+    try {
+      // Cancelled in the Web UI (a cancellation request, not our signal): the workflow ends it.
+      const cancelled = await launch('cancelled from the web ui');
+      await env.client.workflow.getHandle(`scan-${cancelled}`).cancel();
+      await expect.poll(() => row(cancelled), { timeout: 20_000 }).toMatchObject({ status: 'CANCELED' });
+
+      // Terminated in the Web UI: no workflow code runs; the reconciler ends the row, with why.
+      const terminated = await launch('terminated from the web ui');
+      await env.client.workflow.getHandle(`scan-${terminated}`).terminate('an operator pressed Terminate');
+      await expect
+        .poll(() => row(terminated), { timeout: 20_000 })
+        .toEqual({
+          status: 'FAILED',
+          status_reason: 'its workflow was terminated in Temporal (the Web UI or the CLI)',
+        });
+      const scan = (await env.api('GET', `/scans/${terminated}`)).body;
+      const reportRows = (await env.api('GET', `/scans/${terminated}/authentication-report`)).body.hosts.length;
+      expect(scan.progress.doneHosts).toBe(reportRows);
+    } finally {
+      release();
+    }
+  }, 90_000);
 });

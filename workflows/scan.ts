@@ -272,7 +272,15 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
       }
     });
   } catch (err) {
-    if (!isCancellation(err)) throw err;
+    if (!isCancellation(err)) {
+      // Whatever broke, the scan's row says so before the workflow fails.
+      await Promise.allSettled(running);
+      const reason = `the scan's workflow failed: ${err instanceof Error ? err.message : String(err)}`;
+      await CancellationScope.nonCancellable(() =>
+        controlPlane.finishScan({ scanId: input.scanId, status: 'FAILED', counts, reason }),
+      );
+      throw err;
+    }
     // Cancelled from anywhere (our signal, the Web UI, a parent): the scan ends CANCELED.
     cancelRequested = true;
   }

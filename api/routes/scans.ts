@@ -46,6 +46,7 @@ export async function scanRoutes(parent: FastifyInstance, { db, temporal }: ApiD
       title: scan.title,
       targets: scan.targets,
       status: scan.status,
+      statusReason: scan.statusReason,
       hostCount: scan.hostCount,
       optionProfileId: scan.optionProfileId,
       applianceId: scan.applianceId,

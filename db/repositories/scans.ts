@@ -4,6 +4,7 @@ import type { Database } from '../client.js';
 import { scans, type ScanStatus } from '../schema.js';
 import { withDbErrors } from '../translate-errors.js';
 import { countHosts, parseScanTargets, type IpRange } from '../../domain/targets.js';
+import { storableText } from '../../domain/text.js';
 import {
   deleteById,
   firstOrNotFound,
@@ -89,13 +90,29 @@ export const scanRepo = {
     id: string,
     status: Exclude<ScanStatus, 'QUEUED' | 'RUNNING'>,
     summary?: Record<string, number>,
+    reason?: string,
   ): Promise<Scan> {
     requireId(ENTITY, id);
     await db
       .update(scans)
-      .set({ status, finishedAt: new Date(), ...(summary && { summary }) })
+      .set({
+        status,
+        finishedAt: new Date(),
+        ...(summary && { summary }),
+        ...(reason !== undefined && { statusReason: storableText(reason).slice(0, 2000) }),
+      })
       .where(and(eq(scans.id, id), inArray(scans.status, OPEN_STATUSES)));
     return scanRepo.get(db, id);
+  },
+
+  /** Scans not yet ended, oldest first (for reconciling them with their workflows). */
+  async listOpen(db: Database, limit = 500): Promise<Scan[]> {
+    return db
+      .select()
+      .from(scans)
+      .where(inArray(scans.status, OPEN_STATUSES))
+      .orderBy(asc(scans.createdAt))
+      .limit(limit);
   },
 
   /** Replaces the summary (e.g. progress counts while the scan runs). */

@@ -15,6 +15,7 @@ import { EncryptionCodec } from '../../workers/temporal/encryption-codec.js';
 import { connectClient, connectWorkerConnection } from '../../workers/temporal/connection.js';
 import { startTemporalDevServer, type TemporalDevServer } from '../../workers/embedded/temporal-dev-server.js';
 import { createControlPlaneWorker, workflowsPath } from '../../workers/control-plane/create-worker.js';
+import { startScanReconciler } from '../../workers/control-plane/scan-reconciler.js';
 import { createControlPlaneActivities } from '../../activities/control-plane.js';
 import { openDatabase, type OpenedDatabase } from '../../db/client.js';
 import { SecretBox } from '../../db/crypto.js';
@@ -100,6 +101,9 @@ export async function startScanEnvironment(options: ScanEnvironmentOptions = {})
   stops.push(() => database.close());
   const client = await connectClient(settings);
   stops.push(() => client.connection.close());
+  // As the control plane runs it, but looking often: a test need not wait 30 s.
+  const reconciler = startScanReconciler({ db: database.db, client, logger, intervalMs: 500 });
+  stops.push(() => reconciler.stop());
 
   const connection = await connectWorkerConnection(settings);
   const workflowBundle = await bundleWorkflowCode({

@@ -10,6 +10,7 @@ import {
   temporalSettingsFromEnv,
 } from '../temporal/connection.js';
 import { createControlPlaneWorker } from './create-worker.js';
+import { startScanReconciler } from './scan-reconciler.js';
 import { createControlPlaneActivities } from '../../activities/control-plane.js';
 import { openDatabase } from '../../db/client.js';
 import { loadKeyring, SecretBox } from '../../db/crypto.js';
@@ -24,7 +25,7 @@ async function run(): Promise<void> {
   const database = await openDatabase({ url });
   const client = await connectClient(settings);
   await ensureSearchAttributes(client, settings.namespace);
-  await client.connection.close();
+  const reconciler = startScanReconciler({ db: database.db, client, logger });
   const connection = await connectWorkerConnection(settings);
   const worker = await createControlPlaneWorker({
     connection,
@@ -36,6 +37,8 @@ async function run(): Promise<void> {
   try {
     await worker.run();
   } finally {
+    await reconciler.stop();
+    await client.connection.close();
     await connection.close();
     await database.close();
   }

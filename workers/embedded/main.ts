@@ -19,6 +19,7 @@ import {
 import { TEMPORAL_TRANSPORT_VARIABLES } from '../temporal/tls-settings.js';
 import { startTemporalDevServer, type TemporalDevServer } from './temporal-dev-server.js';
 import { createControlPlaneWorker } from '../control-plane/create-worker.js';
+import { startScanReconciler } from '../control-plane/scan-reconciler.js';
 import { createControlPlaneActivities } from '../../activities/control-plane.js';
 import { openDatabase } from '../../db/client.js';
 import { SecretBox } from '../../db/crypto.js';
@@ -128,6 +129,8 @@ async function main(): Promise<void> {
     const client = await connectClient(settings);
     stops.push(() => client.connection.close());
     await ensureSearchAttributes(client, namespace);
+    const reconciler = startScanReconciler({ db: database.db, client, logger });
+    stops.push(() => reconciler.stop());
 
     const connection = await connectWorkerConnection(settings);
     const worker = await createControlPlaneWorker({
