@@ -523,6 +523,15 @@ describe('scanWorkflow', () => {
 
       // Terminated in the Web UI: no workflow code runs; the reconciler ends the row, with why.
       const terminated = await launch('terminated from the web ui');
+      // While it runs, the record it scans with cannot be deleted from under it.
+      const recordId = (await env.api('GET', '/auth-records')).body.find(
+        (r: { name: string }) => r.name === 'ended hosts',
+      ).id;
+      const busy = await env.api('DELETE', `/auth-records/${recordId}`);
+      expect([busy.status, busy.body.message]).toEqual([
+        409,
+        expect.stringMatching(new RegExp(`scan "terminated from the web ui" \\(${terminated}\\), which is running`)),
+      ]);
       await env.client.workflow.getHandle(`scan-${terminated}`).terminate('an operator pressed Terminate');
       await expect
         .poll(() => row(terminated), { timeout: 20_000 })
@@ -533,6 +542,8 @@ describe('scanWorkflow', () => {
       const scan = (await env.api('GET', `/scans/${terminated}`)).body;
       const reportRows = (await env.api('GET', `/scans/${terminated}/authentication-report`)).body.hosts.length;
       expect(scan.progress.doneHosts).toBe(reportRows);
+      // Ended, it no longer holds the record.
+      expect((await env.api('DELETE', `/auth-records/${recordId}`)).status).toBe(204);
     } finally {
       release();
     }

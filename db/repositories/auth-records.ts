@@ -2,8 +2,8 @@
 // secret lives. The record names vault fields; it never holds a secret value.
 import { and, asc, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { Database, Transaction } from '../client.js';
-import { ConflictError, InvalidValueError } from '../errors.js';
-import { authRecords, type CredentialFieldNames } from '../schema.js';
+import { ConflictError, InUseError, InvalidValueError } from '../errors.js';
+import { authRecords, scans, type CredentialFieldNames } from '../schema.js';
 import { withDbErrors } from '../translate-errors.js';
 import { TECHNOLOGIES } from '../../domain/categories.js';
 import { formatRange, overlappingRanges, parseTargets, type IpRange } from '../../domain/targets.js';
@@ -120,7 +120,24 @@ export const authRecordRepo = {
     return firstOrNotFound(rows, ENTITY, id);
   },
 
-  remove(db: Database, id: string): Promise<void> {
+  /**
+   * Refused (409, naming the scan) while a queued or running scan has targets the record covers:
+   * a record stays while a scan may still need it. (Results outlive their record once it goes.)
+   */
+  async remove(db: Database, id: string): Promise<void> {
+    requireId(ENTITY, id);
+    const [record] = await db.select().from(authRecords).where(eq(authRecords.id, id));
+    if (record) {
+      const open = await db
+        .select({ id: scans.id, title: scans.title, ranges: scans.ranges })
+        .from(scans)
+        .where(inArray(scans.status, ['QUEUED', 'RUNNING']));
+      const using = open.find((scan) => overlappingRanges(scan.ranges, record.ranges).length > 0);
+      if (using)
+        throw new InUseError(
+          `the authentication record covers targets of scan "${using.title}" (${using.id}), which is running: delete it once the scan has ended, or cancel the scan`,
+        );
+    }
     return deleteById(db, authRecords, ENTITY, id);
   },
 
