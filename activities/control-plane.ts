@@ -79,6 +79,9 @@ function mustBeLocal(): void {
   }
 }
 
+/** Temporal refuses payloads over 2 MB: a batch's grants stay well under it, with room for the rest. */
+const MAX_GRANT_BYTES = 1_500_000;
+
 export interface ControlPlaneDeps {
   db: Database;
   box: SecretBox;
@@ -239,6 +242,7 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
         usable.map((h) => ({ ip: h.ip, port: records.get(h.authRecordId)!.port })),
       );
       const grants: SealedGrant[] = [];
+      let grantBytes = 0;
       for (const [vaultId, hosts] of groupBy(usable, (h) => records.get(h.authRecordId)!.vaultId)) {
         const vault = await vaultRepo.loadWithAccess(db, box, vaultId);
         const used = [...new Set(hosts.map((h) => h.authRecordId))].map((id) => records.get(id)!);
@@ -263,7 +267,17 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
           notAfter: new Date(Date.now() + input.validForMs).toISOString(),
         };
         const use = { applianceId: appliance.id, scanId: scan.id, workflowId, runId };
-        grants.push(await sealGrant(grant, parsePublicKey(appliance.publicKey), use));
+        const sealedGrant = await sealGrant(grant, parsePublicKey(appliance.publicKey), use);
+        // Sizes are bounded where records are entered; should a grant still not fit a Temporal
+        // payload (this answer, then the fetch's input), its hosts fail saying so, not stall.
+        const bytes = JSON.stringify(sealedGrant).length;
+        if (grantBytes + bytes > MAX_GRANT_BYTES) {
+          const why = `the vault grant for these hosts takes ${bytes} bytes, more than one batch may carry through Temporal (${MAX_GRANT_BYTES}): make the records' locators or the vault's settings smaller`;
+          refuse(hosts, new ScanError('CONFIG_INVALID', why));
+          continue;
+        }
+        grantBytes += bytes;
+        grants.push(sealedGrant);
       }
       return { grants, failed };
     },

@@ -3,7 +3,7 @@
 // run in batches with per-host attempts and per-host search attributes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startScanEnvironment, type ScanEnvironment } from './harness/scan-env.js';
-import { applianceRepo, profileRepo, profileSettings, scanRepo } from '../db/repositories/index.js';
+import { applianceRepo, authRecordRepo, profileRepo, profileSettings, scanRepo } from '../db/repositories/index.js';
 import { CONTROL_PLANE_QUEUE } from '../workflows/activity-stubs.js';
 import type { ScanInput, scanWorkflow } from '../workflows/scan.js';
 import { progressQuery } from '../workflows/messages.js';
@@ -548,4 +548,39 @@ describe('scanWorkflow', () => {
       release();
     }
   }, 90_000);
+
+  it('fails the hosts of a batch too large for Temporal, with the reason, instead of stalling', async () => {
+    const appliance = await applianceRepo.ensure(env.database.db, 'wf-oversized');
+    await env.startSimulatedAppliance(appliance.id, {
+      vaults: () => instantVault,
+      technologies: () => instantTechnology(),
+    });
+    await env.api('POST', '/assets', { name: 'oversized range', value: '192.0.2.160/30' });
+    const vault = await env.api('POST', '/vaults', {
+      name: 'simulated-oversized',
+      type: 'hashicorp',
+      config: { url: 'https://127.0.0.1:1', authMethod: 'token' },
+      access: { token: 'sim' },
+    });
+    // Past the API's own size limits (the database takes it): as an older record might be.
+    await authRecordRepo.create(env.database.db, {
+      name: 'oversized locator',
+      technology: 'unix',
+      targets: '192.0.2.160/30',
+      username: 'scanner',
+      port: 22,
+      vaultId: vault.body.id,
+      locator: { path: 'x', padding: 'p'.repeat(1_600_000) },
+      fields: { password: 'password' },
+    });
+    const { scan, summary } = await runScan('192.0.2.160/30', ['unix'], {}, { applianceName: 'wf-oversized' });
+    expect(summary).toMatchObject({ status: 'FINISHED', counts: { FAILED: 4 } });
+    const rows = await env.database.query(`select error_code, cause from host_results where scan_id = '${scan.id}'`);
+    expect(rows).toHaveLength(4);
+    for (const row of rows)
+      expect(row).toEqual({
+        error_code: 'CONFIG_INVALID',
+        cause: expect.stringMatching(/more than one batch may carry through Temporal/),
+      });
+  });
 });

@@ -37,9 +37,6 @@ export interface HostBatchInput {
 
 type BatchHost = HostBatch['hosts'][number];
 
-/** Temporal refuses payloads over 2 MB; the grants travel with a little else in one input. */
-const MAX_GRANT_BYTES = 1_500_000;
-
 const failed = (ip: string, failure: HostFailure): HostScanResult => ({ ip, ok: false, failure });
 
 /** What one attempt learnt, beyond each host's result: for the audit trail and the report. */
@@ -86,15 +83,6 @@ async function attemptOnce(
   for (const { ip, failure } of sealed.failed) results.set(ip, failed(ip, failure));
   const sealedHosts = hosts.filter((h) => !results.has(h.ip));
   if (sealedHosts.length === 0) return results;
-  // Sizes are bounded where records are entered; should a batch's grants still pass Temporal's
-  // payload limit, its hosts fail with the reason rather than the batch stalling on it.
-  const grantBytes = JSON.stringify(sealed.grants).length;
-  if (grantBytes > MAX_GRANT_BYTES) {
-    const message = `the vault grants of this batch take ${grantBytes} bytes, more than a Temporal payload may (${MAX_GRANT_BYTES}): make the authentication records' locators or the vault's settings smaller`;
-    for (const h of sealedHosts)
-      results.set(h.ip, failed(h.ip, { code: 'CONFIG_INVALID', vendorCode: null, httpStatus: null, message }));
-    return results;
-  }
 
   let fetched;
   try {
