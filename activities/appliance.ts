@@ -322,6 +322,11 @@ export function createApplianceActivities(deps: ApplianceDeps) {
       );
     },
 
+    /** Answers at once: a worker of this appliance is here (see applianceProbeWorkflow). */
+    async ping(): Promise<{ queue: string }> {
+      return { queue: deps.ownQueue };
+    },
+
     /** Zero-fills and forgets the batch's secrets and closes their sessions. */
     async purgeSecrets(input: { handles: string[] }): Promise<{ purged: number }> {
       const purged = await Promise.all(input.handles.map((h) => deps.store.purge(h)));

@@ -1,16 +1,31 @@
-// Whether any worker of an appliance is polling its shared queue right now, so an operator
-// launching a scan learns at once that its hosts would wait for an appliance that is offline.
+// Whether a worker of an appliance is there right now, so an operator launching a scan learns
+// at once that its hosts would wait for an appliance that is offline.
+import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import protos from '@temporalio/proto';
-import { applianceQueue } from '../workflows/activity-stubs.js';
+import { applianceQueue, CONTROL_PLANE_QUEUE } from '../workflows/activity-stubs.js';
+import type { applianceProbeWorkflow } from '../workflows/appliance-probe.js';
 
 const { temporal } = protos;
 
-export async function applianceIsPolling(client: Client, applianceId: string): Promise<boolean> {
+/** How long a live worker has to answer the probe. */
+const PROBE_WAIT_MS = 3_000;
+
+/**
+ * No poller listed: no worker. Pollers listed: Temporal keeps a dead one for minutes, so a
+ * task on the appliance's queue asks whether one is really there (a few seconds at most).
+ */
+export async function applianceIsAlive(client: Client, applianceId: string): Promise<boolean> {
   const answer = await client.workflowService.describeTaskQueue({
     namespace: client.options.namespace,
     taskQueue: { name: applianceQueue(applianceId) },
     taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
   });
-  return (answer.pollers ?? []).length > 0;
+  if ((answer.pollers ?? []).length === 0) return false;
+  return client.workflow.execute<typeof applianceProbeWorkflow>('applianceProbeWorkflow', {
+    taskQueue: CONTROL_PLANE_QUEUE,
+    workflowId: `appliance-probe-${applianceId}-${randomUUID()}`,
+    args: [{ applianceId, waitMs: PROBE_WAIT_MS }],
+    workflowExecutionTimeout: PROBE_WAIT_MS + 10_000,
+  });
 }

@@ -194,7 +194,7 @@ describe('scans', () => {
     const launched = await env.api('POST', '/scans', { title: 'no records', targets: '10.2.0.10-10.2.0.12' });
     expect(launched.status, launched.text).toBe(202);
     // No appliance worker runs in this suite: the operator is told at once.
-    expect(launched.body.warnings).toEqual([expect.stringMatching(/has no worker polling its queue/)]);
+    expect(launched.body.warnings).toEqual([expect.stringMatching(/has no worker running/)]);
     const id = launched.body.id as string;
     let scan = launched.body;
     for (let i = 0; i < 100 && scan.status !== 'FINISHED'; i++) {

@@ -583,4 +583,37 @@ describe('scanWorkflow', () => {
         cause: expect.stringMatching(/more than one batch may carry through Temporal/),
       });
   });
+
+  it('warns at launch about an appliance whose only worker stopped a moment ago, though Temporal still lists it', async () => {
+    const appliance = await applianceRepo.ensure(env.database.db, 'wf-just-died');
+    const workers = await env.startSimulatedAppliance(appliance.id, {
+      vaults: () => instantVault,
+      technologies: () => instantTechnology(),
+    });
+    await env.api('POST', '/assets', { name: 'just died range', value: '192.0.2.200/30' });
+    const profile = await env.api('POST', '/option-profiles', {
+      name: 'quick to give up',
+      technologies: ['unix'],
+      maxParallelHosts: 2,
+      timeouts: { connectMs: 1000, commandMs: 1000, vaultMs: 1000, applianceUnavailableMs: 1000 },
+      retry: { maxAttempts: 1, initialIntervalMs: 10, maxIntervalMs: 10 },
+    });
+    const launch = () =>
+      env.api('POST', '/scans', {
+        title: 'x',
+        targets: '192.0.2.200',
+        optionProfileId: profile.body.id,
+        applianceId: appliance.id,
+      });
+    expect((await launch()).body.warnings).toEqual([]);
+    workers.shutdown();
+    await expect.poll(() => workers.isRunning(), { timeout: 10_000 }).toBe(false);
+    const pollers = await env.client.workflowService.describeTaskQueue({
+      namespace: 'default',
+      taskQueue: { name: `appliance.${appliance.id}` },
+      taskQueueType: 2, // activity
+    });
+    expect(pollers.pollers?.length).toBeGreaterThan(0); // still listed: the list alone would say "online"
+    expect((await launch()).body.warnings).toEqual([expect.stringMatching(/has no worker running/)]);
+  });
 });

@@ -1,3 +1,4 @@
 // The workflows the control-plane worker registers.
 export { scanWorkflow } from './scan.js';
 export { hostBatchWorkflow } from './host-batch.js';
+export { applianceProbeWorkflow } from './appliance-probe.js';

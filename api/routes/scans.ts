@@ -28,7 +28,7 @@ import { withAudit } from '../plugins/audit.js';
 import { IdParams, Page, Scan, ScanBody } from '../schemas.js';
 import type { ApiDeps } from './index.js';
 import { toCsv } from '../csv.js';
-import { applianceIsPolling } from '../appliance-status.js';
+import { applianceIsAlive } from '../appliance-status.js';
 import { createSharedLoader } from '../shared-loader.js';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -150,9 +150,9 @@ export async function scanRoutes(parent: FastifyInstance, { db, temporal }: ApiD
         202,
       );
       const warnings: string[] = [];
-      if (!(await applianceIsPolling(temporal, appliance.id).catch(() => true))) {
+      if (!(await applianceIsAlive(temporal, appliance.id).catch(() => true))) {
         warnings.push(
-          `appliance "${appliance.name}" has no worker polling its queue: its hosts wait until one starts (workers/appliance/main.ts with VAULTSCAN_APPLIANCE_ID=${appliance.id})`,
+          `appliance "${appliance.name}" has no worker running: its hosts are NOT_ATTEMPTED (APPLIANCE_UNAVAILABLE) unless one starts within the option profile's applianceUnavailableMs (workers/appliance/main.ts with VAULTSCAN_APPLIANCE_ID=${appliance.id})`,
         );
       }
       return reply.code(202).send({ ...(await view({ ...scan, workflowId })), warnings });

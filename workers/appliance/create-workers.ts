@@ -35,6 +35,8 @@ export interface ApplianceWorkers {
   store: SecretStore;
   run(): Promise<void>;
   shutdown(): void;
+  /** Whether any of the two workers still runs (polls or finishes work). */
+  isRunning(): boolean;
 }
 
 export async function createApplianceWorkers(options: ApplianceWorkerOptions): Promise<ApplianceWorkers> {
@@ -60,9 +62,9 @@ export async function createApplianceWorkers(options: ApplianceWorkerOptions): P
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 64,
     shutdownGraceTime: '5 seconds',
   };
-  const { fetchCredentials, ...secretUsers } = activities;
+  const { fetchCredentials, ping, ...secretUsers } = activities;
   const workers = await Promise.all([
-    Worker.create({ ...common, taskQueue: sharedQueue, activities: { fetchCredentials } }),
+    Worker.create({ ...common, taskQueue: sharedQueue, activities: { fetchCredentials, ping } }),
     Worker.create({ ...common, taskQueue: ownQueue, activities: secretUsers }),
   ]);
   store.startSweeper();
@@ -78,6 +80,9 @@ export async function createApplianceWorkers(options: ApplianceWorkerOptions): P
         store.stopSweeper();
         await store.purgeAll();
       }
+    },
+    isRunning() {
+      return workers.some((w) => w.getState() !== 'STOPPED' && w.getState() !== 'FAILED');
     },
     shutdown() {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
