@@ -200,6 +200,10 @@ describe('a scan over six loopback hosts', () => {
 
     const scan = await waitForScan(scanId);
     expect(scan.status).toBe('FINISHED');
+    await env.saveHistories(`scan-${scanId}`, 'e2e-scan');
+    for (const [name, ip] of Object.entries(hosts)) {
+      if (name !== 'notAttempted') await env.saveHistories(`scan-${scanId}/unix/${ip}`, `e2e-batch-${name}`);
+    }
     expect(scan.progress.counts).toEqual({
       PASSED: 1,
       INSUFFICIENT_PRIVILEGES: 1,
@@ -409,6 +413,7 @@ describe('an appliance worker killed while it holds a secret', () => {
 
     const scan = await waitForScan(scanId);
     expect(scan.status).toBe('FINISHED');
+    await env.saveHistories(batch, 'e2e-batch-appliance-lost');
     const rows = await env.database.query(
       `select ip, category from host_results where scan_id = '${scanId}' order by ip`,
     );
@@ -463,6 +468,7 @@ describe('a wrong password in the vault for a record over twenty hosts', () => {
     });
     const scan = await waitForScan(launched.body.id);
     expect(scan.status).toBe('FINISHED');
+    await env.saveHistories(`scan-${scan.id}`, 'e2e-scan-credential-suspended');
 
     // What the administrator of the directory account would count: failed logins, in every log.
     const failedLogins = hosts.flatMap((h) => h.log().match(/Failed (password|keyboard-interactive\/pam) for/g) ?? []);
@@ -498,6 +504,8 @@ describe('cancelling a scan', () => {
     expect(cancel.status).toBe(202);
     const scan = await waitForScan(scanId, 60_000);
     expect(scan.status).toBe('CANCELED');
+    await env.saveHistories(`scan-${scanId}`, 'e2e-scan-cancelled');
+    await env.saveHistories(hostWorkflow, 'e2e-batch-cancelled');
     // The purge ran on the worker holding the secret although the host was cancelled.
     expect(await waitForActivity(hostWorkflow, 'purgeSecrets', 5_000)).toBe(true);
     expect((await env.client.workflow.getHandle(hostWorkflow).describe()).status.name).toBe('CANCELLED');

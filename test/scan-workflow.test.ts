@@ -71,9 +71,18 @@ async function runScan(
   return { scan, handle, summary: await handle.result() };
 }
 
+/** Keeps a scan's workflow and all its batches for the replay test (VAULTSCAN_SAVE_HISTORIES=1). */
+async function saveScanHistories(scanId: string, name: string) {
+  await env.saveHistories(`scan-${scanId}`, `${name}-scan`);
+  let n = 0;
+  for await (const wf of env.client.workflow.list({ query: `VaultscanScanId = "${scanId}"` }))
+    if (wf.workflowId !== `scan-${scanId}`) await env.saveHistories(wf.workflowId, `${name}-batch${++n}`);
+}
+
 describe('scanWorkflow', () => {
   it('reads targets in pages and continues as new, carrying its cursor and tally', async () => {
     const { scan, handle, summary } = await runScan('198.51.100.0/28', ['unix'], { pageSize: 3, pagesPerRun: 2 });
+    await env.saveHistories(handle.workflowId, 'scan-continue-as-new');
     expect(summary).toEqual({
       scanId: scan.id,
       status: 'FINISHED',
@@ -93,6 +102,7 @@ describe('scanWorkflow', () => {
 
   it('marks hosts NOT_ATTEMPTED with TECHNOLOGY_DISABLED when the profile enables no technology', async () => {
     const { scan } = await runScan('198.51.100.1-198.51.100.2', [], {});
+    await saveScanHistories(scan.id, 'technology-disabled');
     const rows = await env.database.query(
       `select ip, category, error_code from host_results where scan_id = '${scan.id}' order by ip`,
     );
@@ -159,6 +169,7 @@ describe('scanWorkflow', () => {
       { hostsPerBatch: 4 },
       { maxParallelHosts: 8, maxAttempts: 2, applianceName: 'wf-batches' },
     );
+    await saveScanHistories(scan.id, 'batches-retries');
     expect(summary.counts).toEqual({
       PASSED: 9,
       INSUFFICIENT_PRIVILEGES: 0,
@@ -372,6 +383,7 @@ describe('scanWorkflow', () => {
         {},
         { maxAttempts: 2, applianceName: 'wf-refused', maxParallelHosts: 2, heartbeatMs: 1000 },
       );
+      await saveScanHistories(scan.id, 'login-refused-then-lost');
       const rows = await env.database.query(
         `select r.ip, r.category, r.error_code, array_agg(coalesce(a.code, 'ok') order by a.attempt_no) as attempts
          from host_results r join host_attempts a on a.result_id = r.id where r.scan_id = '${scan.id}' group by r.id order by r.ip`,
@@ -422,6 +434,7 @@ describe('scanWorkflow', () => {
       {},
       { applianceName: 'wf-vault-breaker', maxParallelHosts: 2 },
     );
+    await saveScanHistories(scan.id, 'vault-suspended');
     expect(summary.counts.FAILED).toBe(16);
     expect(vaultReads).toBe(3);
     const codes = Object.fromEntries(
@@ -464,6 +477,7 @@ describe('scanWorkflow', () => {
       {},
       { applianceName: 'wf-offline', maxParallelHosts: 2, applianceUnavailableMs: 1500 },
     );
+    await saveScanHistories(scan.id, 'appliance-unavailable');
     expect(summary).toMatchObject({ status: 'FINISHED', counts: { NOT_ATTEMPTED: 8 } });
     // One wave of batches waits for a worker; the hosts left are not handed to nobody.
     expect(Date.now() - started).toBeLessThan(15_000);
@@ -615,5 +629,9 @@ describe('scanWorkflow', () => {
     });
     expect(pollers.pollers?.length).toBeGreaterThan(0); // still listed: the list alone would say "online"
     expect((await launch()).body.warnings).toEqual([expect.stringMatching(/has no worker running/)]);
+    for await (const wf of env.client.workflow.list({ query: `WorkflowType = "applianceProbeWorkflow"` })) {
+      await env.saveHistories(wf.workflowId, 'appliance-probe');
+      break;
+    }
   });
 });

@@ -28,6 +28,7 @@ import {
 } from '../../workers/appliance/create-workers.js';
 import { spawnAppliance, type ApplianceProcess } from './appliance-process.js';
 import { freePort } from '../../workers/net.js';
+import { saveHistories } from './saved-histories.js';
 import { ensureFirstAdminKey } from '../../api/first-admin-key.js';
 import { enrolAppliance, keyFilePath, loadApplianceKey } from '../../workers/appliance/appliance-key.js';
 
@@ -63,6 +64,8 @@ export interface ScanEnvironment {
     applianceId: string,
     overrides: Pick<ApplianceWorkerOptions, 'vaults' | 'technologies' | 'maxConcurrentActivities'>,
   ): Promise<ApplianceWorkers>;
+  /** Keeps a workflow's runs for the replay test, when VAULTSCAN_SAVE_HISTORIES=1 (saved-histories.ts). */
+  saveHistories(workflowId: string, name: string): Promise<void>;
   /** Ends every appliance process this environment started (SIGKILL: as a crash would). */
   killAppliances(signal: NodeJS.Signals): Promise<void>;
   stop(): Promise<void>;
@@ -212,6 +215,13 @@ export async function startScanEnvironment(options: ScanEnvironmentOptions = {})
       return appliance;
     },
     enrolAppliance: enrol,
+    saveHistories: (workflowId, name) =>
+      saveHistories(
+        client,
+        workflowId,
+        name,
+        new EncryptionCodec(parseKeyring(codecKeys, 'test'), { acceptPlaintext: true }),
+      ),
     async startSimulatedAppliance(applianceId, overrides) {
       const file = await enrol(applianceId);
       const applianceConnection = await connectWorkerConnection(settings);
