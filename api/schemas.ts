@@ -5,13 +5,33 @@ import { TECHNOLOGIES, VAULT_TYPES, REPORT_CATEGORIES } from '../domain/categori
 const Name = Type.String({ minLength: 1, maxLength: 200 });
 export const Id = Type.String({ format: 'uuid' });
 export const IdParams = Type.Object({ id: Id });
-export const Page = Type.Object(
-  {
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
-    offset: Type.Optional(Type.Integer({ minimum: 0 })),
-  },
-  { additionalProperties: false },
-);
+
+/** A list's paging parameters: `limit` (1 to `max`, `fallback` when absent) and `cursor`. */
+export const paging = (max = 500, fallback = 100) => ({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: max, description: `Items per page (default ${fallback})` })),
+  cursor: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 512,
+      description: 'The nextCursor of the previous page of this list, with the same filters; opaque',
+    }),
+  ),
+});
+export const Page = Type.Object(paging(), { additionalProperties: false });
+/** Results carry whole package inventories: smaller pages. */
+export const RESULTS_PAGE = { max: 100, fallback: 50 } as const;
+export const ResultsPage = Type.Object(paging(RESULTS_PAGE.max, RESULTS_PAGE.fallback), {
+  additionalProperties: false,
+});
+
+/** What every list answers: a page of items, and where the next page starts. */
+export const Paged = <T extends TSchema>(item: T) =>
+  Type.Object({
+    items: Type.Array(item),
+    nextCursor: Type.Union([Type.String(), Type.Null()], {
+      description: 'Pass as `cursor` for the next page; null on the last page',
+    }),
+  });
 const Timestamps = { createdAt: Type.String(), updatedAt: Type.String() };
 
 export const AssetBody = Type.Object(
@@ -175,6 +195,41 @@ export const Scan = Type.Object({
   progress: Type.Object({ doneHosts: Type.Integer(), totalHosts: Type.Integer(), counts: Counts }),
 });
 
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+export const HostResultView = Type.Object({
+  ip: Type.String(),
+  technology: Type.String(),
+  category: Type.Enum(REPORT_CATEGORIES),
+  errorCode: Nullable(Type.String()),
+  vendorCode: Nullable(Type.String()),
+  cause: Nullable(Type.String()),
+  login: Nullable(Type.String()),
+  authRecordId: Nullable(Type.String()),
+  flags: Type.Array(Type.String()),
+  finishedAt: Type.String(),
+  collected: Nullable(
+    Type.Object({
+      facts: Type.Record(Type.String(), Type.Unknown()),
+      packageCount: Type.Integer(),
+      packages: Type.Array(Type.Object({ name: Type.String(), version: Type.String(), arch: Type.String() })),
+    }),
+  ),
+  attempts: Type.Array(
+    Type.Object({
+      attemptNo: Type.Integer(),
+      code: Nullable(Type.String()),
+      vendorCode: Nullable(Type.String()),
+      httpStatus: Nullable(Type.Integer()),
+      message: Nullable(Type.String()),
+      at: Type.String(),
+    }),
+  ),
+});
+export const ReportQuery = Type.Object(
+  { format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])) },
+  { additionalProperties: false },
+);
+
 /** A PATCH body: every field optional, unknown fields still refused. */
 export function Type_Partial<T extends TSchema>(schema: T) {
   return Type.Partial(schema, { additionalProperties: false });
@@ -196,8 +251,7 @@ export const KnownHostKeyBody = Type.Object(
 export const KnownHostKeyPatch = Type.Object({ sha256: Fingerprint }, { additionalProperties: false });
 export const KnownHostKeyQuery = Type.Object(
   {
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
-    offset: Type.Optional(Type.Integer({ minimum: 0 })),
+    ...paging(),
     ip: Type.Optional(Type.String({ maxLength: 45 })),
   },
   { additionalProperties: false },

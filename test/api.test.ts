@@ -1,6 +1,8 @@
 // The REST API through real HTTP, with the real database and Temporal behind it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startScanEnvironment, type ScanEnvironment } from './harness/scan-env.js';
+import { applianceRepo, profileRepo, resultRepo, scanRepo } from '../db/repositories/index.js';
+import { describeCode } from '../domain/errors.js';
 
 let env: ScanEnvironment;
 
@@ -41,9 +43,10 @@ describe('records: create, list, get, update, delete', () => {
       const res = await env.api('POST', '/assets', { name: `asset ${value}`, value });
       expect(res.status, res.text).toBe(201);
     }
-    const list = await env.api<{ kind: string; value: string }[]>('GET', '/assets');
-    expect(list.body.map((a) => a.kind)).toEqual(['ip', 'range', 'cidr', 'cidr']);
-    const first = (list.body as unknown as { id: string }[])[0]!;
+    const list = await env.api<{ items: { id: string; kind: string }[]; nextCursor: null }>('GET', '/assets');
+    expect(list.body.items.map((a) => a.kind)).toEqual(['ip', 'range', 'cidr', 'cidr']);
+    expect(list.body.nextCursor).toBeNull();
+    const first = list.body.items[0]!;
     const renamed = await env.api('PATCH', `/assets/${first.id}`, { name: 'renamed' });
     expect(renamed.body.name).toBe('renamed');
     expect((await env.api('GET', `/assets/${first.id}`)).body.value).toBe('10.1.0.5');
@@ -186,7 +189,7 @@ describe('scans', () => {
   });
 
   it('runs a scan as a workflow: hosts no record covers end NOT_ATTEMPTED, with report and CSV', async () => {
-    const dc1 = (await env.api('GET', '/appliances')).body.find((a: { name: string }) => a.name === 'dc1');
+    const dc1 = (await env.api('GET', '/appliances')).body.items.find((a: { name: string }) => a.name === 'dc1');
     const refused = await env.api('POST', '/scans', { title: 'not enrolled', targets: '10.2.0.10' });
     expect([refused.status, refused.body.field]).toEqual([400, 'applianceId']);
     expect(refused.body.message).toMatch(/has not enrolled its key/);
@@ -216,10 +219,99 @@ describe('scans', () => {
       'ip,technology,status,cause,errorCode,vendorCode,remedy,login,authRecord,flags,attempts,finishedAt',
     );
     expect(csv.text).toContain('10.2.0.11,unix,NOT_ATTEMPTED');
-    expect((await env.api('GET', `/scans/${id}/results`)).body.results).toHaveLength(3);
+    expect((await env.api('GET', `/scans/${id}/results`)).body.items).toHaveLength(3);
     expect((await env.api('POST', `/scans/${id}/cancel`)).status).toBe(409);
-    const listed = await env.api<{ id: string }[]>('GET', '/scans');
-    expect(listed.body.some((s) => s.id === id)).toBe(true);
+    const listed = await env.api<{ items: { id: string }[] }>('GET', '/scans');
+    expect(listed.body.items.some((s) => s.id === id)).toBe(true);
+  });
+});
+
+describe('the Authentication Report', () => {
+  it('streams every host of a large scan once, in address order, as JSON and as guarded CSV', async () => {
+    const db = env.database.db;
+    const scan = await scanRepo.create(db, {
+      title: 'report',
+      targets: '10.60.0.0/20',
+      optionProfileId: (await profileRepo.getDefault(db)).id,
+      applianceId: (await applianceRepo.ensure(db, 'report appliance')).id,
+    });
+    // 2,501 hosts: more than two of the report's database pages.
+    const ips = Array.from({ length: 2_500 }, (_, i) => `10.60.${Math.floor(i / 250)}.${(i % 250) + 1}`);
+    await resultRepo.publishNotAttempted(
+      db,
+      scan.id,
+      ips.map((ip) => ({ ip, code: 'NO_AUTH_RECORD' as const })),
+      'unix',
+    );
+    await resultRepo.publish(db, {
+      scanId: scan.id,
+      ip: '10.60.15.1',
+      technology: 'unix',
+      category: 'FAILED',
+      errorCode: 'AUTH_FAILED',
+      vendorCode: null,
+      cause: '=HYPERLINK("http://evil.example")',
+      login: 'scanner',
+      authRecordId: null,
+      facts: null,
+      packages: [],
+      attempts: [
+        {
+          attemptNo: 1,
+          code: 'AUTH_FAILED',
+          vendorCode: null,
+          httpStatus: null,
+          message: null,
+          at: '2026-01-01T00:00:00Z',
+        },
+      ],
+      flags: ['VAULT_PLAIN_HTTP'],
+    });
+
+    const res = await fetch(`${env.apiUrl}/api/v1/scans/${scan.id}/authentication-report`, {
+      headers: { authorization: `Bearer ${env.adminKey}` },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    // Written as it is read: no length known up front.
+    expect([res.headers.get('transfer-encoding'), res.headers.get('content-length')]).toEqual(['chunked', null]);
+    const report = (await res.json()) as { scanId: string; title: string; status: string; hosts: any[] };
+    expect(report).toMatchObject({ scanId: scan.id, title: 'report', status: 'QUEUED' });
+    expect(report.hosts.map((h) => h.ip)).toEqual([...ips, '10.60.15.1']);
+    expect(report.hosts.at(-1)).toEqual({
+      ip: '10.60.15.1',
+      technology: 'unix',
+      status: 'FAILED',
+      cause: '=HYPERLINK("http://evil.example")',
+      errorCode: 'AUTH_FAILED',
+      vendorCode: null,
+      remedy: describeCode('AUTH_FAILED').remedy,
+      login: 'scanner',
+      authRecord: null,
+      flags: 'VAULT_PLAIN_HTTP',
+      attempts: 1,
+      finishedAt: expect.any(String),
+    });
+    expect(report.hosts[0]).toMatchObject({ status: 'NOT_ATTEMPTED', remedy: describeCode('NO_AUTH_RECORD').remedy });
+
+    const csv = await env.api('GET', `/scans/${scan.id}/authentication-report?format=csv`);
+    const lines = csv.text.split('\r\n');
+    expect(lines).toHaveLength(1 + 2_501 + 1); // header, hosts, and the empty string after the last CRLF
+    expect(lines.slice(1, -2).map((l) => l.split(',')[0])).toEqual(ips);
+    // The cause is written so that a spreadsheet shows it as text, never runs it.
+    expect(lines.at(-2)).toMatch(
+      /^10\.60\.15\.1,unix,FAILED,"'=HYPERLINK\(""http:\/\/evil\.example""\)",AUTH_FAILED,,/,
+    );
+    expect(lines.at(-2)).toContain(',VAULT_PLAIN_HTTP,1,');
+
+    const empty = await scanRepo.create(db, { ...scan, title: 'empty', targets: '10.60.0.1' });
+    expect((await env.api('GET', `/scans/${empty.id}/authentication-report`)).body.hosts).toEqual([]);
+    expect((await env.api('GET', `/scans/${empty.id}/authentication-report?format=csv`)).text).toBe(
+      'ip,technology,status,cause,errorCode,vendorCode,remedy,login,authRecord,flags,attempts,finishedAt\r\n',
+    );
+    expect((await env.api('GET', '/scans/00000000-0000-4000-8000-000000000000/authentication-report')).status).toBe(
+      404,
+    );
   });
 });
 

@@ -228,7 +228,7 @@ describe('a scan over six loopback hosts', () => {
     });
     expect(byIp[hosts.notAttempted]).toMatchObject({ status: 'NOT_ATTEMPTED', errorCode: 'NO_AUTH_RECORD' });
 
-    const results = (await env.api('GET', `/scans/${scanId}/results`)).body.results;
+    const results = (await env.api('GET', `/scans/${scanId}/results`)).body.items;
     const passed = results.find((r: { ip: string }) => r.ip === hosts.passed);
     const localOs = /^ID=(.*)$/m.exec(readFileSync('/etc/os-release', 'utf8'))![1]!.replace(/"/g, '');
     expect(passed.collected.facts['os.id']).toBe(localOs);
@@ -245,7 +245,7 @@ describe('a scan over six loopback hosts', () => {
     expect(byIp[hosts.wrongPassword].remedy).toMatch(/Make the account and the secret in the vault agree/);
 
     // Every vault read is in the audit trail: which record, where, for how many hosts, how it ended.
-    const reads = ((await env.api('GET', `/audit?scan=${scanId}`)).body.events as Record<string, any>[]).filter(
+    const reads = ((await env.api('GET', `/audit?scan=${scanId}`)).body.items as Record<string, any>[]).filter(
       (e) => e.action === 'vault.read',
     );
     expect(reads).toHaveLength(5 + 1); // five records read once, the unreachable host's once more on retry
@@ -270,7 +270,7 @@ describe('a scan over six loopback hosts', () => {
 
     // Trust on first use: the hosts that logged in had their SSH host keys pinned; the host
     // that rejected the password did not (its key was never vouched for by a login).
-    const pinned = (await env.api('GET', '/known-host-keys')).body;
+    const pinned = (await env.api('GET', '/known-host-keys')).body.items;
     expect(pinned).toEqual(
       [hosts.passed, hosts.insufficient].map((ip) =>
         expect.objectContaining({
@@ -379,7 +379,7 @@ describe('an appliance worker killed while it holds a secret', () => {
     const sshd = await startSshd({ address: '127.0.0.8' });
     sshds.push(sshd);
     await env.api('POST', '/assets', { name: 'slow host', value: '127.0.0.8' });
-    const vaultId = (await env.api('GET', '/vaults')).body.find((v: { name: string }) => v.name === 'openbao').id;
+    const vaultId = (await env.api('GET', '/vaults')).body.items.find((v: { name: string }) => v.name === 'openbao').id;
     await env.api('POST', '/auth-records', {
       name: 'unix slow',
       technology: 'unix',
@@ -390,7 +390,9 @@ describe('an appliance worker killed while it holds a secret', () => {
       locator: { path: 'servers/slow' },
       fields: { password: 'password' },
     });
-    const profile = (await env.api('GET', '/option-profiles')).body.find((p: { name: string }) => p.name === 'e2e');
+    const profile = (await env.api('GET', '/option-profiles')).body.items.find(
+      (p: { name: string }) => p.name === 'e2e',
+    );
     const launched = await env.api('POST', '/scans', {
       title: 'kill',
       targets: '127.0.0.8, 127.0.0.2',
@@ -416,7 +418,7 @@ describe('an appliance worker killed while it holds a secret', () => {
       { ip: '127.0.0.8', category: 'PASSED' },
     ]);
     // The whole batch was on the lost worker: both hosts start over, and say so.
-    for (const host of (await env.api('GET', `/scans/${scanId}/results`)).body.results) {
+    for (const host of (await env.api('GET', `/scans/${scanId}/results`)).body.items) {
       expect(host.attempts.map((a: { code: string | null }) => a.code)).toEqual(['APPLIANCE_LOST', null]);
     }
   });
@@ -424,7 +426,9 @@ describe('an appliance worker killed while it holds a secret', () => {
 
 describe('cancelling a scan', () => {
   it('stops its hosts, purges the secret they hold, and ends CANCELED', async () => {
-    const profile = (await env.api('GET', '/option-profiles')).body.find((p: { name: string }) => p.name === 'e2e');
+    const profile = (await env.api('GET', '/option-profiles')).body.items.find(
+      (p: { name: string }) => p.name === 'e2e',
+    );
     const launched = await env.api('POST', '/scans', {
       title: 'cancel me',
       targets: '127.0.0.8',
@@ -447,7 +451,9 @@ describe('cancelling a scan', () => {
 
 describe('a host whose SSH host key changed', () => {
   it('fails HOST_KEY_MISMATCH without retrying or sending the password, until the operator removes the pinned key', async () => {
-    const profile = (await env.api('GET', '/option-profiles')).body.find((p: { name: string }) => p.name === 'e2e');
+    const profile = (await env.api('GET', '/option-profiles')).body.items.find(
+      (p: { name: string }) => p.name === 'e2e',
+    );
     const old = sshds.find((s) => s.address === hosts.passed)!;
     const pinned = (await env.api('GET', `/known-host-keys?ip=${hosts.passed}`)).body;
     expect(pinned).toHaveLength(1);
@@ -465,7 +471,7 @@ describe('a host whose SSH host key changed', () => {
         applianceId,
       });
       const done = await waitForScan(launched.body.id);
-      return (await env.api('GET', `/scans/${done.id}/results`)).body.results[0];
+      return (await env.api('GET', `/scans/${done.id}/results`)).body.items[0];
     };
     const refused = await scan('re-keyed');
     expect(refused).toMatchObject({ category: 'FAILED', errorCode: 'HOST_KEY_MISMATCH' });
