@@ -76,13 +76,26 @@ export const Appliance = Type.Object({
   ),
 });
 
+/**
+ * Size bounds on what a vault type shapes, written as JSON. Each reaches a Temporal payload
+ * (sealed into a batch's grants), so it is bounded where it enters. A config holds a URL, names
+ * and a CA bundle: 64 KiB is some thirty PEM certificates. Access holds a token or AppRole
+ * secret id (under 200 bytes), with room for a client certificate and key (about 6 KiB). A
+ * locator names a mount, a path and a version: a few hundred bytes.
+ */
+export const JSON_SIZE_BOUNDS = { config: 64 * 1024, access: 16 * 1024, locator: 4 * 1024 } as const;
+
 export const VaultBody = Type.Object(
   {
     name: Name,
     type: Type.Enum(VAULT_TYPES),
-    config: Type.Record(Type.String(), Type.Unknown(), { description: 'Type-specific, non-secret settings' }),
+    config: Type.Record(Type.String(), Type.Unknown(), {
+      description: `Type-specific, non-secret settings (at most ${JSON_SIZE_BOUNDS.config} bytes as JSON)`,
+      maxJsonBytes: JSON_SIZE_BOUNDS.config,
+    }),
     access: Type.Record(Type.String(), Type.Unknown(), {
-      description: "The scanner's own credentials for this vault: write-only, never returned",
+      description: `The scanner's own credentials for this vault: write-only, never returned (at most ${JSON_SIZE_BOUNDS.access} bytes as JSON)`,
+      maxJsonBytes: JSON_SIZE_BOUNDS.access,
     }),
   },
   { additionalProperties: false },
@@ -96,11 +109,12 @@ export const Vault = Type.Object({
   ...Timestamps,
 });
 
+const FieldName = Type.String({ minLength: 1, maxLength: 256 });
 const Fields = Type.Object(
   {
-    password: Type.Optional(Type.String({ minLength: 1 })),
-    privateKey: Type.Optional(Type.String({ minLength: 1 })),
-    passphrase: Type.Optional(Type.String({ minLength: 1 })),
+    password: Type.Optional(FieldName),
+    privateKey: Type.Optional(FieldName),
+    passphrase: Type.Optional(FieldName),
   },
   { additionalProperties: false, minProperties: 1, description: 'Names of the vault item fields holding each secret' },
 );
@@ -112,7 +126,10 @@ export const AuthRecordBody = Type.Object(
     username: Type.String({ minLength: 1, maxLength: 256 }),
     port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
     vaultId: Id,
-    locator: Type.Record(Type.String(), Type.Unknown()),
+    locator: Type.Record(Type.String(), Type.Unknown(), {
+      description: `Where the secret lives in the vault, in the vault type's terms (at most ${JSON_SIZE_BOUNDS.locator} bytes as JSON)`,
+      maxJsonBytes: JSON_SIZE_BOUNDS.locator,
+    }),
     fields: Fields,
   },
   { additionalProperties: false },

@@ -177,6 +177,150 @@ describe('bad input gets a 400 naming the field', () => {
   });
 });
 
+describe('hostile bodies get a 400 naming the field, and nothing is stored', () => {
+  /** Sends the body text exactly as given (the harness would JSON-encode it). */
+  const raw = async (method: string, path: string, body: string | undefined) => {
+    const res = await fetch(`${env.apiUrl}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${env.adminKey}`, 'content-type': 'application/json' },
+      body,
+    });
+    const text = await res.text();
+    return { status: res.status, body: JSON.parse(text || '{}') as { field?: string; message?: string }, text };
+  };
+  const stored = async () =>
+    (
+      await env.database.query(
+        'select (select count(*) from vault_records) + (select count(*) from auth_records) + (select count(*) from assets) as n',
+      )
+    )[0]!.n;
+  const nested = (levels: number) => '{"a":'.repeat(levels) + '1' + '}'.repeat(levels);
+  const vault = (config: string, access: string) =>
+    `{"name":"hostile","type":"hashicorp","config":${config},"access":${access}}`;
+  const goodConfig = '{"url":"https://vault.example.test:8200","authMethod":"token"}';
+  let vaultId: string;
+  const record = (locator: string, extra = '') =>
+    `{"name":"hostile","technology":"unix","targets":"10.3.0.1","username":"u","vaultId":"${vaultId}","locator":${locator},"fields":{"password":"p"}${extra}}`;
+
+  beforeAll(async () => {
+    vaultId = (await env.api('POST', '/vaults', vaultBody('vault-for-hostile-bodies'))).body.id;
+  });
+
+  it.each([
+    [
+      'access nested 5,000 deep',
+      () => vault(goodConfig, `{"token":"t","x":${nested(5_000)}}`),
+      'access',
+      /nested more than 32 levels/,
+    ],
+    [
+      'config nested 5,000 deep',
+      () => vault(`{"url":"https://v.example","x":${nested(5_000)}}`, '{"token":"t"}'),
+      'config',
+      /nested/,
+    ],
+    ['locator nested 5,000 deep', () => record(`{"path":"p","x":${nested(5_000)}}`), 'locator', /nested/],
+    [
+      'an unknown field nested 100,000 deep',
+      () => record('{"path":"p"}', `,"junk":${'['.repeat(100_000)}${']'.repeat(100_000)}`),
+      'junk',
+      /nested/,
+    ],
+    ['a body that is only nesting', () => '['.repeat(200_000) + ']'.repeat(200_000), 'body', /nested/],
+    [
+      '__proto__ at the top',
+      () => '{"name":"a","value":"10.3.0.1","__proto__":{"admin":true}}',
+      '__proto__',
+      /not allowed/,
+    ],
+    [
+      '__proto__ inside config',
+      () => vault('{"url":"https://v.example","__proto__":{"x":1}}', '{"token":"t"}'),
+      'config.__proto__',
+      /not allowed/,
+    ],
+    [
+      'constructor.prototype',
+      () => vault(goodConfig, '{"token":"t","constructor":{"prototype":{"x":1}}}'),
+      'access.constructor',
+      /not allowed/,
+    ],
+    [
+      'a number JSON cannot carry back',
+      () => vault('{"url":"https://v.example","timeoutMs":1e400}', '{"token":"t"}'),
+      'config.timeoutMs',
+      /too large/,
+    ],
+    ['an array', () => '[{"name":"a","value":"10.3.0.1"}]', 'body', /must be a JSON object/],
+    ['a number', () => '42', 'body', /must be a JSON object/],
+    ['null', () => 'null', 'body', /must be a JSON object/],
+    ['a string', () => '"10.3.0.1"', 'body', /must be a JSON object/],
+    ['nothing at all', () => '', 'body', /is required/],
+    ['JSON cut short', () => '{"name":"a","value":', 'body', /not valid JSON/],
+    [
+      'a locator over 4 KiB',
+      () => record(`{"path":"p","note":"${'x'.repeat(5_000)}"}`),
+      'locator',
+      /bytes as JSON; at most 4096/,
+    ],
+    [
+      'a config over 64 KiB',
+      () => vault(`{"url":"https://v.example","caCert":"${'x'.repeat(70_000)}"}`, '{"token":"t"}'),
+      'config',
+      /at most 65536/,
+    ],
+    ['access over 16 KiB', () => vault(goodConfig, `{"token":"${'x'.repeat(17_000)}"}`), 'access', /at most 16384/],
+    [
+      'a vault field name over 256 characters',
+      () => record('{"path":"p"}').replace('"password":"p"', `"password":"${'f'.repeat(300)}"`),
+      'fields.password',
+      /256/,
+    ],
+  ])('%s', async (_what, body, field, reason) => {
+    const path = body().includes('"technology"') ? '/auth-records' : body().includes('"type"') ? '/vaults' : '/assets';
+    const before = await stored();
+    const res = await raw('POST', path, body());
+    expect([res.status, res.body.field], res.text.slice(0, 300)).toEqual([400, field]);
+    expect(res.body.message).toMatch(reason);
+    expect(await stored()).toBe(before);
+  });
+
+  it('an empty JSON body is no body: a route that takes none still answers (the README’s curl)', async () => {
+    const created = await env.api('POST', '/api-keys', { name: 'revoked with an empty body', role: 'auditor' });
+    const revoked = await raw('POST', `/api-keys/${created.body.id}/revoke`, '');
+    expect([revoked.status, (revoked.body as { revokedAt?: string }).revokedAt], revoked.text).toEqual([
+      200,
+      expect.any(String),
+    ]);
+  });
+
+  it('a body over the size limit is refused as too large, naming the body', async () => {
+    const res = await raw('POST', '/assets', JSON.stringify({ name: 'x'.repeat(1_100_000), value: '10.3.0.1' }));
+    expect([res.status, res.body.field]).toEqual([413, 'body']);
+  });
+
+  it.each([
+    ['/assets', { name: 'nowhere', value: '0.0.0.0' }, 'value', /"this network"/],
+    ['/assets', { name: 'everyone', value: '255.255.255.255' }, 'value', /limited broadcast/],
+    ['/assets', { name: 'everything', value: '0.0.0.0/0' }, 'value', /includes 0\.0\.0\.0-0\.255\.255\.255/],
+    ['/scans', { title: 'mdns', targets: '10.2.0.1, 224.0.0.251' }, 'targets', /IPv4 multicast/],
+    ['/scans', { title: 'unspecified', targets: '::' }, 'targets', /unspecified IPv6 address/],
+  ])('POST %s %j: not a host', async (path, body, field, reason) => {
+    const res = await env.api('POST', path, body);
+    expect([res.status, res.body.field], res.text).toEqual([400, field]);
+    expect(res.body.message).toMatch(reason);
+  });
+
+  it('an authentication record for multicast targets is refused', async () => {
+    const res = await raw('POST', '/auth-records', record('{"path":"p"}').replace('10.3.0.1', 'ff02::1'));
+    expect([res.status, res.body.field, res.body.message]).toEqual([
+      400,
+      'targets',
+      'targets: ff02::1 is IPv6 multicast (ff00::/8), not a host to scan',
+    ]);
+  });
+});
+
 describe('scans', () => {
   it('refuses targets outside the registered assets, naming them, and stores nothing', async () => {
     const before = await env.database.query('select count(*)::int as n from scans');
@@ -346,6 +490,27 @@ describe('the codec endpoint for the Temporal Web UI', () => {
     };
     const refused = await post('/codec/decode', altered, auditor);
     expect([refused.status, ((await refused.json()) as { field: string }).field]).toEqual([400, 'payloads']);
+    // Sealed with a key this deployment does not have, not base64, or not payloads at all.
+    const b64 = (text: string) => Buffer.from(text).toString('base64');
+    const unknownKey = {
+      payloads: [
+        {
+          ...encoded.payloads[0]!,
+          metadata: { ...encoded.payloads[0]!.metadata, 'encryption-key-id': b64('retired-long-ago') },
+        },
+      ],
+    };
+    for (const [body, field] of [
+      [unknownKey, 'payloads'],
+      [{ payloads: [{ ...plain, data: 'not base64!' }] }, 'payloads.0.data'],
+      [{ payloads: [{ metadata: { encoding: 5 } }] }, 'payloads.0.metadata.encoding'],
+      [{ payloads: 'all of them' }, 'payloads'],
+      [[plain], 'body'],
+    ] as const) {
+      const res = await post('/codec/decode', body, auditor);
+      const answer = (await res.json()) as { field: string; message: string };
+      expect([res.status, answer.field], JSON.stringify(body)).toEqual([400, field]);
+    }
     const foreign = await fetch(`${env.apiUrl}/codec/decode`, {
       method: 'OPTIONS',
       headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' },
