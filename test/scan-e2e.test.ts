@@ -455,7 +455,7 @@ describe('a host whose SSH host key changed', () => {
       (p: { name: string }) => p.name === 'e2e',
     );
     const old = sshds.find((s) => s.address === hosts.passed)!;
-    const pinned = (await env.api('GET', `/known-host-keys?ip=${hosts.passed}`)).body;
+    const pinned = (await env.api('GET', `/known-host-keys?ip=${hosts.passed}`)).body.items;
     expect(pinned).toHaveLength(1);
     expect(pinned[0].sha256).toBe(`SHA256:${old.hostKeySha256}`);
 
@@ -485,7 +485,7 @@ describe('a host whose SSH host key changed', () => {
       category: 'PASSED',
       errorCode: null,
     });
-    const repinned = (await env.api('GET', `/known-host-keys?ip=${hosts.passed}`)).body;
+    const repinned = (await env.api('GET', `/known-host-keys?ip=${hosts.passed}`)).body.items;
     expect(repinned).toEqual([
       expect.objectContaining({ sha256: `SHA256:${impostor.hostKeySha256}`, source: 'learned' }),
     ]);
