@@ -11,6 +11,7 @@ import { guardRoutes } from './plugins/auth.js';
 import { auditCalls } from './plugins/audit.js';
 import { checkHostHeader } from './plugins/host-check.js';
 import { installValidators, refuseUnstorableText } from './validation.js';
+import { installJsonBodyParser } from './json-body.js';
 import { createKeyChecker } from './key-checker.js';
 import { auditChainKeys } from '../db/repositories/index.js';
 import { codecRoutes } from './routes/codec.js';
@@ -33,6 +34,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     loggerInstance: options.logger as unknown as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
   });
+  installJsonBodyParser(app);
   installValidators(app);
   refuseUnstorableText(app);
   const keys = createKeyChecker(options.db);

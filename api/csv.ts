@@ -15,6 +15,14 @@ function cell(value: unknown): string {
   return NEEDS_QUOTES.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-export function toCsv(columns: string[], rows: Record<string, unknown>[]): string {
-  return [columns.join(','), ...rows.map((r) => columns.map((c) => cell(r[c])).join(','))].join('\r\n') + '\r\n';
+/** One CRLF-terminated line: a row's cells in column order (the header is the columns' line). */
+export function csvLine(columns: readonly string[], row: Readonly<Record<string, unknown>>): string {
+  return columns.map((c) => cell(row[c])).join(',') + '\r\n';
+}
+
+export const csvHeader = (columns: readonly string[]): string =>
+  csvLine(columns, Object.fromEntries(columns.map((c) => [c, c])));
+
+export function toCsv(columns: readonly string[], rows: Readonly<Record<string, unknown>>[]): string {
+  return csvHeader(columns) + rows.map((r) => csvLine(columns, r)).join('');
 }

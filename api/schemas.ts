@@ -5,13 +5,33 @@ import { TECHNOLOGIES, VAULT_TYPES, REPORT_CATEGORIES } from '../domain/categori
 const Name = Type.String({ minLength: 1, maxLength: 200 });
 export const Id = Type.String({ format: 'uuid' });
 export const IdParams = Type.Object({ id: Id });
-export const Page = Type.Object(
-  {
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
-    offset: Type.Optional(Type.Integer({ minimum: 0 })),
-  },
-  { additionalProperties: false },
-);
+
+/** A list's paging parameters: `limit` (1 to `max`, `fallback` when absent) and `cursor`. */
+export const paging = (max = 500, fallback = 100) => ({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: max, description: `Items per page (default ${fallback})` })),
+  cursor: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 512,
+      description: 'The nextCursor of the previous page of this list, with the same filters; opaque',
+    }),
+  ),
+});
+export const Page = Type.Object(paging(), { additionalProperties: false });
+/** Results carry whole package inventories: smaller pages. */
+export const RESULTS_PAGE = { max: 100, fallback: 50 } as const;
+export const ResultsPage = Type.Object(paging(RESULTS_PAGE.max, RESULTS_PAGE.fallback), {
+  additionalProperties: false,
+});
+
+/** What every list answers: a page of items, and where the next page starts. */
+export const Paged = <T extends TSchema>(item: T) =>
+  Type.Object({
+    items: Type.Array(item),
+    nextCursor: Type.Union([Type.String(), Type.Null()], {
+      description: 'Pass as `cursor` for the next page; null on the last page',
+    }),
+  });
 const Timestamps = { createdAt: Type.String(), updatedAt: Type.String() };
 
 export const AssetBody = Type.Object(
@@ -56,13 +76,26 @@ export const Appliance = Type.Object({
   ),
 });
 
+/**
+ * Size bounds on what a vault type shapes, written as JSON. Each reaches a Temporal payload
+ * (sealed into a batch's grants), so it is bounded where it enters. A config holds a URL, names
+ * and a CA bundle: 64 KiB is some thirty PEM certificates. Access holds a token or AppRole
+ * secret id (under 200 bytes), with room for a client certificate and key (about 6 KiB). A
+ * locator names a mount, a path and a version: a few hundred bytes.
+ */
+export const JSON_SIZE_BOUNDS = { config: 64 * 1024, access: 16 * 1024, locator: 4 * 1024 } as const;
+
 export const VaultBody = Type.Object(
   {
     name: Name,
     type: Type.Enum(VAULT_TYPES),
-    config: Type.Record(Type.String(), Type.Unknown(), { description: 'Type-specific, non-secret settings' }),
+    config: Type.Record(Type.String(), Type.Unknown(), {
+      description: `Type-specific, non-secret settings (at most ${JSON_SIZE_BOUNDS.config} bytes as JSON)`,
+      maxJsonBytes: JSON_SIZE_BOUNDS.config,
+    }),
     access: Type.Record(Type.String(), Type.Unknown(), {
-      description: "The scanner's own credentials for this vault: write-only, never returned",
+      description: `The scanner's own credentials for this vault: write-only, never returned (at most ${JSON_SIZE_BOUNDS.access} bytes as JSON)`,
+      maxJsonBytes: JSON_SIZE_BOUNDS.access,
     }),
   },
   { additionalProperties: false },
@@ -76,11 +109,12 @@ export const Vault = Type.Object({
   ...Timestamps,
 });
 
+const FieldName = Type.String({ minLength: 1, maxLength: 256 });
 const Fields = Type.Object(
   {
-    password: Type.Optional(Type.String({ minLength: 1 })),
-    privateKey: Type.Optional(Type.String({ minLength: 1 })),
-    passphrase: Type.Optional(Type.String({ minLength: 1 })),
+    password: Type.Optional(FieldName),
+    privateKey: Type.Optional(FieldName),
+    passphrase: Type.Optional(FieldName),
   },
   { additionalProperties: false, minProperties: 1, description: 'Names of the vault item fields holding each secret' },
 );
@@ -92,7 +126,10 @@ export const AuthRecordBody = Type.Object(
     username: Type.String({ minLength: 1, maxLength: 256 }),
     port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
     vaultId: Id,
-    locator: Type.Record(Type.String(), Type.Unknown()),
+    locator: Type.Record(Type.String(), Type.Unknown(), {
+      description: `Where the secret lives in the vault, in the vault type's terms (at most ${JSON_SIZE_BOUNDS.locator} bytes as JSON)`,
+      maxJsonBytes: JSON_SIZE_BOUNDS.locator,
+    }),
     fields: Fields,
   },
   { additionalProperties: false },
@@ -197,6 +234,41 @@ export const Scan = Type.Object({
   progress: Type.Object({ doneHosts: Type.Integer(), totalHosts: Type.Integer(), counts: Counts }),
 });
 
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+export const HostResultView = Type.Object({
+  ip: Type.String(),
+  technology: Type.String(),
+  category: Type.Enum(REPORT_CATEGORIES),
+  errorCode: Nullable(Type.String()),
+  vendorCode: Nullable(Type.String()),
+  cause: Nullable(Type.String()),
+  login: Nullable(Type.String()),
+  authRecordId: Nullable(Type.String()),
+  flags: Type.Array(Type.String()),
+  finishedAt: Type.String(),
+  collected: Nullable(
+    Type.Object({
+      facts: Type.Record(Type.String(), Type.Unknown()),
+      packageCount: Type.Integer(),
+      packages: Type.Array(Type.Object({ name: Type.String(), version: Type.String(), arch: Type.String() })),
+    }),
+  ),
+  attempts: Type.Array(
+    Type.Object({
+      attemptNo: Type.Integer(),
+      code: Nullable(Type.String()),
+      vendorCode: Nullable(Type.String()),
+      httpStatus: Nullable(Type.Integer()),
+      message: Nullable(Type.String()),
+      at: Type.String(),
+    }),
+  ),
+});
+export const ReportQuery = Type.Object(
+  { format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])) },
+  { additionalProperties: false },
+);
+
 /** A PATCH body: every field optional, unknown fields still refused. */
 export function Type_Partial<T extends TSchema>(schema: T) {
   return Type.Partial(schema, { additionalProperties: false });
@@ -218,8 +290,7 @@ export const KnownHostKeyBody = Type.Object(
 export const KnownHostKeyPatch = Type.Object({ sha256: Fingerprint }, { additionalProperties: false });
 export const KnownHostKeyQuery = Type.Object(
   {
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
-    offset: Type.Optional(Type.Integer({ minimum: 0 })),
+    ...paging(),
     ip: Type.Optional(Type.String({ maxLength: 45 })),
   },
   { additionalProperties: false },

@@ -1,7 +1,7 @@
 // Request validation. Bodies are JSON and are taken as typed: "5" is not a number there. Query
 // strings and path parameters are always text, so there a number or boolean in text form is
 // read as one ("?limit=50"); anything else still fails, naming the parameter.
-import { Ajv, type Options } from 'ajv';
+import { Ajv, type Options, type SchemaValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifyInstance } from 'fastify';
 import { unstorableReason } from '../domain/text.js';
@@ -10,14 +10,29 @@ import { badRequest } from './problems.js';
 // TypeBox marks its schemas with keywords of its own; Ajv should ignore them, not refuse them.
 const common: Options = { removeAdditional: false, allErrors: false, useDefaults: true, strict: false };
 
-function withFormats(ajv: Ajv): Ajv {
+/**
+ * `maxJsonBytes`: a bound on a value's size written as JSON (UTF-8 bytes), for the settings
+ * whose shape belongs to a vault type (config, access, locator). What is stored there travels
+ * in Temporal payloads, so its size is bounded where it enters.
+ */
+const maxJsonBytes: SchemaValidateFunction = (limit: number, data: unknown) => {
+  const size = Buffer.byteLength(JSON.stringify(data) ?? '', 'utf8');
+  if (size <= limit) return true;
+  maxJsonBytes.errors = [
+    { keyword: 'maxJsonBytes', params: { limit }, message: `is ${size} bytes as JSON; at most ${limit}` },
+  ];
+  return false;
+};
+
+function withKeywords(ajv: Ajv): Ajv {
   (addFormats as unknown as (ajv: Ajv) => Ajv)(ajv);
+  ajv.addKeyword({ keyword: 'maxJsonBytes', schemaType: 'number', errors: true, validate: maxJsonBytes });
   return ajv;
 }
 
 export function installValidators(app: FastifyInstance): void {
-  const forBodies = withFormats(new Ajv({ ...common, coerceTypes: false }));
-  const forText = withFormats(new Ajv({ ...common, coerceTypes: true }));
+  const forBodies = withKeywords(new Ajv({ ...common, coerceTypes: false }));
+  const forText = withKeywords(new Ajv({ ...common, coerceTypes: true }));
   app.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'querystring' || httpPart === 'params' || httpPart === 'headers' ? forText : forBodies).compile(
       schema,
@@ -27,7 +42,7 @@ export function installValidators(app: FastifyInstance): void {
 
 /** The first string (or key) in a request part that cannot be stored, with where it is. */
 function firstUnstorable(value: unknown, path: string[], depth = 0): { field: string; reason: string } | undefined {
-  if (depth > 64) return undefined; // nesting is bounded by the schemas; this only guards the walk
+  if (depth > 64) return undefined; // bodies are at most MAX_JSON_DEPTH deep (json-body.ts); this guards the walk
   const here = (p: string[]) => p.join('.') || 'body';
   if (typeof value === 'string') {
     const reason = unstorableReason(value);

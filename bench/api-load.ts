@@ -1,15 +1,12 @@
 // Figure 5: GET /api/v1/scans/:id at a fixed 200 requests/s for 30 s while a scan runs, from
 // another process (autocannon), against the API in its production shape (its own process,
 // api/main.ts) and, for comparison, inside the process that also runs the workers.
-import { execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { projectRoot } from '../scripts/tools.mjs';
-import { freePort, waitForPort } from '../workers/net.js';
-import { startSimulatedStack, type SimulatedStack } from './simulated-stack.js';
+import { startSimulatedStack } from './simulated-stack.js';
 import { reniceProcess } from './cpu.js';
+import { spawnApiProcess } from './api-process.js';
 
 interface Load {
   requests: number;
@@ -26,35 +23,6 @@ export interface ApiLoadResult {
   ownProcessScanNiced: Load;
   sharedProcess: Load;
   text: string;
-}
-
-/** The API as production runs it: its own Node process on the same database and Temporal. */
-async function spawnApiProcess(stack: SimulatedStack): Promise<{ url: string; token: string; stop(): Promise<void> }> {
-  const port = await freePort();
-  // The stack's database already has its first admin key, so this process creates none.
-  const token = stack.env.adminKey;
-  const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'api/main.ts')], {
-    cwd: projectRoot,
-    env: {
-      ...process.env,
-      DATABASE_URL: stack.databaseUrl,
-      TEMPORAL_ADDRESS: stack.env.temporal.address,
-      VAULTSCAN_CODEC_KEYS: stack.env.codecKeys,
-      VAULTSCAN_MASTER_KEYS: `bench:${randomBytes(32).toString('base64')}`,
-      VAULTSCAN_API_PORT: String(port),
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  await waitForPort('127.0.0.1', port, 60_000, () => child.exitCode === null);
-  return {
-    url: `http://127.0.0.1:${port}`,
-    token,
-    async stop() {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }
 
 async function load(url: string, token: string, rate: number, seconds: number): Promise<Load> {
@@ -99,7 +67,15 @@ const describe = (l: Load) =>
 export async function benchApiLoad(options: { rate: number; seconds: number }): Promise<ApiLoadResult> {
   // 1,500 packages per host: the scan publishes real-sized inventories while the API is read.
   const stack = await startSimulatedStack({ range: '10.80.0.0/16', parallel: 200, packagesPerHost: 1_500 });
-  const api = await spawnApiProcess(stack);
+  // The stack's database already has its first admin key, so this process creates none.
+  const api = {
+    ...(await spawnApiProcess({
+      databaseUrl: stack.databaseUrl,
+      temporalAddress: stack.env.temporal.address,
+      codecKeys: stack.env.codecKeys,
+    })),
+    token: stack.env.adminKey,
+  };
   try {
     const { env } = stack;
     // Warm-up first (a fresh Node process answers its first thousand requests slowly while

@@ -1,5 +1,6 @@
 // What every benchmark needs: a fresh PostgreSQL database, repeated runs, and honest stats.
 import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import postgres from 'postgres';
 import { openDatabase, type OpenedDatabase } from '../db/client.js';
 import type { ScanEnvironment } from '../test/harness/scan-env.js';
@@ -58,4 +59,15 @@ export async function scanFinished(
   const scan = (await env.api('GET', `/scans/${scanId}`)).body;
   if (scan.status !== 'FINISHED') throw new Error(`bench scan ${scanId} ended ${scan.status}`);
   return scan;
+}
+
+/** Peak resident set of a process in MiB (VmHWM), since start or since the last reset. */
+export function peakRssMiB(pid: number | 'self' = 'self'): number {
+  const kib = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kib ?? 0) / 1024;
+}
+
+/** Starts a new peak-RSS window for a process (Linux: writing 5 to clear_refs resets VmHWM). */
+export function resetPeakRss(pid: number | 'self' = 'self'): void {
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
 }

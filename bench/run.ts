@@ -1,4 +1,4 @@
-// `npm run bench [pipeline|orchestration|scale|publish|api]`: runs the benchmarks and writes
+// `npm run bench [pipeline|orchestration|scale|publish|api|report]`: runs the benchmarks and writes
 // their raw figures into BENCHMARKS.md (between the markers). Each figure's line carries the
 // date and command of the run that produced it; a run of some figures replaces only theirs.
 // Not part of npm test.
@@ -9,6 +9,7 @@ import { benchOrchestration } from './orchestration.js';
 import { benchPublish } from './publish.js';
 import { benchApiLoad } from './api-load.js';
 import { benchScale } from './scale.js';
+import { benchReport } from './report.js';
 
 const only = process.argv.slice(2);
 const wanted = (name: string) => only.length === 0 || only.includes(name);
@@ -30,6 +31,12 @@ if (wanted('scale'))
   record(3, 'a 100,000-host scan', (await benchScale({ small: 10_000, large: 100_000, parallel: 200 })).text);
 if (wanted('publish')) record(4, 'publishing', (await benchPublish(5)).text);
 if (wanted('api')) record(5, 'API under load', (await benchApiLoad({ rate: 200, seconds: 30 })).text);
+if (wanted('report'))
+  record(
+    6,
+    'a 100,000-host Authentication Report',
+    (await benchReport({ small: 10_000, large: 100_000, runs: 3 })).text,
+  );
 
 const file = new URL('../BENCHMARKS.md', import.meta.url);
 const doc = readFileSync(file, 'utf8');

@@ -1,20 +1,8 @@
 // Figure 3: a 100,000-host scan (simulated vault and technology) next to a 10,000-host one on
 // the same stack: the time ratio (linear means ≤ 12×), the largest single workflow run's
 // history (continue-as-new keeps it under 10,000 events) and the workers' peak RSS.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { fmt } from './common.js';
+import { fmt, peakRssMiB, resetPeakRss } from './common.js';
 import { historyOf, ipv4, startSimulatedStack } from './simulated-stack.js';
-
-/** Peak resident set of a process in MiB (VmHWM), since start or since the last reset. */
-function peakRssMiB(pid: number | 'self' = 'self'): number {
-  const kib = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  return Number(kib ?? 0) / 1024;
-}
-
-/** Starts a new peak-RSS window for a process (Linux: writing 5 to clear_refs resets VmHWM). */
-function resetPeakRss(pid: number | 'self' = 'self'): void {
-  writeFileSync(`/proc/${pid}/clear_refs`, '5');
-}
 
 interface ScaleRun {
   hosts: number;

@@ -109,16 +109,54 @@ function parseRange(entry: string): Span {
   return { lo: start, hi: end };
 }
 
+const v4Block = (first: number, prefix: number): Span => {
+  const lo = V4_BASE + (BigInt(first) << 24n);
+  return { lo, hi: lo + (1n << BigInt(32 - prefix)) - 1n };
+};
+
+/**
+ * Addresses that name no host, refused in every target spec (assets, scans, authentication
+ * records), each with why. The rule is what holds on every network: a directed broadcast
+ * (a subnet's last address, 10.0.0.255 of a /24) is not refused, because the subnet's size
+ * cannot be known from the address (10.0.0.255 is a host in a /23 or larger), and a TCP
+ * connection to a broadcast address is refused by the scanner's own kernel anyway.
+ */
+const NOT_HOSTS: { span: Span; why: string }[] = [
+  { span: { lo: 0n, hi: 0n }, why: 'the unspecified IPv6 address (::)' },
+  {
+    span: v4Block(0, 8),
+    why: '"this network" (0.0.0.0/8), a source address only (RFC 1122); 0.0.0.0 as a destination reaches the scanner itself',
+  },
+  { span: v4Block(224, 4), why: 'IPv4 multicast (224.0.0.0/4)' },
+  { span: { lo: V4_LAST, hi: V4_LAST }, why: 'the limited broadcast address (255.255.255.255)' },
+  { span: { lo: 0xffn << 120n, hi: MAX_128 }, why: 'IPv6 multicast (ff00::/8)' },
+];
+
+/** Refuses an entry that covers any address that is not a host, naming it and why. */
+function refuseNonHosts(entry: string, span: Span): Span {
+  for (const { span: bad, why } of NOT_HOSTS) {
+    const lo = span.lo > bad.lo ? span.lo : bad.lo;
+    const hi = span.hi < bad.hi ? span.hi : bad.hi;
+    if (lo > hi) continue;
+    const named = formatRange(toRange({ lo, hi }));
+    throw new TargetSpecError(
+      `${entry} ${span.lo === span.hi ? 'is' : `includes ${named}:`} ${why}, not a host to scan`,
+      entry,
+    );
+  }
+  return span;
+}
+
 export function classifyEntry(entry: string): TargetKind {
   return entry.includes('/') ? 'cidr' : entry.includes('-') ? 'range' : 'ip';
 }
 
 function parseEntrySpan(entry: string): Span {
   const kind = classifyEntry(entry);
-  if (kind === 'cidr') return parseCidr(entry);
-  if (kind === 'range') return parseRange(entry);
+  if (kind === 'cidr') return refuseNonHosts(entry, parseCidr(entry));
+  if (kind === 'range') return refuseNonHosts(entry, parseRange(entry));
   const value = parseAddress(entry).value;
-  return { lo: value, hi: value };
+  return refuseNonHosts(entry, { lo: value, hi: value });
 }
 
 /** One entry ("10.0.0.1", "10.0.0.1-10.0.0.9", "10.0.0.0/24", "2001:db8::/120") and its kind. */

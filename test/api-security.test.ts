@@ -277,12 +277,12 @@ describe('the audit trail', () => {
       403,
     );
 
-    const adminId = (await env.api('GET', '/api-keys')).body.find((k: { role: string }) => k.role === 'admin').id;
+    const adminId = (await env.api('GET', '/api-keys')).body.items.find((k: { role: string }) => k.role === 'admin').id;
     const trail = await env.api('GET', `/audit?from=${new Date(before).toISOString()}`, undefined, {
       key: keys.auditor,
     });
     expect(trail.status, trail.text).toBe(200);
-    const events = trail.body.events as Record<string, unknown>[];
+    const events = trail.body.items as Record<string, unknown>[];
     expect(events).toContainEqual(
       expect.objectContaining({
         action: 'POST /api/v1/vaults',
@@ -331,15 +331,14 @@ describe('the audit trail', () => {
 
   it('pages by keyset, filters, and refuses paging parameters it did not give out', async () => {
     const first = await env.api('GET', '/audit?limit=2', undefined, { key: keys.auditor });
-    expect(first.body.events).toHaveLength(2);
+    expect(first.body.items).toHaveLength(2);
     const second = await env.api('GET', `/audit?limit=2&cursor=${first.body.nextCursor}`, undefined, {
       key: keys.auditor,
     });
-    expect(second.body.events[0].seq).toBeLessThan(first.body.events[1].seq);
-    const mine = await env.api('GET', `/audit?actor=${(await env.api('GET', '/api-keys')).body[0].id}`, undefined, {
-      key: keys.auditor,
-    });
-    expect(mine.body.events.every((e: { actorName: string }) => e.actorName === 'first admin')).toBe(true);
+    expect(second.body.items[0].seq).toBeLessThan(first.body.items[1].seq);
+    const adminId = (await env.api('GET', '/api-keys')).body.items[0].id;
+    const mine = await env.api('GET', `/audit?actor=${adminId}`, undefined, { key: keys.auditor });
+    expect(mine.body.items.every((e: { actorName: string }) => e.actorName === 'first admin')).toBe(true);
     for (const [query, field] of [
       ['limit=0', 'limit'],
       ['limit=abc', 'limit'],
@@ -404,7 +403,7 @@ describe('signing in for the codec endpoint', () => {
     expect(await page.text()).toContain('type="password"');
 
     expect((await post('/login', 'key=vsk_wrong')).status).toBe(401);
-    const auditorId = (await env.api('GET', '/api-keys')).body.find(
+    const auditorId = (await env.api('GET', '/api-keys')).body.items.find(
       (k: { name: string }) => k.name === 'the auditor',
     ).id;
     const signedIn = await post('/login', `key=${encodeURIComponent(keys.auditor)}`);

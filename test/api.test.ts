@@ -1,6 +1,8 @@
 // The REST API through real HTTP, with the real database and Temporal behind it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startScanEnvironment, type ScanEnvironment } from './harness/scan-env.js';
+import { applianceRepo, profileRepo, resultRepo, scanRepo } from '../db/repositories/index.js';
+import { describeCode } from '../domain/errors.js';
 
 let env: ScanEnvironment;
 
@@ -41,9 +43,10 @@ describe('records: create, list, get, update, delete', () => {
       const res = await env.api('POST', '/assets', { name: `asset ${value}`, value });
       expect(res.status, res.text).toBe(201);
     }
-    const list = await env.api<{ kind: string; value: string }[]>('GET', '/assets');
-    expect(list.body.map((a) => a.kind)).toEqual(['ip', 'range', 'cidr', 'cidr']);
-    const first = (list.body as unknown as { id: string }[])[0]!;
+    const list = await env.api<{ items: { id: string; kind: string }[]; nextCursor: null }>('GET', '/assets');
+    expect(list.body.items.map((a) => a.kind)).toEqual(['ip', 'range', 'cidr', 'cidr']);
+    expect(list.body.nextCursor).toBeNull();
+    const first = list.body.items[0]!;
     const renamed = await env.api('PATCH', `/assets/${first.id}`, { name: 'renamed' });
     expect(renamed.body.name).toBe('renamed');
     expect((await env.api('GET', `/assets/${first.id}`)).body.value).toBe('10.1.0.5');
@@ -174,6 +177,150 @@ describe('bad input gets a 400 naming the field', () => {
   });
 });
 
+describe('hostile bodies get a 400 naming the field, and nothing is stored', () => {
+  /** Sends the body text exactly as given (the harness would JSON-encode it). */
+  const raw = async (method: string, path: string, body: string | undefined) => {
+    const res = await fetch(`${env.apiUrl}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${env.adminKey}`, 'content-type': 'application/json' },
+      body,
+    });
+    const text = await res.text();
+    return { status: res.status, body: JSON.parse(text || '{}') as { field?: string; message?: string }, text };
+  };
+  const stored = async () =>
+    (
+      await env.database.query(
+        'select (select count(*) from vault_records) + (select count(*) from auth_records) + (select count(*) from assets) as n',
+      )
+    )[0]!.n;
+  const nested = (levels: number) => '{"a":'.repeat(levels) + '1' + '}'.repeat(levels);
+  const vault = (config: string, access: string) =>
+    `{"name":"hostile","type":"hashicorp","config":${config},"access":${access}}`;
+  const goodConfig = '{"url":"https://vault.example.test:8200","authMethod":"token"}';
+  let vaultId: string;
+  const record = (locator: string, extra = '') =>
+    `{"name":"hostile","technology":"unix","targets":"10.3.0.1","username":"u","vaultId":"${vaultId}","locator":${locator},"fields":{"password":"p"}${extra}}`;
+
+  beforeAll(async () => {
+    vaultId = (await env.api('POST', '/vaults', vaultBody('vault-for-hostile-bodies'))).body.id;
+  });
+
+  it.each([
+    [
+      'access nested 5,000 deep',
+      () => vault(goodConfig, `{"token":"t","x":${nested(5_000)}}`),
+      'access',
+      /nested more than 32 levels/,
+    ],
+    [
+      'config nested 5,000 deep',
+      () => vault(`{"url":"https://v.example","x":${nested(5_000)}}`, '{"token":"t"}'),
+      'config',
+      /nested/,
+    ],
+    ['locator nested 5,000 deep', () => record(`{"path":"p","x":${nested(5_000)}}`), 'locator', /nested/],
+    [
+      'an unknown field nested 100,000 deep',
+      () => record('{"path":"p"}', `,"junk":${'['.repeat(100_000)}${']'.repeat(100_000)}`),
+      'junk',
+      /nested/,
+    ],
+    ['a body that is only nesting', () => '['.repeat(200_000) + ']'.repeat(200_000), 'body', /nested/],
+    [
+      '__proto__ at the top',
+      () => '{"name":"a","value":"10.3.0.1","__proto__":{"admin":true}}',
+      '__proto__',
+      /not allowed/,
+    ],
+    [
+      '__proto__ inside config',
+      () => vault('{"url":"https://v.example","__proto__":{"x":1}}', '{"token":"t"}'),
+      'config.__proto__',
+      /not allowed/,
+    ],
+    [
+      'constructor.prototype',
+      () => vault(goodConfig, '{"token":"t","constructor":{"prototype":{"x":1}}}'),
+      'access.constructor',
+      /not allowed/,
+    ],
+    [
+      'a number JSON cannot carry back',
+      () => vault('{"url":"https://v.example","timeoutMs":1e400}', '{"token":"t"}'),
+      'config.timeoutMs',
+      /too large/,
+    ],
+    ['an array', () => '[{"name":"a","value":"10.3.0.1"}]', 'body', /must be a JSON object/],
+    ['a number', () => '42', 'body', /must be a JSON object/],
+    ['null', () => 'null', 'body', /must be a JSON object/],
+    ['a string', () => '"10.3.0.1"', 'body', /must be a JSON object/],
+    ['nothing at all', () => '', 'body', /is required/],
+    ['JSON cut short', () => '{"name":"a","value":', 'body', /not valid JSON/],
+    [
+      'a locator over 4 KiB',
+      () => record(`{"path":"p","note":"${'x'.repeat(5_000)}"}`),
+      'locator',
+      /bytes as JSON; at most 4096/,
+    ],
+    [
+      'a config over 64 KiB',
+      () => vault(`{"url":"https://v.example","caCert":"${'x'.repeat(70_000)}"}`, '{"token":"t"}'),
+      'config',
+      /at most 65536/,
+    ],
+    ['access over 16 KiB', () => vault(goodConfig, `{"token":"${'x'.repeat(17_000)}"}`), 'access', /at most 16384/],
+    [
+      'a vault field name over 256 characters',
+      () => record('{"path":"p"}').replace('"password":"p"', `"password":"${'f'.repeat(300)}"`),
+      'fields.password',
+      /256/,
+    ],
+  ])('%s', async (_what, body, field, reason) => {
+    const path = body().includes('"technology"') ? '/auth-records' : body().includes('"type"') ? '/vaults' : '/assets';
+    const before = await stored();
+    const res = await raw('POST', path, body());
+    expect([res.status, res.body.field], res.text.slice(0, 300)).toEqual([400, field]);
+    expect(res.body.message).toMatch(reason);
+    expect(await stored()).toBe(before);
+  });
+
+  it('an empty JSON body is no body: a route that takes none still answers (the README’s curl)', async () => {
+    const created = await env.api('POST', '/api-keys', { name: 'revoked with an empty body', role: 'auditor' });
+    const revoked = await raw('POST', `/api-keys/${created.body.id}/revoke`, '');
+    expect([revoked.status, (revoked.body as { revokedAt?: string }).revokedAt], revoked.text).toEqual([
+      200,
+      expect.any(String),
+    ]);
+  });
+
+  it('a body over the size limit is refused as too large, naming the body', async () => {
+    const res = await raw('POST', '/assets', JSON.stringify({ name: 'x'.repeat(1_100_000), value: '10.3.0.1' }));
+    expect([res.status, res.body.field]).toEqual([413, 'body']);
+  });
+
+  it.each([
+    ['/assets', { name: 'nowhere', value: '0.0.0.0' }, 'value', /"this network"/],
+    ['/assets', { name: 'everyone', value: '255.255.255.255' }, 'value', /limited broadcast/],
+    ['/assets', { name: 'everything', value: '0.0.0.0/0' }, 'value', /includes 0\.0\.0\.0-0\.255\.255\.255/],
+    ['/scans', { title: 'mdns', targets: '10.2.0.1, 224.0.0.251' }, 'targets', /IPv4 multicast/],
+    ['/scans', { title: 'unspecified', targets: '::' }, 'targets', /unspecified IPv6 address/],
+  ])('POST %s %j: not a host', async (path, body, field, reason) => {
+    const res = await env.api('POST', path, body);
+    expect([res.status, res.body.field], res.text).toEqual([400, field]);
+    expect(res.body.message).toMatch(reason);
+  });
+
+  it('an authentication record for multicast targets is refused', async () => {
+    const res = await raw('POST', '/auth-records', record('{"path":"p"}').replace('10.3.0.1', 'ff02::1'));
+    expect([res.status, res.body.field, res.body.message]).toEqual([
+      400,
+      'targets',
+      'targets: ff02::1 is IPv6 multicast (ff00::/8), not a host to scan',
+    ]);
+  });
+});
+
 describe('scans', () => {
   it('refuses targets outside the registered assets, naming them, and stores nothing', async () => {
     const before = await env.database.query('select count(*)::int as n from scans');
@@ -186,7 +333,7 @@ describe('scans', () => {
   });
 
   it('runs a scan as a workflow: hosts no record covers end NOT_ATTEMPTED, with report and CSV', async () => {
-    const dc1 = (await env.api('GET', '/appliances')).body.find((a: { name: string }) => a.name === 'dc1');
+    const dc1 = (await env.api('GET', '/appliances')).body.items.find((a: { name: string }) => a.name === 'dc1');
     const refused = await env.api('POST', '/scans', { title: 'not enrolled', targets: '10.2.0.10' });
     expect([refused.status, refused.body.field]).toEqual([400, 'applianceId']);
     expect(refused.body.message).toMatch(/has not enrolled its key/);
@@ -216,10 +363,99 @@ describe('scans', () => {
       'ip,technology,status,cause,errorCode,vendorCode,remedy,login,authRecord,flags,attempts,finishedAt',
     );
     expect(csv.text).toContain('10.2.0.11,unix,NOT_ATTEMPTED');
-    expect((await env.api('GET', `/scans/${id}/results`)).body.results).toHaveLength(3);
+    expect((await env.api('GET', `/scans/${id}/results`)).body.items).toHaveLength(3);
     expect((await env.api('POST', `/scans/${id}/cancel`)).status).toBe(409);
-    const listed = await env.api<{ id: string }[]>('GET', '/scans');
-    expect(listed.body.some((s) => s.id === id)).toBe(true);
+    const listed = await env.api<{ items: { id: string }[] }>('GET', '/scans');
+    expect(listed.body.items.some((s) => s.id === id)).toBe(true);
+  });
+});
+
+describe('the Authentication Report', () => {
+  it('streams every host of a large scan once, in address order, as JSON and as guarded CSV', async () => {
+    const db = env.database.db;
+    const scan = await scanRepo.create(db, {
+      title: 'report',
+      targets: '10.60.0.0/20',
+      optionProfileId: (await profileRepo.getDefault(db)).id,
+      applianceId: (await applianceRepo.ensure(db, 'report appliance')).id,
+    });
+    // 2,501 hosts: more than two of the report's database pages.
+    const ips = Array.from({ length: 2_500 }, (_, i) => `10.60.${Math.floor(i / 250)}.${(i % 250) + 1}`);
+    await resultRepo.publishSkipped(
+      db,
+      scan.id,
+      'unix',
+      ips.map((ip) => ({ ip, code: 'NO_AUTH_RECORD' as const })),
+    );
+    await resultRepo.publish(db, {
+      scanId: scan.id,
+      ip: '10.60.15.1',
+      technology: 'unix',
+      category: 'FAILED',
+      errorCode: 'AUTH_FAILED',
+      vendorCode: null,
+      cause: '=HYPERLINK("http://evil.example")',
+      login: 'scanner',
+      authRecordId: null,
+      facts: null,
+      packages: [],
+      attempts: [
+        {
+          attemptNo: 1,
+          code: 'AUTH_FAILED',
+          vendorCode: null,
+          httpStatus: null,
+          message: null,
+          at: '2026-01-01T00:00:00Z',
+        },
+      ],
+      flags: ['VAULT_PLAIN_HTTP'],
+    });
+
+    const res = await fetch(`${env.apiUrl}/api/v1/scans/${scan.id}/authentication-report`, {
+      headers: { authorization: `Bearer ${env.adminKey}` },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    // Written as it is read: no length known up front.
+    expect([res.headers.get('transfer-encoding'), res.headers.get('content-length')]).toEqual(['chunked', null]);
+    const report = (await res.json()) as { scanId: string; title: string; status: string; hosts: any[] };
+    expect(report).toMatchObject({ scanId: scan.id, title: 'report', status: 'QUEUED' });
+    expect(report.hosts.map((h) => h.ip)).toEqual([...ips, '10.60.15.1']);
+    expect(report.hosts.at(-1)).toEqual({
+      ip: '10.60.15.1',
+      technology: 'unix',
+      status: 'FAILED',
+      cause: '=HYPERLINK("http://evil.example")',
+      errorCode: 'AUTH_FAILED',
+      vendorCode: null,
+      remedy: describeCode('AUTH_FAILED').remedy,
+      login: 'scanner',
+      authRecord: null,
+      flags: 'VAULT_PLAIN_HTTP',
+      attempts: 1,
+      finishedAt: expect.any(String),
+    });
+    expect(report.hosts[0]).toMatchObject({ status: 'NOT_ATTEMPTED', remedy: describeCode('NO_AUTH_RECORD').remedy });
+
+    const csv = await env.api('GET', `/scans/${scan.id}/authentication-report?format=csv`);
+    const lines = csv.text.split('\r\n');
+    expect(lines).toHaveLength(1 + 2_501 + 1); // header, hosts, and the empty string after the last CRLF
+    expect(lines.slice(1, -2).map((l) => l.split(',')[0])).toEqual(ips);
+    // The cause is written so that a spreadsheet shows it as text, never runs it.
+    expect(lines.at(-2)).toMatch(
+      /^10\.60\.15\.1,unix,FAILED,"'=HYPERLINK\(""http:\/\/evil\.example""\)",AUTH_FAILED,,/,
+    );
+    expect(lines.at(-2)).toContain(',VAULT_PLAIN_HTTP,1,');
+
+    const empty = await scanRepo.create(db, { ...scan, title: 'empty', targets: '10.60.0.1' });
+    expect((await env.api('GET', `/scans/${empty.id}/authentication-report`)).body.hosts).toEqual([]);
+    expect((await env.api('GET', `/scans/${empty.id}/authentication-report?format=csv`)).text).toBe(
+      'ip,technology,status,cause,errorCode,vendorCode,remedy,login,authRecord,flags,attempts,finishedAt\r\n',
+    );
+    expect((await env.api('GET', '/scans/00000000-0000-4000-8000-000000000000/authentication-report')).status).toBe(
+      404,
+    );
   });
 });
 
@@ -254,6 +490,27 @@ describe('the codec endpoint for the Temporal Web UI', () => {
     };
     const refused = await post('/codec/decode', altered, auditor);
     expect([refused.status, ((await refused.json()) as { field: string }).field]).toEqual([400, 'payloads']);
+    // Sealed with a key this deployment does not have, not base64, or not payloads at all.
+    const b64 = (text: string) => Buffer.from(text).toString('base64');
+    const unknownKey = {
+      payloads: [
+        {
+          ...encoded.payloads[0]!,
+          metadata: { ...encoded.payloads[0]!.metadata, 'encryption-key-id': b64('retired-long-ago') },
+        },
+      ],
+    };
+    for (const [body, field] of [
+      [unknownKey, 'payloads'],
+      [{ payloads: [{ ...plain, data: 'not base64!' }] }, 'payloads.0.data'],
+      [{ payloads: [{ metadata: { encoding: 5 } }] }, 'payloads.0.metadata.encoding'],
+      [{ payloads: 'all of them' }, 'payloads'],
+      [[plain], 'body'],
+    ] as const) {
+      const res = await post('/codec/decode', body, auditor);
+      const answer = (await res.json()) as { field: string; message: string };
+      expect([res.status, answer.field], JSON.stringify(body)).toEqual([400, field]);
+    }
     const foreign = await fetch(`${env.apiUrl}/codec/decode`, {
       method: 'OPTIONS',
       headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' },

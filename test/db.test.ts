@@ -215,7 +215,7 @@ describe.each(backends)('the database on $name', (backend) => {
       expect(created).toMatchObject({ name: 'dc-1', description: 'first' });
       expect(created.createdAt).toBeInstanceOf(Date);
       expect(await applianceRepo.get(db(), created.id)).toEqual(created);
-      expect((await applianceRepo.list(db())).map((a) => a.id)).toContain(created.id);
+      expect((await applianceRepo.list(db())).rows.map((a) => a.id)).toContain(created.id);
       const updated = await applianceRepo.update(db(), created.id, { description: 'renamed' });
       expect(updated.description).toBe('renamed');
       expect(updated.updatedAt.getTime()).toBeGreaterThanOrEqual(created.updatedAt.getTime());
@@ -289,6 +289,27 @@ describe.each(backends)('the database on $name', (backend) => {
       expect((await rejection(assetRepo.create(db(), { name: 'x', value: '10.0.0.1, 10.0.0.2' }))).message).toMatch(
         /one IP address, range or CIDR block/,
       );
+    });
+
+    it('pages by keyset in creation order: rows created in one transaction (one created_at) each once', async () => {
+      const before = (await assetRepo.list(db(), { limit: 500 })).rows.map((a) => a.id);
+      // now() is the transaction's start: all three share created_at, and only id orders them.
+      const sameInstant = await db().transaction(async (tx) =>
+        Promise.all(['10.9.0.1', '10.9.0.2', '10.9.0.3'].map((value) => assetRepo.create(tx, { name: value, value }))),
+      );
+      const seen: string[] = [];
+      let after: string[] | undefined;
+      do {
+        const page = await assetRepo.list(db(), { limit: 1, ...(after && { after }) });
+        seen.push(...page.rows.map((a) => a.id));
+        // A row added while a client pages lands at the end; it shifts nothing already seen.
+        if (seen.length === 1) await assetRepo.create(db(), { name: 'latecomer', value: '10.9.0.9' });
+        after = page.next ?? undefined;
+      } while (after);
+      const latecomer = (await assetRepo.list(db(), { limit: 500 })).rows.find((a) => a.name === 'latecomer')!;
+      expect(seen).toEqual([...before, ...sameInstant.map((a) => a.id).sort(), latecomer.id]);
+      expect(new Set(seen).size).toBe(seen.length);
+      for (const asset of [...sameInstant, latecomer]) await assetRepo.remove(db(), asset.id);
     });
   });
 
@@ -368,7 +389,7 @@ describe.each(backends)('the database on $name', (backend) => {
       );
       expect(keyIds.map((r) => r.k)).toEqual(['m2']);
       const onlyNew = new SecretBox({ activeKeyId: 'm2', keys: new Map([['m2', newKey]]) });
-      const vault = (await vaultRepo.list(db())).find((v) => v.name === 'va')!;
+      const vault = (await vaultRepo.list(db())).rows.find((v) => v.name === 'va')!;
       expect(await vaultRepo.loadAccess(db(), onlyNew, vault.id)).toEqual({ token: 'a' });
     });
 
@@ -418,7 +439,7 @@ describe.each(backends)('the database on $name', (backend) => {
     });
 
     it('types foreign-key, value and uniqueness failures', async () => {
-      const vault = (await vaultRepo.list(db())).find((v) => v.name === 'auth-vault')!;
+      const vault = (await vaultRepo.list(db())).rows.find((v) => v.name === 'auth-vault')!;
       const base = {
         name: 'r2',
         technology: 'unix',
@@ -457,7 +478,7 @@ describe.each(backends)('the database on $name', (backend) => {
     });
 
     it('covers a host with one record per technology: an overlap is refused, naming the record and the addresses', async () => {
-      const vault = (await vaultRepo.list(db())).find((v) => v.name === 'auth-vault')!;
+      const vault = (await vaultRepo.list(db())).rows.find((v) => v.name === 'auth-vault')!;
       const base = {
         technology: 'unix',
         username: 'u',
@@ -466,7 +487,7 @@ describe.each(backends)('the database on $name', (backend) => {
         locator: {},
         fields: { password: 'p' },
       };
-      const before = (await authRecordRepo.list(db())).length;
+      const before = (await authRecordRepo.list(db())).rows.length;
       // 'linux' covers 10.1.0.5 since the round-trip test.
       const err = await rejection(
         authRecordRepo.create(db(), { ...base, name: 'overlapping', targets: '10.1.0.4-10.1.0.6, 10.1.7.0/24' }),
@@ -476,7 +497,7 @@ describe.each(backends)('the database on $name', (backend) => {
       expect(err.message).toBe(
         'targets: 10.1.0.5 already covered by the unix authentication record "linux"; a host can be covered by one record per technology',
       );
-      expect((await authRecordRepo.list(db())).length).toBe(before);
+      expect((await authRecordRepo.list(db())).rows.length).toBe(before);
 
       const next = await authRecordRepo.create(db(), { ...base, name: 'next door', targets: '10.1.0.6-10.1.0.8' });
       expect(await rejection(authRecordRepo.update(db(), next.id, { targets: '::ffff:10.1.0.5' }))).toMatchObject({
@@ -500,13 +521,13 @@ describe.each(backends)('the database on $name', (backend) => {
     });
 
     it('refuses to delete a vault that a record uses, leaving both intact', async () => {
-      const vault = (await vaultRepo.list(db())).find((v) => v.name === 'auth-vault')!;
+      const vault = (await vaultRepo.list(db())).rows.find((v) => v.name === 'auth-vault')!;
       const err = await rejection(vaultRepo.remove(db(), vault.id));
       expect(err).toBeInstanceOf(InUseError);
       expect(err.statusCode).toBe(409);
       expect(err.message).toMatch(/used by authentication records/);
       expect((await vaultRepo.get(db(), vault.id)).id).toBe(vault.id);
-      expect((await authRecordRepo.list(db())).some((r) => r.vaultId === vault.id)).toBe(true);
+      expect((await authRecordRepo.list(db())).rows.some((r) => r.vaultId === vault.id)).toBe(true);
     });
   });
 
@@ -533,7 +554,7 @@ describe.each(backends)('the database on $name', (backend) => {
         isDefault: true,
       });
       expect((await profileRepo.getDefault(db())).id).toBe(fast.id);
-      const old = (await profileRepo.list(db())).find((p) => p.name === 'Default')!;
+      const old = (await profileRepo.list(db())).rows.find((p) => p.name === 'Default')!;
       await profileRepo.setDefault(db(), old.id);
       expect((await profileRepo.getDefault(db())).id).toBe(old.id);
       expect((await database.query(`select count(*)::int as n from option_profiles where is_default`))[0]!.n).toBe(1);
@@ -580,7 +601,7 @@ describe.each(backends)('the database on $name', (backend) => {
 
     beforeAll(async () => {
       applianceId = (await applianceRepo.ensure(db(), 'scan-appliance')).id;
-      authRecordId = (await authRecordRepo.list(db())).find((r) => r.name === 'linux')!.id;
+      authRecordId = (await authRecordRepo.list(db())).rows.find((r) => r.name === 'linux')!.id;
     });
 
     it('creates a scan from its target spec, counting hosts, with typed reference errors', async () => {
@@ -633,7 +654,7 @@ describe.each(backends)('the database on $name', (backend) => {
       expect(running.status).toBe('RUNNING');
       expect(running.startedAt).toBeInstanceOf(Date);
       expect((await scanRepo.markRunning(db(), scanId)).startedAt).toEqual(running.startedAt);
-      expect((await scanRepo.list(db(), { limit: 10 }))[0]!.id).toBe(scanId);
+      expect((await scanRepo.list(db(), { limit: 10 })).rows[0]!.id).toBe(scanId);
     });
 
     it('publishes a host result idempotently, in one transaction, with ~1,500 packages', async () => {
@@ -690,7 +711,7 @@ describe.each(backends)('the database on $name', (backend) => {
       ]);
       expect(new Set(resultIds).size).toBe(3);
       const listed = async () =>
-        new Map((await resultRepo.list(db(), batchScan.id, { includePackages: true })).map((r) => [r.ip, r]));
+        new Map((await resultRepo.list(db(), batchScan.id, { includePackages: true })).rows.map((r) => [r.ip, r]));
       let byIp = await listed();
       expect(byIp.get('10.2.0.5')!.packages).toEqual(packages(4, 'c'));
       expect(byIp.get('10.2.0.6')!.packages).toEqual([]);
@@ -756,7 +777,8 @@ describe.each(backends)('the database on $name', (backend) => {
         await resultRepo.publishSkipped(db(), scanId, 'unix', [{ ip: '10.1.0.20', code: 'NO_AUTH_RECORD' }]),
       ).toEqual({});
 
-      const listed = await resultRepo.list(db(), scanId, { limit: 10 });
+      const { rows: listed, next: noMore } = await resultRepo.list(db(), scanId, { limit: 10 });
+      expect(noMore).toBeNull();
       expect(listed.map((r) => r.ip)).toEqual(['10.1.0.2', '10.1.0.9', '10.1.0.10', '10.1.0.11', '10.1.0.20']);
       expect(listed[0]).not.toHaveProperty('packages');
       expect(listed[0]!.attempts).toEqual([
@@ -784,13 +806,22 @@ describe.each(backends)('the database on $name', (backend) => {
         authRecordId: null,
         attempts: [],
       });
-      expect((await resultRepo.list(db(), scanId, { limit: 2, offset: 2 })).map((r) => r.ip)).toEqual([
-        '10.1.0.10',
-        '10.1.0.11',
+      // Keyset pages in address order (10.1.0.9 before 10.1.0.10): each continues after the last
+      // row of the one before, and the last one says it is the last.
+      const first = await resultRepo.list(db(), scanId, { limit: 2 });
+      expect([first.rows.map((r) => r.ip), first.next]).toEqual([
+        ['10.1.0.2', '10.1.0.9'],
+        [expect.any(String), 'unix'],
       ]);
-      expect((await resultRepo.list(db(), scanId, { category: 'FAILED' })).map((r) => r.ip)).toEqual(['10.1.0.10']);
+      const second = await resultRepo.list(db(), scanId, { limit: 2, after: first.next! });
+      expect(second.rows.map((r) => r.ip)).toEqual(['10.1.0.10', '10.1.0.11']);
+      const third = await resultRepo.list(db(), scanId, { limit: 2, after: second.next! });
+      expect([third.rows.map((r) => r.ip), third.next]).toEqual([['10.1.0.20'], null]);
+      expect((await resultRepo.list(db(), scanId, { category: 'FAILED' })).rows.map((r) => r.ip)).toEqual([
+        '10.1.0.10',
+      ]);
       const withPackages = await resultRepo.list(db(), scanId, { limit: 1, includePackages: true });
-      expect(withPackages[0]!.packages).toHaveLength(1_500);
+      expect(withPackages.rows[0]!.packages).toHaveLength(1_500);
       expect((await resultRepo.get(db(), scanId, '10.1.0.2', 'unix')).packages[0]).toEqual({
         name: 'pkg-0000',
         version: '1.0',
@@ -813,31 +844,20 @@ describe.each(backends)('the database on $name', (backend) => {
       });
     });
 
-    it('builds the Authentication Report: scan, counts, and per host the cause, record and every attempt', async () => {
+    it('reads the Authentication Report in keyset pages: per host the cause, record and attempt count', async () => {
       const finished = await scanRepo.finish(db(), scanId, 'FINISHED', { PASSED: 1 });
       expect(finished).toMatchObject({ status: 'FINISHED', summary: { PASSED: 1 } });
       expect((await scanRepo.finish(db(), scanId, 'CANCELED')).status).toBe('FINISHED');
 
-      const report = await resultRepo.authenticationReport(db(), scanId, { limit: 3 });
-      expect(report.scan).toEqual({
-        id: scanId,
-        title: 'nightly',
-        status: 'FINISHED',
-        hostCount: 17,
-        createdAt: expect.any(Date),
-        startedAt: expect.any(Date),
-        finishedAt: expect.any(Date),
-      });
-      expect(report.counts).toEqual({
-        PASSED: 1,
-        INSUFFICIENT_PRIVILEGES: 0,
-        FAILED: 1,
-        NOT_ATTEMPTED: 2,
-        UNREACHABLE: 1,
-      });
-      expect(report.total).toBe(5);
-      expect(report.hosts).toHaveLength(3);
-      expect(report.hosts[0]).toEqual({
+      const pages = [];
+      for await (const page of resultRepo.reportPages(db(), scanId, { pageSize: 2 })) pages.push(page);
+      // Five hosts in pages of two, in address order, every host once.
+      expect(pages.map((p) => p.map((h) => h.ip))).toEqual([
+        ['10.1.0.2', '10.1.0.9'],
+        ['10.1.0.10', '10.1.0.11'],
+        ['10.1.0.20'],
+      ]);
+      expect(pages[0]![0]).toEqual({
         ip: '10.1.0.2',
         technology: 'unix',
         category: 'PASSED',
@@ -849,27 +869,25 @@ describe.each(backends)('the database on $name', (backend) => {
         authRecordName: 'linux',
         flags: [],
         finishedAt: expect.any(Date),
-        attempts: [
-          expect.objectContaining({ attemptNo: 1, code: 'VAULT_RATE_LIMITED', vendorCode: '429', httpStatus: 429 }),
-          expect.objectContaining({ attemptNo: 2, code: null }),
-        ],
+        attempts: 2,
       });
-      expect(report.hosts[2]).toMatchObject({
+      expect(pages[1]![0]).toMatchObject({
         ip: '10.1.0.10',
         category: 'FAILED',
         errorCode: 'AUTH_FAILED',
         cause: 'the host rejected the credentials',
       });
 
-      const failedOnly = await resultRepo.authenticationReport(db(), scanId, { category: 'NOT_ATTEMPTED' });
-      expect(failedOnly.total).toBe(2);
-      expect(failedOnly.hosts.map((h) => [h.ip, h.authRecordName, h.cause])).toEqual([
-        ['10.1.0.11', null, 'No authentication record covers this host.'],
-        ['10.1.0.20', null, 'No authentication record covers this host.'],
+      const notAttempted = [];
+      for await (const page of resultRepo.reportPages(db(), scanId, { category: 'NOT_ATTEMPTED' }))
+        notAttempted.push(...page);
+      expect(notAttempted.map((h) => [h.ip, h.authRecordName, h.cause, h.attempts])).toEqual([
+        ['10.1.0.11', null, 'No authentication record covers this host.', 0],
+        ['10.1.0.20', null, 'No authentication record covers this host.', 0],
       ]);
-      await expect(
-        resultRepo.authenticationReport(db(), '00000000-0000-4000-8000-000000000000'),
-      ).rejects.toBeInstanceOf(NotFoundError);
+      const none = [];
+      for await (const page of resultRepo.reportPages(db(), '00000000-0000-4000-8000-000000000000')) none.push(page);
+      expect(none).toEqual([]);
     });
 
     it('keeps results when their authentication record is deleted, and deletes them with their scan', async () => {

@@ -81,6 +81,48 @@ describe('parseTargets', () => {
   });
 });
 
+describe('addresses that are not hosts', () => {
+  it.each([
+    ['0.0.0.0', /^0\.0\.0\.0 is "this network" \(0\.0\.0\.0\/8\)/],
+    ['0.12.0.1', /is "this network"/],
+    ['::ffff:0.0.0.0', /is "this network"/],
+    ['::', /^:: is the unspecified IPv6 address/],
+    ['255.255.255.255', /is the limited broadcast address/],
+    ['224.0.0.1', /is IPv4 multicast \(224\.0\.0\.0\/4\)/],
+    ['239.255.255.250', /is IPv4 multicast/],
+    ['::ffff:224.0.0.251', /is IPv4 multicast/],
+    ['ff02::1', /is IPv6 multicast \(ff00::\/8\)/],
+    ['0.0.0.0/0', /^0\.0\.0\.0\/0 includes 0\.0\.0\.0-0\.255\.255\.255: "this network"/],
+    ['::/0', /^::\/0 includes ::: the unspecified IPv6 address/],
+    ['223.255.255.0-224.0.0.10', /includes 224\.0\.0\.0-224\.0\.0\.10: IPv4 multicast/],
+    ['255.255.255.0/24', /includes 255\.255\.255\.255: the limited broadcast address/],
+    ['fe00::-ff00::1', /includes ff00::-ff00::1: IPv6 multicast/],
+  ])('refuses %s, naming the address and why', (spec, reason) => {
+    for (const parse of [parseTargets, (s: string) => parseTargetEntry(s).range]) {
+      const error = errorOf(() => parse(spec));
+      expect(error.message).toMatch(reason);
+      expect(error.message).toMatch(/not a host to scan$/);
+      expect(error.entry).toBe(spec);
+    }
+    expect(errorOf(() => parseTargets(`10.0.0.1, ${spec}`)).entry).toBe(spec);
+  });
+
+  it('keeps what can be a host: a subnet’s last address, loopback, link-local, reserved 240/4', () => {
+    for (const spec of [
+      '10.0.0.255',
+      '10.0.0.0/24',
+      '223.255.255.255',
+      '240.0.0.1',
+      '255.255.255.254',
+      '127.0.0.1',
+      '::1',
+      'fe80::1',
+      'fe00::-feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+    ])
+      expect(() => parseTargets(spec), spec).not.toThrow();
+  });
+});
+
 describe('parseTargetEntry', () => {
   it('returns the kind and the normalised range of one entry', () => {
     expect(parseTargetEntry('10.0.0.1')).toEqual({ kind: 'ip', range: v4('10.0.0.1') });
@@ -93,8 +135,10 @@ describe('parseTargetEntry', () => {
 describe('scan size', () => {
   it('counts hosts exactly, far beyond 2^53', () => {
     expect(countHosts(parseTargets('2001:db8::/64'))).toBe(1n << 64n);
-    expect(countHosts(parseTargets('::/0'))).toBe(1n << 128n);
-    expect(countHosts(parseTargets('0.0.0.0/0'))).toBe(1n << 32n);
+    expect(countHosts(parseTargets('2000::/3'))).toBe(1n << 125n);
+    expect(countHosts(parseTargets('128.0.0.0/2'))).toBe(1n << 30n);
+    // The whole space, as stored ranges hold it (a spec for it is refused: it holds non-hosts).
+    expect(countHosts([{ first: '::', last: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', version: 6 }])).toBe(1n << 128n);
   });
 
   it('refuses scans over the limit with a message that gives the size and the limit', () => {

@@ -232,7 +232,7 @@ describe('a scan over six loopback hosts', () => {
     });
     expect(byIp[hosts.notAttempted]).toMatchObject({ status: 'NOT_ATTEMPTED', errorCode: 'NO_AUTH_RECORD' });
 
-    const results = (await env.api('GET', `/scans/${scanId}/results`)).body.results;
+    const results = (await env.api('GET', `/scans/${scanId}/results`)).body.items;
     const passed = results.find((r: { ip: string }) => r.ip === hosts.passed);
     const localOs = /^ID=(.*)$/m.exec(readFileSync('/etc/os-release', 'utf8'))![1]!.replace(/"/g, '');
     expect(passed.collected.facts['os.id']).toBe(localOs);
@@ -249,7 +249,7 @@ describe('a scan over six loopback hosts', () => {
     expect(byIp[hosts.wrongPassword].remedy).toMatch(/Make the account and the secret in the vault agree/);
 
     // Every vault read is in the audit trail: which record, where, for how many hosts, how it ended.
-    const reads = ((await env.api('GET', `/audit?scan=${scanId}`)).body.events as Record<string, any>[]).filter(
+    const reads = ((await env.api('GET', `/audit?scan=${scanId}`)).body.items as Record<string, any>[]).filter(
       (e) => e.action === 'vault.read',
     );
     expect(reads).toHaveLength(5 + 1); // five records read once, the unreachable host's once more on retry
@@ -274,7 +274,7 @@ describe('a scan over six loopback hosts', () => {
 
     // Trust on first use: the hosts that logged in had their SSH host keys pinned; the host
     // that rejected the password did not (its key was never vouched for by a login).
-    const pinned = (await env.api('GET', '/known-host-keys')).body;
+    const pinned = (await env.api('GET', '/known-host-keys')).body.items;
     expect(pinned).toEqual(
       [hosts.passed, hosts.insufficient].map((ip) =>
         expect.objectContaining({
@@ -384,7 +384,7 @@ describe('an appliance worker killed while it holds a secret', () => {
     const sshd = await startSshd({ address: '127.0.0.8' });
     sshds.push(sshd);
     await env.api('POST', '/assets', { name: 'slow host', value: '127.0.0.8' });
-    const vaultId = (await env.api('GET', '/vaults')).body.find((v: { name: string }) => v.name === 'openbao').id;
+    const vaultId = (await env.api('GET', '/vaults')).body.items.find((v: { name: string }) => v.name === 'openbao').id;
     await env.api('POST', '/auth-records', {
       name: 'unix slow',
       technology: 'unix',
@@ -395,7 +395,9 @@ describe('an appliance worker killed while it holds a secret', () => {
       locator: { path: 'servers/slow' },
       fields: { password: 'password' },
     });
-    const profile = (await env.api('GET', '/option-profiles')).body.find((p: { name: string }) => p.name === 'e2e');
+    const profile = (await env.api('GET', '/option-profiles')).body.items.find(
+      (p: { name: string }) => p.name === 'e2e',
+    );
     const launched = await env.api('POST', '/scans', {
       title: 'kill',
       targets: '127.0.0.8, 127.0.0.2',
@@ -423,7 +425,7 @@ describe('an appliance worker killed while it holds a secret', () => {
     ]);
     // The slow host's batch was on the lost worker: it starts over, and says so. (The other
     // host's batch may or may not have been in flight when the worker died.)
-    const results = (await env.api('GET', `/scans/${scanId}/results`)).body.results;
+    const results = (await env.api('GET', `/scans/${scanId}/results`)).body.items;
     const slow = results.find((r: { ip: string }) => r.ip === '127.0.0.8');
     expect(slow.attempts.map((a: { code: string | null }) => a.code)).toEqual(['APPLIANCE_LOST', null]);
   });
@@ -440,7 +442,7 @@ describe('a wrong password in the vault for a record over twenty hosts', () => {
     for (let i = 1; i <= 20; i++) hosts.push(await startSshd({ address: `127.0.1.${i}`, port, logLevel: 'INFO' }));
     sshds.push(...hosts);
     await env.api('POST', '/assets', { name: 'lockout fleet', value: '127.0.1.1-127.0.1.20' });
-    const vaultId = (await env.api('GET', '/vaults')).body.find((v: { name: string }) => v.name === 'openbao').id;
+    const vaultId = (await env.api('GET', '/vaults')).body.items.find((v: { name: string }) => v.name === 'openbao').id;
     const record = await env.api('POST', '/auth-records', {
       name: 'directory account',
       technology: 'unix',
@@ -490,7 +492,9 @@ describe('a wrong password in the vault for a record over twenty hosts', () => {
 
 describe('cancelling a scan', () => {
   it('stops its hosts, purges the secret they hold, and ends CANCELED', async () => {
-    const profile = (await env.api('GET', '/option-profiles')).body.find((p: { name: string }) => p.name === 'e2e');
+    const profile = (await env.api('GET', '/option-profiles')).body.items.find(
+      (p: { name: string }) => p.name === 'e2e',
+    );
     const launched = await env.api('POST', '/scans', {
       title: 'cancel me',
       targets: '127.0.0.8',
@@ -515,9 +519,11 @@ describe('cancelling a scan', () => {
 
 describe('a host whose SSH host key changed', () => {
   it('fails HOST_KEY_MISMATCH without retrying or sending the password, until the operator removes the pinned key', async () => {
-    const profile = (await env.api('GET', '/option-profiles')).body.find((p: { name: string }) => p.name === 'e2e');
+    const profile = (await env.api('GET', '/option-profiles')).body.items.find(
+      (p: { name: string }) => p.name === 'e2e',
+    );
     const old = sshds.find((s) => s.address === hosts.passed)!;
-    const pinned = (await env.api('GET', `/known-host-keys?ip=${hosts.passed}`)).body;
+    const pinned = (await env.api('GET', `/known-host-keys?ip=${hosts.passed}`)).body.items;
     expect(pinned).toHaveLength(1);
     expect(pinned[0].sha256).toBe(`SHA256:${old.hostKeySha256}`);
 
@@ -533,7 +539,7 @@ describe('a host whose SSH host key changed', () => {
         applianceId,
       });
       const done = await waitForScan(launched.body.id);
-      return (await env.api('GET', `/scans/${done.id}/results`)).body.results[0];
+      return (await env.api('GET', `/scans/${done.id}/results`)).body.items[0];
     };
     const refused = await scan('re-keyed');
     expect(refused).toMatchObject({ category: 'FAILED', errorCode: 'HOST_KEY_MISMATCH' });
@@ -547,7 +553,7 @@ describe('a host whose SSH host key changed', () => {
       category: 'PASSED',
       errorCode: null,
     });
-    const repinned = (await env.api('GET', `/known-host-keys?ip=${hosts.passed}`)).body;
+    const repinned = (await env.api('GET', `/known-host-keys?ip=${hosts.passed}`)).body.items;
     expect(repinned).toEqual([
       expect.objectContaining({ sha256: `SHA256:${impostor.hostKeySha256}`, source: 'learned' }),
     ]);

@@ -538,7 +538,7 @@ describe('scanWorkflow', () => {
       // Terminated in the Web UI: no workflow code runs; the reconciler ends the row, with why.
       const terminated = await launch('terminated from the web ui');
       // While it runs, the record it scans with cannot be deleted from under it.
-      const recordId = (await env.api('GET', '/auth-records')).body.find(
+      const recordId = (await env.api('GET', '/auth-records')).body.items.find(
         (r: { name: string }) => r.name === 'ended hosts',
       ).id;
       const busy = await env.api('DELETE', `/auth-records/${recordId}`);

@@ -12,14 +12,27 @@ const STATUS_TEXT: Record<number, string> = {
   415: 'Unsupported Media Type',
 };
 
-/** "body/targets" or "/port" → "targets" / "port": the field a user recognises. */
+/**
+ * "body/targets" or "/port" → "targets" / "port": the field a user recognises; the part of
+ * the request ("body") when the whole of it is at fault (an array, a number, nothing at all).
+ */
 function fieldOf(error: FastifyError): string | undefined {
   const first = error.validation?.[0];
   if (!first) return undefined;
   const params = first.params as { missingProperty?: string; additionalProperty?: string };
   const path = first.instancePath.replace(/^\//, '').replaceAll('/', '.');
   const extra = params.missingProperty ?? params.additionalProperty;
-  return [path, extra].filter(Boolean).join('.') || undefined;
+  return [path, extra].filter(Boolean).join('.') || error.validationContext || undefined;
+}
+
+function reasonOf(error: FastifyError, bodyGiven: boolean): string {
+  const first = error.validation![0]!;
+  if (first.keyword === 'additionalProperties') return 'is not a known field';
+  if (first.keyword === 'required') return 'is required';
+  if (error.validationContext === 'body' && first.instancePath === '') {
+    return bodyGiven ? 'must be a JSON object' : 'is required: send a JSON object (content-type: application/json)';
+  }
+  return first.message ?? 'is invalid';
 }
 
 export function installErrorHandler(app: FastifyInstance): void {
@@ -43,13 +56,7 @@ export function installErrorHandler(app: FastifyInstance): void {
     }
     if (error.validation) {
       const field = fieldOf(error);
-      const first = error.validation[0]!;
-      const reason =
-        first.keyword === 'additionalProperties'
-          ? 'is not a known field'
-          : first.keyword === 'required'
-            ? 'is required'
-            : (first.message ?? 'is invalid');
+      const reason = reasonOf(error, request.body !== undefined);
       return reply.code(400).send({
         statusCode: 400,
         error: 'Bad Request',
@@ -66,9 +73,14 @@ export function installErrorHandler(app: FastifyInstance): void {
         message: 'the server failed to handle this request; see its log',
       });
     }
-    return reply
-      .code(status)
-      .send({ statusCode: status, error: STATUS_TEXT[status] ?? 'Error', message: error.message });
+    // A body over the size limit, or of a type no parser takes, is the body's fault.
+    const field = status === 413 || status === 415 ? 'body' : undefined;
+    return reply.code(status).send({
+      statusCode: status,
+      error: STATUS_TEXT[status] ?? 'Error',
+      field,
+      message: field ? `${field}: ${error.message}` : error.message,
+    });
   });
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({

@@ -9,7 +9,8 @@ import { withAudit } from '../plugins/audit.js';
 import type { KeyChecker } from '../key-checker.js';
 import { badRequest } from '../problems.js';
 import { parseDateField } from '../validation.js';
-import { IdParams, Page } from '../schemas.js';
+import { IdParams, Page, Paged } from '../schemas.js';
+import { pageAnswer, pageRequest, type ListCursors } from '../paging.js';
 
 const tags = ['api-keys'];
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -48,15 +49,18 @@ const toView = (k: ApiKey) => ({
 
 export async function apiKeyRoutes(
   parent: FastifyInstance,
-  { db, keys }: { db: Database; keys: KeyChecker },
+  { db, keys, cursors }: { db: Database; keys: KeyChecker; cursors: ListCursors },
 ): Promise<void> {
   const api = parent.withTypeProvider<TypeBoxTypeProvider>();
   const admin = { role: 'admin' as const };
 
   api.get(
     '/api-keys',
-    { config: admin, schema: { tags, querystring: Page, response: { 200: Type.Array(ApiKeyView) } } },
-    async (req) => (await apiKeyRepo.list(db, req.query)).map(toView),
+    { config: admin, schema: { tags, querystring: Page, response: { 200: Paged(ApiKeyView) } } },
+    async (req) => {
+      const page = pageRequest(cursors, '/api-keys', req.query);
+      return pageAnswer(cursors, '/api-keys', await apiKeyRepo.list(db, page), toView);
+    },
   );
   api.get(
     '/api-keys/:id',

@@ -5,9 +5,9 @@ import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Database } from '../../db/client.js';
 import { auditRepo, type AuditEvent } from '../../db/repositories/index.js';
 import { AUDIT_OUTCOMES } from '../../db/schema.js';
-import { badRequest } from '../problems.js';
+import { listIdentity, pageAnswer, pageRequest, type ListCursors } from '../paging.js';
 import { parseDateField } from '../validation.js';
-import { Id } from '../schemas.js';
+import { Id, Paged, paging } from '../schemas.js';
 
 const tags = ['audit'];
 const role = { role: 'auditTrail' as const };
@@ -19,8 +19,7 @@ const AuditQuery = Type.Object(
     actor: Type.Optional(Type.String({ format: 'uuid', description: 'The id of the API key that acted' })),
     record: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'The id of the record acted on' })),
     scan: Type.Optional(Type.String({ format: 'uuid' })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
-    cursor: Type.Optional(Type.String({ maxLength: 40, description: 'nextCursor of the previous page' })),
+    ...paging(),
   },
   { additionalProperties: false },
 );
@@ -43,17 +42,12 @@ const AuditEventView = Type.Object({
   hash: Type.String(),
 });
 
-/** A page's cursor names the last row it showed; anything else is refused, not guessed at. */
-const encodeCursor = (seq: number) => Buffer.from(`audit:${seq}`).toString('base64url');
-function decodeCursor(cursor: string): number {
-  const match = /^audit:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match) throw badRequest('cursor', 'is not a cursor this API gave out; use nextCursor of the previous page');
-  return Number(match[1]);
-}
-
 const toView = (e: AuditEvent) => ({ ...e, at: e.at.toISOString() });
 
-export async function auditRoutes(parent: FastifyInstance, { db }: { db: Database }): Promise<void> {
+export async function auditRoutes(
+  parent: FastifyInstance,
+  { db, cursors }: { db: Database; cursors: ListCursors },
+): Promise<void> {
   const api = parent.withTypeProvider<TypeBoxTypeProvider>();
 
   api.get(
@@ -63,26 +57,21 @@ export async function auditRoutes(parent: FastifyInstance, { db }: { db: Databas
       schema: {
         tags,
         querystring: AuditQuery,
-        response: { 200: Type.Object({ events: Type.Array(AuditEventView), nextCursor: Nullable(Type.String()) }) },
+        response: { 200: Paged(AuditEventView) },
       },
     },
     async (req) => {
-      const q = req.query;
-      const limit = q.limit ?? 100;
+      const { limit, cursor, ...filters } = req.query;
+      const list = listIdentity('/audit', filters);
       const events = await auditRepo.list(db, {
-        ...(q.from && { from: parseDateField(q.from, 'from') }),
-        ...(q.to && { to: parseDateField(q.to, 'to') }),
-        ...(q.actor && { actorKeyId: q.actor }),
-        ...(q.record && { recordId: q.record }),
-        ...(q.scan && { scanId: q.scan }),
-        ...(q.cursor && { beforeSeq: decodeCursor(q.cursor) }),
-        limit,
+        ...(filters.from && { from: parseDateField(filters.from, 'from') }),
+        ...(filters.to && { to: parseDateField(filters.to, 'to') }),
+        ...(filters.actor && { actorKeyId: filters.actor }),
+        ...(filters.record && { recordId: filters.record }),
+        ...(filters.scan && { scanId: filters.scan }),
+        ...pageRequest(cursors, list, { limit, cursor }),
       });
-      const last = events[events.length - 1];
-      return {
-        events: events.map(toView),
-        nextCursor: events.length === limit && last ? encodeCursor(last.seq) : null,
-      };
+      return pageAnswer(cursors, list, events, toView);
     },
   );
 

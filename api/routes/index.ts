@@ -24,6 +24,7 @@ import { applianceEnrolmentRoutes, ENROLMENT_CODE_TTL_MS } from './appliances.js
 import { apiKeyRoutes } from './api-keys.js';
 import { auditRoutes } from './audit.js';
 import type { KeyChecker } from '../key-checker.js';
+import { createListCursors, listCursorKeys } from '../paging.js';
 
 export interface ApiDeps {
   db: Database;
@@ -79,8 +80,9 @@ async function validateLocator(db: Database, vaultId: string, locator: Record<st
 
 export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDeps): Promise<void> {
   const { db, box } = deps;
+  const cursors = createListCursors(listCursorKeys(box));
 
-  registerResource(api, db, {
+  registerResource(api, db, cursors, {
     path: '/assets',
     tag: 'assets',
     roles: { read: 'operator', write: 'operator' },
@@ -90,13 +92,13 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
     listQuery: S.Page,
     get: (id: string) => assetRepo.get(db, id),
     toView: (r) => ({ id: r.id, name: r.name, kind: r.kind, value: r.value, ...stamps(r) }),
-    list: (p) => assetRepo.list(db, p),
+    list: (_query, page) => assetRepo.list(db, page),
     create: (tx, b) => assetRepo.create(tx, b),
     update: (tx, id, b) => assetRepo.update(tx, id, b),
     remove: (tx, id) => assetRepo.remove(tx, id),
   });
 
-  registerResource(api, db, {
+  registerResource(api, db, cursors, {
     path: '/appliances',
     tag: 'appliances',
     roles: { read: 'operator', write: 'admin' },
@@ -117,7 +119,7 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
       // Only the answer to POST carries a code: the one time it exists outside the database.
       ...(r.enrolment && { enrolment: r.enrolment }),
     }),
-    list: (p) => applianceRepo.list(db, p),
+    list: (_query, page) => applianceRepo.list(db, page),
     create: async (tx, b) => {
       const appliance = await applianceRepo.create(tx, b);
       const code = await applianceRepo.createEnrolmentCode(tx, appliance.id, ENROLMENT_CODE_TTL_MS);
@@ -128,7 +130,7 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
   });
   await api.register(applianceEnrolmentRoutes);
 
-  registerResource(api, db, {
+  registerResource(api, db, cursors, {
     path: '/vaults',
     tag: 'vaults',
     roles: { read: 'operator', write: 'admin' },
@@ -138,7 +140,7 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
     listQuery: S.Page,
     get: (id: string) => vaultRepo.get(db, id),
     toView: (r) => ({ id: r.id, name: r.name, type: r.type, config: r.config, ...stamps(r) }),
-    list: (p) => vaultRepo.list(db, p),
+    list: (_query, page) => vaultRepo.list(db, page),
     create: async (tx, b) => {
       const adapter = vaultAdapterOf(b.type);
       checkProblems(adapter.validateConfig(b.config));
@@ -156,7 +158,7 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
     remove: (tx, id) => vaultRepo.remove(tx, id),
   });
 
-  registerResource(api, db, {
+  registerResource(api, db, cursors, {
     path: '/auth-records',
     tag: 'auth-records',
     roles: { read: 'operator', write: 'admin' },
@@ -177,7 +179,7 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
       fields: { ...r.fields },
       ...stamps(r),
     }),
-    list: (p) => authRecordRepo.list(db, p),
+    list: (_query, page) => authRecordRepo.list(db, page),
     create: async (tx, b) => {
       await validateLocator(tx, b.vaultId, b.locator);
       return authRecordRepo.create(tx, { ...b, port: b.port ?? 22 });
@@ -194,7 +196,7 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
     if (b.retry && b.retry.maxIntervalMs < b.retry.initialIntervalMs)
       throw badRequest('retry.maxIntervalMs', 'must not be smaller than retry.initialIntervalMs');
   };
-  registerResource(api, db, {
+  registerResource(api, db, cursors, {
     path: '/option-profiles',
     tag: 'option-profiles',
     roles: { read: 'operator', write: 'operator' },
@@ -214,16 +216,16 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
       isDefault: r.isDefault,
       ...stamps(r),
     }),
-    list: (p) => profileRepo.list(db, p),
+    list: (_query, page) => profileRepo.list(db, page),
     create: async (tx, b) => (checkRetry(b), profileRepo.create(tx, b)),
     update: async (tx, id, b) => (checkRetry(b), profileRepo.update(tx, id, b)),
     remove: (tx, id) => profileRepo.remove(tx, id),
   });
 
-  await api.register(scanRoutes, deps);
+  await api.register(scanRoutes, { ...deps, cursors });
 
   // Pinned SSH host keys: learned on a host's first successful login, or registered here.
-  registerResource(api, db, {
+  registerResource(api, db, cursors, {
     path: '/known-host-keys',
     tag: 'known-host-keys',
     roles: { read: 'operator', write: 'admin' },
@@ -241,12 +243,12 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
       learnedInScanId: r.learnedInScanId,
       ...stamps(r),
     }),
-    list: (q) => knownHostKeyRepo.list(db, q),
+    list: (query, page) => knownHostKeyRepo.list(db, { ...page, ip: query.ip }),
     create: (tx, b) => knownHostKeyRepo.create(tx, b),
     update: (tx, id, b) => knownHostKeyRepo.update(tx, id, b),
     remove: (tx, id) => knownHostKeyRepo.remove(tx, id),
   });
 
-  await api.register(apiKeyRoutes, { db, keys: deps.keys });
-  await api.register(auditRoutes, { db });
+  await api.register(apiKeyRoutes, { db, keys: deps.keys, cursors });
+  await api.register(auditRoutes, { db, cursors });
 }

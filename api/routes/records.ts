@@ -2,11 +2,13 @@
 // roles, validation, the audit of every change and the OpenAPI entries come from that description.
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyRequest, RawServerDefault, RouteGenericInterface } from 'fastify';
-import { Type, type Static, type TSchema, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { type Static, type TObject, type TSchema, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Database } from '../../db/client.js';
+import type { KeysetPage, Paged as PagedRows } from '../../db/repositories/index.js';
 import type { RouteRole } from '../../domain/roles.js';
 import { withAudit } from '../plugins/audit.js';
-import { IdParams } from '../schemas.js';
+import { listIdentity, pageAnswer, pageRequest, splitListQuery, type ListCursors } from '../paging.js';
+import { IdParams, Paged } from '../schemas.js';
 
 /** What Fastify makes of a validated request part: the spec's functions take exactly that. */
 type Validated<Part extends 'body' | 'querystring', S extends TSchema> = FastifyRequest<
@@ -22,7 +24,7 @@ export interface ResourceSpec<
   View extends TSchema,
   Create extends TSchema,
   Patch extends TSchema,
-  Query extends TSchema,
+  Query extends TObject,
 > {
   path: string;
   tag: string;
@@ -34,7 +36,8 @@ export interface ResourceSpec<
   /** The list's query string: Page, or a schema that filters by more than a page. */
   listQuery: Query;
   toView(row: Row): Static<View>;
-  list(query: Validated<'querystring', Query>): Promise<Row[]>;
+  /** A keyset page of the list; `query` carries its filters. */
+  list(query: Validated<'querystring', Query>, page: KeysetPage & { limit: number }): Promise<PagedRows<Row>>;
   get(id: string): Promise<Row>;
   /** Each change runs in the transaction `tx` that also records it in the audit trail. */
   create(tx: Database, body: Validated<'body', Create>): Promise<Row>;
@@ -47,8 +50,13 @@ export function registerResource<
   View extends TSchema,
   Create extends TSchema,
   Patch extends TSchema,
-  Query extends TSchema,
->(parent: FastifyInstance, db: Database, spec: ResourceSpec<Row, View, Create, Patch, Query>): void {
+  Query extends TObject,
+>(
+  parent: FastifyInstance,
+  db: Database,
+  cursors: ListCursors,
+  spec: ResourceSpec<Row, View, Create, Patch, Query>,
+): void {
   const api = parent.withTypeProvider<TypeBoxTypeProvider>();
   const tags = [spec.tag];
   const read = { role: spec.roles.read };
@@ -58,8 +66,14 @@ export function registerResource<
   const view: TSchema = spec.view;
   api.get(
     spec.path,
-    { config: read, schema: { tags, querystring: spec.listQuery, response: { 200: Type.Array(view) } } },
-    async (req) => (await spec.list(req.query)).map((row) => spec.toView(row)),
+    { config: read, schema: { tags, querystring: spec.listQuery, response: { 200: Paged(view) } } },
+    async (req) => {
+      const { limit, cursor, filters } = splitListQuery(req.query);
+      // A cursor continues the list it came from: this path, with the same filters.
+      const list = listIdentity(spec.path, filters);
+      const page = pageRequest(cursors, list, { limit, cursor });
+      return pageAnswer(cursors, list, await spec.list(req.query, page), (row) => spec.toView(row));
+    },
   );
   api.get(
     `${spec.path}/:id`,

@@ -19,22 +19,35 @@ import {
   rangesWithin,
 } from '../../domain/targets.js';
 import { ApplianceIdAttr, ScanIdAttr, ScanStatusAttr } from '../../domain/search-attributes.js';
-import { describeCode, isErrorCode } from '../../domain/errors.js';
 import type { scanWorkflow } from '../../workflows/scan.js';
 import { CONTROL_PLANE_QUEUE } from '../../workflows/activity-stubs.js';
 import { cancelSignal } from '../../workflows/messages.js';
 import { ApiProblem, badRequest } from '../problems.js';
 import { withAudit } from '../plugins/audit.js';
-import { IdParams, Page, Scan, ScanBody } from '../schemas.js';
+import {
+  HostResultView,
+  IdParams,
+  Page,
+  Paged,
+  ReportQuery,
+  RESULTS_PAGE,
+  ResultsPage,
+  Scan,
+  ScanBody,
+} from '../schemas.js';
 import type { ApiDeps } from './index.js';
-import { toCsv } from '../csv.js';
+import { authenticationReportStream } from '../authentication-report.js';
+import { pageRequest, type ListCursors } from '../paging.js';
 import { applianceIsAlive } from '../appliance-status.js';
 import { createSharedLoader } from '../shared-loader.js';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const tags = ['scans'];
 
-export async function scanRoutes(parent: FastifyInstance, { db, temporal }: ApiDeps): Promise<void> {
+export async function scanRoutes(
+  parent: FastifyInstance,
+  { db, temporal, cursors }: ApiDeps & { cursors: ListCursors },
+): Promise<void> {
   const api = parent.withTypeProvider<TypeBoxTypeProvider>();
   const operator = { role: 'operator' as const };
   const reader = { role: 'reader' as const };
@@ -102,7 +115,7 @@ export async function scanRoutes(parent: FastifyInstance, { db, temporal }: ApiD
         ? await applianceRepo.get(db, body.applianceId).catch(() => {
             throw badRequest('applianceId', `appliance ${body.applianceId} does not exist`);
           })
-        : (await applianceRepo.list(db, { limit: 1 }))[0];
+        : (await applianceRepo.list(db, { limit: 1 })).rows[0];
       if (!appliance)
         throw badRequest('applianceId', 'no appliance is registered: register one with POST /api/v1/appliances first');
       if (!appliance.keyId)
@@ -161,8 +174,14 @@ export async function scanRoutes(parent: FastifyInstance, { db, temporal }: ApiD
 
   api.get(
     '/scans',
-    { config: reader, schema: { tags, querystring: Page, response: { 200: Type.Array(Scan) } } },
-    async (req) => Promise.all((await scanRepo.list(db, req.query)).map(view)),
+    { config: reader, schema: { tags, querystring: Page, response: { 200: Paged(Scan) } } },
+    async (req) => {
+      const page = await scanRepo.list(db, pageRequest(cursors, '/scans', req.query));
+      return {
+        items: await Promise.all(page.rows.map(view)),
+        nextCursor: page.next && cursors.encode('/scans', page.next),
+      };
+    },
   );
 
   api.get('/scans/:id', { config: reader, schema: { tags, params: IdParams, response: { 200: Scan } } }, async (req) =>
@@ -171,16 +190,18 @@ export async function scanRoutes(parent: FastifyInstance, { db, temporal }: ApiD
 
   api.get(
     '/scans/:id/results',
-    { config: reader, schema: { tags, params: IdParams, querystring: Page } },
+    {
+      config: reader,
+      schema: { tags, params: IdParams, querystring: ResultsPage, response: { 200: Paged(HostResultView) } },
+    },
     async (req) => {
       await scanRepo.get(db, req.params.id);
-      const limit = req.query.limit ?? 50;
-      const offset = req.query.offset ?? 0;
-      const results = await resultRepo.list(db, req.params.id, { limit, offset, includePackages: true });
+      // The cursor is bound to this scan's results: another scan's is refused.
+      const list = `/scans/${req.params.id}/results`;
+      const page = pageRequest(cursors, list, req.query, RESULTS_PAGE.fallback);
+      const results = await resultRepo.list(db, req.params.id, { ...page, includePackages: true });
       return {
-        limit,
-        offset,
-        results: results.map((r) => ({
+        items: results.rows.map((r) => ({
           ip: r.ip,
           technology: r.technology,
           category: r.category,
@@ -190,10 +211,11 @@ export async function scanRoutes(parent: FastifyInstance, { db, temporal }: ApiD
           login: r.login,
           authRecordId: r.authRecordId,
           flags: r.flags,
-          finishedAt: iso(r.finishedAt),
+          finishedAt: r.finishedAt.toISOString(),
           collected: r.facts ? { facts: r.facts, packageCount: r.packageCount, packages: r.packages ?? [] } : null,
-          attempts: r.attempts.map((a) => ({ ...a, at: iso(a.at) })),
+          attempts: r.attempts.map((a) => ({ ...a, at: a.at.toISOString() })),
         })),
+        nextCursor: results.next && cursors.encode(list, results.next),
       };
     },
   );
@@ -205,60 +227,20 @@ export async function scanRoutes(parent: FastifyInstance, { db, temporal }: ApiD
       schema: {
         tags,
         params: IdParams,
-        querystring: Type.Object(
-          { format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])) },
-          { additionalProperties: false },
-        ),
+        querystring: ReportQuery,
+        description:
+          'Every host of the scan in address order, streamed: JSON (the scan, then its hosts) or, with format=csv, CSV with the same columns.',
       },
     },
     async (req, reply) => {
       const scan = await scanRepo.get(db, req.params.id);
-      const rows: Record<string, unknown>[] = [];
-      for (let offset = 0; ; offset += 500) {
-        const page = await resultRepo.authenticationReport(db, scan.id, { limit: 500, offset });
-        for (const h of page.hosts) {
-          rows.push({
-            ip: h.ip,
-            technology: h.technology,
-            status: h.category,
-            cause: h.cause,
-            errorCode: h.errorCode,
-            vendorCode: h.vendorCode,
-            remedy: isErrorCode(h.errorCode) ? describeCode(h.errorCode).remedy : null,
-            login: h.login,
-            authRecord: h.authRecordName,
-            flags: h.flags.join(' '),
-            attempts: h.attempts.length,
-            finishedAt: iso(h.finishedAt),
-          });
-        }
-        if (offset + 500 >= page.total) break;
-      }
-      if (req.query.format === 'csv') {
-        return reply
+      const format = req.query.format ?? 'json';
+      if (format === 'csv') {
+        reply
           .header('content-type', 'text/csv; charset=utf-8')
-          .header('content-disposition', `attachment; filename="authentication-report-${scan.id}.csv"`)
-          .send(
-            toCsv(
-              [
-                'ip',
-                'technology',
-                'status',
-                'cause',
-                'errorCode',
-                'vendorCode',
-                'remedy',
-                'login',
-                'authRecord',
-                'flags',
-                'attempts',
-                'finishedAt',
-              ],
-              rows,
-            ),
-          );
-      }
-      return { scanId: scan.id, title: scan.title, status: scan.status, hosts: rows };
+          .header('content-disposition', `attachment; filename="authentication-report-${scan.id}.csv"`);
+      } else reply.header('content-type', 'application/json; charset=utf-8');
+      return reply.send(authenticationReportStream(db, scan, format));
     },
   );
 

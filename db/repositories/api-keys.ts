@@ -1,12 +1,20 @@
 // API keys. A key is 32 random bytes, shown once when created; only its SHA-256 is stored (a
 // key is too random to guess, so a slow hash would add nothing), and a lookup is by that hash.
 import { createHash, randomBytes } from 'node:crypto';
-import { and, asc, count, eq, getTableColumns, isNull } from 'drizzle-orm';
+import { and, count, eq, getTableColumns, isNull } from 'drizzle-orm';
 import type { Database } from '../client.js';
 import { apiKeys, apiSessions } from '../schema.js';
 import { withDbErrors } from '../translate-errors.js';
 import type { ApiRole } from '../../domain/roles.js';
-import { firstOrNotFound, pageOf, requireId, type Page } from './shared.js';
+import {
+  creationOrder,
+  firstOrNotFound,
+  pageLimit,
+  requireId,
+  toPaged,
+  type KeysetPage,
+  type Paged,
+} from './shared.js';
 
 const ENTITY = 'API key';
 const KEY_PREFIX = 'vsk_';
@@ -66,14 +74,22 @@ export const apiKeyRepo = {
     return firstOrNotFound(await db.select(publicColumns).from(apiKeys).where(eq(apiKeys.id, id)), ENTITY, id);
   },
 
-  async list(db: Database, page?: Page): Promise<ApiKey[]> {
-    const { limit, offset } = pageOf(page);
-    return db
-      .select(publicColumns)
+  /** Oldest first. */
+  async list(db: Database, page: KeysetPage = {}): Promise<Paged<ApiKey>> {
+    const limit = pageLimit(page);
+    const order = creationOrder(apiKeys);
+    const rows = await db
+      .select({ row: publicColumns, position: order.position })
       .from(apiKeys)
-      .orderBy(asc(apiKeys.createdAt), asc(apiKeys.id))
-      .limit(limit)
-      .offset(offset);
+      .where(order.after(page))
+      .orderBy(...order.orderBy)
+      .limit(limit + 1);
+    return toPaged(
+      rows,
+      limit,
+      (r) => [r.position, r.row.id],
+      (r) => r.row,
+    );
   },
 
   /** Revokes the key at once, with every browser session opened with it. Idempotent. */

@@ -1,11 +1,20 @@
 // Scanner appliances: each one's workers poll the task queue appliance.<id>.
-import { and, asc, eq, gt, isNull } from 'drizzle-orm';
+import { and, eq, gt, isNull } from 'drizzle-orm';
 import type { Database } from '../client.js';
 import { InvalidValueError } from '../errors.js';
 import { appliances, enrolmentCodes } from '../schema.js';
 import { hashSecretToken, newSecretToken } from './api-keys.js';
 import { withDbErrors } from '../translate-errors.js';
-import { deleteById, firstOrNotFound, pageOf, requireId, type Page } from './shared.js';
+import {
+  creationOrder,
+  deleteById,
+  firstOrNotFound,
+  pageLimit,
+  requireId,
+  toPaged,
+  type KeysetPage,
+  type Paged,
+} from './shared.js';
 
 const ENTITY = 'appliance';
 
@@ -17,14 +26,22 @@ export interface ApplianceInput {
 }
 
 export const applianceRepo = {
-  async list(db: Database, page?: Page): Promise<Appliance[]> {
-    const { limit, offset } = pageOf(page);
-    return db
-      .select()
+  /** Oldest first. */
+  async list(db: Database, page: KeysetPage = {}): Promise<Paged<Appliance>> {
+    const limit = pageLimit(page);
+    const order = creationOrder(appliances);
+    const rows = await db
+      .select({ row: appliances, position: order.position })
       .from(appliances)
-      .orderBy(asc(appliances.createdAt), asc(appliances.id))
-      .limit(limit)
-      .offset(offset);
+      .where(order.after(page))
+      .orderBy(...order.orderBy)
+      .limit(limit + 1);
+    return toPaged(
+      rows,
+      limit,
+      (r) => [r.position, r.row.id],
+      (r) => r.row,
+    );
   },
 
   async get(db: Database, id: string): Promise<Appliance> {

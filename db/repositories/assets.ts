@@ -1,10 +1,20 @@
 // Registered assets: the IPs, ranges and CIDR blocks scans are allowed to target.
-import { asc, eq } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Database } from '../client.js';
 import { InvalidValueError } from '../errors.js';
 import { assets } from '../schema.js';
 import { normaliseRanges, parseTargetEntry, type IpRange } from '../../domain/targets.js';
-import { deleteById, firstOrNotFound, pageOf, parseTargetField, requireId, type Page } from './shared.js';
+import {
+  creationOrder,
+  deleteById,
+  firstOrNotFound,
+  pageLimit,
+  parseTargetField,
+  requireId,
+  toPaged,
+  type KeysetPage,
+  type Paged,
+} from './shared.js';
 
 const ENTITY = 'asset';
 
@@ -39,15 +49,22 @@ function parseValue(value: string) {
 }
 
 export const assetRepo = {
-  async list(db: Database, page?: Page): Promise<Asset[]> {
-    const { limit, offset } = pageOf(page);
+  /** Oldest first. */
+  async list(db: Database, page: KeysetPage = {}): Promise<Paged<Asset>> {
+    const limit = pageLimit(page);
+    const order = creationOrder(assets);
     const rows = await db
-      .select()
+      .select({ row: assets, position: order.position })
       .from(assets)
-      .orderBy(asc(assets.createdAt), asc(assets.id))
-      .limit(limit)
-      .offset(offset);
-    return rows.map(toAsset);
+      .where(order.after(page))
+      .orderBy(...order.orderBy)
+      .limit(limit + 1);
+    return toPaged(
+      rows,
+      limit,
+      (r) => [r.position, r.row.id],
+      (r) => toAsset(r.row),
+    );
   },
 
   async get(db: Database, id: string): Promise<Asset> {

@@ -10,6 +10,8 @@ import type { Database } from '../client.js';
 import type { DerivedKeys, SecretBox } from '../crypto.js';
 import { storableValue } from '../../domain/text.js';
 import { auditEvents, type AuditOutcome } from '../schema.js';
+import { InvalidValueError } from '../errors.js';
+import { pageLimit, positionOf, toPaged, type KeysetPage, type Paged } from './shared.js';
 
 export type AuditEvent = typeof auditEvents.$inferSelect;
 
@@ -27,15 +29,13 @@ export interface AuditEntry {
   detail?: Record<string, unknown>;
 }
 
-export interface AuditFilter {
+/** Which events to list; `after` (newest first) is the seq of the last row of the page before. */
+export interface AuditFilter extends KeysetPage {
   from?: Date;
   to?: Date;
   actorKeyId?: string;
   recordId?: string;
   scanId?: string;
-  /** Keyset paging, newest first: rows with a smaller seq than this. */
-  beforeSeq?: number;
-  limit: number;
 }
 
 export type AuditVerdict =
@@ -119,21 +119,32 @@ export const auditRepo = {
     });
   },
 
-  /** Newest first, filtered; page on with `beforeSeq` = the last row's seq. */
-  async list(db: Database, filter: AuditFilter): Promise<AuditEvent[]> {
+  /** Newest first, filtered, a keyset page at a time (seq is the order: it is unique). */
+  async list(db: Database, filter: AuditFilter): Promise<Paged<AuditEvent>> {
+    const limit = pageLimit(filter);
+    const before = positionOf(filter, 1)?.[0];
     const where: SQL[] = [];
     if (filter.from) where.push(gte(auditEvents.at, filter.from));
     if (filter.to) where.push(lte(auditEvents.at, filter.to));
     if (filter.actorKeyId) where.push(eq(auditEvents.actorKeyId, filter.actorKeyId));
     if (filter.recordId) where.push(eq(auditEvents.recordId, filter.recordId));
     if (filter.scanId) where.push(eq(auditEvents.scanId, filter.scanId));
-    if (filter.beforeSeq !== undefined) where.push(lt(auditEvents.seq, filter.beforeSeq));
-    return db
+    if (before !== undefined) {
+      if (!/^\d{1,18}$/.test(before)) throw new InvalidValueError('cursor', 'names no position in this list');
+      where.push(lt(auditEvents.seq, Number(before)));
+    }
+    const rows = await db
       .select()
       .from(auditEvents)
       .where(and(...where))
       .orderBy(desc(auditEvents.seq))
-      .limit(filter.limit);
+      .limit(limit + 1);
+    return toPaged(
+      rows,
+      limit,
+      (r) => [String(r.seq)],
+      (r) => r,
+    );
   },
 
   /** Walks the whole chain in order and names the first row that does not hold. */

@@ -10,12 +10,15 @@ import { formatRange, overlappingRanges, parseTargets, type IpRange } from '../.
 import {
   deleteById,
   firstOrNotFound,
+  creationOrder,
   isUuid,
-  pageOf,
+  pageLimit,
   parseTargetField,
   requireId,
   requireReference,
-  type Page,
+  toPaged,
+  type KeysetPage,
+  type Paged,
 } from './shared.js';
 
 const ENTITY = 'authentication record';
@@ -69,14 +72,22 @@ async function refuseOverlap(tx: Transaction, technology: string, ranges: IpRang
 }
 
 export const authRecordRepo = {
-  async list(db: Database, page?: Page): Promise<AuthRecord[]> {
-    const { limit, offset } = pageOf(page);
-    return db
-      .select()
+  /** Oldest first. */
+  async list(db: Database, page: KeysetPage = {}): Promise<Paged<AuthRecord>> {
+    const limit = pageLimit(page);
+    const order = creationOrder(authRecords);
+    const rows = await db
+      .select({ row: authRecords, position: order.position })
       .from(authRecords)
-      .orderBy(asc(authRecords.createdAt), asc(authRecords.id))
-      .limit(limit)
-      .offset(offset);
+      .where(order.after(page))
+      .orderBy(...order.orderBy)
+      .limit(limit + 1);
+    return toPaged(
+      rows,
+      limit,
+      (r) => [r.position, r.row.id],
+      (r) => r.row,
+    );
   },
 
   async get(db: Database, id: string): Promise<AuthRecord> {

@@ -15,16 +15,15 @@ export { scanRepo, type Scan, type ScanInput, type ScanStatus } from './scans.js
 export {
   resultRepo,
   type AttemptView,
-  type AuthenticationReport,
   type HostResult,
   type HostResultInput,
   type PackageRow,
-  type ReportHost,
+  type ReportRow,
   type ResultFilter,
   type ResultView,
   type SkippedHost,
 } from './results.js';
-export { type Page } from './shared.js';
+export { DEFAULT_PAGE_SIZE, type KeysetPage, type Paged } from './shared.js';
 export {
   knownHostKeyRepo,
   normaliseFingerprint,

@@ -1,13 +1,23 @@
 // Pinned SSH host keys, one per address and port. Learned keys come from a scan's first
 // successful login; an operator can register a key up front, replace it, or delete it to
 // accept a legitimate change (the next successful login then learns the new key).
-import { asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Database } from '../client.js';
 import { InvalidValueError } from '../errors.js';
 import { knownHostKeys } from '../schema.js';
 import { withDbErrors } from '../translate-errors.js';
 import { normaliseIp } from '../../domain/targets.js';
-import { deleteById, firstOrNotFound, pageOf, parseTargetField, requireId, type Page } from './shared.js';
+import {
+  deleteById,
+  firstOrNotFound,
+  pageLimit,
+  parseTargetField,
+  positionOf,
+  requireId,
+  toPaged,
+  type KeysetPage,
+  type Paged,
+} from './shared.js';
 
 const ENTITY = 'known host key';
 
@@ -39,16 +49,27 @@ const normaliseAddress = (ip: string) => parseTargetField('ip', () => normaliseI
 const endpointKey = (ip: string, port: number) => `${ip}|${port}`;
 
 export const knownHostKeyRepo = {
-  async list(db: Database, filter: Page & { ip?: string } = {}): Promise<KnownHostKey[]> {
-    const { limit, offset } = pageOf(filter);
-    const where = filter.ip ? eq(knownHostKeys.ip, normaliseAddress(filter.ip)) : undefined;
-    return db
+  /** By address and port (one key each, so the order is total). */
+  async list(db: Database, filter: KeysetPage & { ip?: string } = {}): Promise<Paged<KnownHostKey>> {
+    const limit = pageLimit(filter);
+    const at = positionOf(filter, 2);
+    const rows = await db
       .select()
       .from(knownHostKeys)
-      .where(where)
+      .where(
+        and(
+          filter.ip ? eq(knownHostKeys.ip, normaliseAddress(filter.ip)) : undefined,
+          at ? sql`(${knownHostKeys.ip}, ${knownHostKeys.port}) > (${at[0]}, ${at[1]}::integer)` : undefined,
+        ),
+      )
       .orderBy(asc(knownHostKeys.ip), asc(knownHostKeys.port))
-      .limit(limit)
-      .offset(offset);
+      .limit(limit + 1);
+    return toPaged(
+      rows,
+      limit,
+      (r) => [r.ip, String(r.port)],
+      (r) => r,
+    );
   },
 
   async get(db: Database, id: string): Promise<KnownHostKey> {

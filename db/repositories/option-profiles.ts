@@ -1,11 +1,20 @@
 // Option profiles: which technologies a scan tries, how many hosts at once, timeouts and retries.
 // At most one profile is the default (a partial unique index guards it).
-import { asc, eq } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Database } from '../client.js';
 import { optionProfiles } from '../schema.js';
 import { pgErrorOf, UNIQUE_VIOLATION, withDbErrors } from '../translate-errors.js';
 import type { ProfileSettings } from '../../domain/scan-types.js';
-import { deleteById, firstOrNotFound, pageOf, requireId, type Page } from './shared.js';
+import {
+  creationOrder,
+  deleteById,
+  firstOrNotFound,
+  pageLimit,
+  requireId,
+  toPaged,
+  type KeysetPage,
+  type Paged,
+} from './shared.js';
 
 const ENTITY = 'option profile';
 
@@ -42,14 +51,22 @@ async function findDefault(db: Database): Promise<OptionProfile | undefined> {
 }
 
 export const profileRepo = {
-  async list(db: Database, page?: Page): Promise<OptionProfile[]> {
-    const { limit, offset } = pageOf(page);
-    return db
-      .select()
+  /** Oldest first. */
+  async list(db: Database, page: KeysetPage = {}): Promise<Paged<OptionProfile>> {
+    const limit = pageLimit(page);
+    const order = creationOrder(optionProfiles);
+    const rows = await db
+      .select({ row: optionProfiles, position: order.position })
       .from(optionProfiles)
-      .orderBy(asc(optionProfiles.createdAt), asc(optionProfiles.id))
-      .limit(limit)
-      .offset(offset);
+      .where(order.after(page))
+      .orderBy(...order.orderBy)
+      .limit(limit + 1);
+    return toPaged(
+      rows,
+      limit,
+      (r) => [r.position, r.row.id],
+      (r) => r.row,
+    );
   },
 
   async get(db: Database, id: string): Promise<OptionProfile> {

@@ -10,8 +10,18 @@ import { describeCode, type ErrorCode } from '../../domain/errors.js';
 import type { AttemptRecord } from '../../domain/scan-types.js';
 import { ipSortKey, normaliseIp } from '../../domain/targets.js';
 import { storableValue } from '../../domain/text.js';
-import { scanRepo } from './scans.js';
-import { firstOrNotFound, isUuid, pageOf, parseTargetField, requireId, requireReference, type Page } from './shared.js';
+import {
+  firstOrNotFound,
+  isUuid,
+  pageLimit,
+  parseTargetField,
+  positionOf,
+  requireId,
+  requireReference,
+  toPaged,
+  type KeysetPage,
+  type Paged,
+} from './shared.js';
 
 export interface SkippedHost {
   ip: string;
@@ -73,12 +83,13 @@ export interface ResultView extends HostResult {
   packages?: PackageRow[];
 }
 
-export interface ResultFilter extends Page {
+export interface ResultFilter extends KeysetPage {
   category?: ReportCategory;
   includePackages?: boolean;
 }
 
-export interface ReportHost {
+/** One line of the Authentication Report: a host's verdict, its cause and how many attempts it took. */
+export interface ReportRow {
   ip: string;
   technology: string;
   category: ReportCategory;
@@ -90,24 +101,7 @@ export interface ReportHost {
   authRecordName: string | null;
   flags: string[];
   finishedAt: Date;
-  attempts: AttemptView[];
-}
-
-export interface AuthenticationReport {
-  scan: {
-    id: string;
-    title: string;
-    status: string;
-    hostCount: number;
-    createdAt: Date;
-    startedAt: Date | null;
-    finishedAt: Date | null;
-  };
-  /** Hosts per category over the whole scan. */
-  counts: Record<ReportCategory, number>;
-  /** Hosts matching the filter (all pages). */
-  total: number;
-  hosts: ReportHost[];
+  attempts: number;
 }
 
 const { ipKey: _ipKey, ...resultColumns } = getTableColumns(hostResults);
@@ -146,11 +140,21 @@ async function packagesOf(db: Database, resultIds: string[]): Promise<Map<string
   return byResult;
 }
 
-function scanFilter(scanId: string, category?: ReportCategory): SQL {
-  return category
-    ? and(eq(hostResults.scanId, scanId), eq(hostResults.category, category))!
-    : eq(hostResults.scanId, scanId);
+/**
+ * A scan's results (of one category, if given) after a position in address order: (ip_key,
+ * technology) is unique within a scan, so the order is total; host_results_scan_order_idx
+ * serves it.
+ */
+function inScanAfter(scanId: string, page: KeysetPage & { category?: ReportCategory }): SQL {
+  const at = positionOf(page, 2);
+  return and(
+    eq(hostResults.scanId, scanId),
+    page.category ? eq(hostResults.category, page.category) : undefined,
+    at ? sql`(${hostResults.ipKey}, ${hostResults.technology}) > (${at[0]}::numeric, ${at[1]})` : undefined,
+  )!;
 }
+
+const addressOrder = [asc(hostResults.ipKey), asc(hostResults.technology)] as const;
 
 function checkResult(input: HostResultInput): void {
   requireReference('scanId', 'scan', input.scanId);
@@ -311,24 +315,32 @@ export const resultRepo = {
   },
 
   /** A page of results in address order, each with its attempts (and, if asked, its packages). */
-  async list(db: Database, scanId: string, filter: ResultFilter = {}): Promise<ResultView[]> {
-    const { limit, offset } = pageOf(filter);
-    if (!isUuid(scanId)) return [];
-    const rows = await db
-      .select(resultColumns)
+  async list(db: Database, scanId: string, filter: ResultFilter = {}): Promise<Paged<ResultView>> {
+    const limit = pageLimit(filter);
+    if (!isUuid(scanId)) return { rows: [], next: null };
+    const fetched = await db
+      .select({ ...resultColumns, ipKey: hostResults.ipKey })
       .from(hostResults)
-      .where(scanFilter(scanId, filter.category))
-      .orderBy(asc(hostResults.ipKey), asc(hostResults.technology))
-      .limit(limit)
-      .offset(offset);
-    const ids = rows.map((r) => r.id);
+      .where(inScanAfter(scanId, filter))
+      .orderBy(...addressOrder)
+      .limit(limit + 1);
+    const page = toPaged(
+      fetched,
+      limit,
+      (r) => [r.ipKey, r.technology],
+      ({ ipKey: _key, ...row }) => row,
+    );
+    const ids = page.rows.map((r) => r.id);
     const attempts = await attemptsOf(db, ids);
     const packages = filter.includePackages ? await packagesOf(db, ids) : undefined;
-    return rows.map((r) => ({
-      ...r,
-      attempts: attempts.get(r.id) ?? [],
-      ...(packages && { packages: packages.get(r.id) ?? [] }),
-    }));
+    return {
+      rows: page.rows.map((r) => ({
+        ...r,
+        attempts: attempts.get(r.id) ?? [],
+        ...(packages && { packages: packages.get(r.id) ?? [] }),
+      })),
+      next: page.next,
+    };
   },
 
   /** One host's result with its attempts and full package inventory. */
@@ -351,56 +363,50 @@ export const resultRepo = {
   },
 
   /**
-   * The Authentication Report: per host and technology, the category, the cause (our code, the
-   * vendor's code), the login and record used, and every attempt — a page at a time.
+   * The Authentication Report's lines, a keyset page at a time, in address order: per host and
+   * technology the category, the cause (our code, the vendor's), the login and record used,
+   * and how many attempts it took. No count and no offset: page 1,000 costs what page 1 does,
+   * and a caller that writes each page out as it comes holds one page in memory, whatever the
+   * scan's size.
    */
-  async authenticationReport(
+  async *reportPages(
     db: Database,
     scanId: string,
-    filter: Page & { category?: ReportCategory } = {},
-  ): Promise<AuthenticationReport> {
-    const { limit, offset } = pageOf(filter);
-    const scan = await scanRepo.get(db, scanId);
-    const counts = await resultRepo.countByCategory(db, scanId);
-    const total = filter.category ? counts[filter.category] : Object.values(counts).reduce((a, b) => a + b, 0);
-    const rows = await db
-      .select({
-        id: hostResults.id,
-        ip: hostResults.ip,
-        technology: hostResults.technology,
-        category: hostResults.category,
-        errorCode: hostResults.errorCode,
-        vendorCode: hostResults.vendorCode,
-        cause: hostResults.cause,
-        login: hostResults.login,
-        authRecordId: hostResults.authRecordId,
-        authRecordName: authRecords.name,
-        flags: hostResults.flags,
-        finishedAt: hostResults.finishedAt,
-      })
-      .from(hostResults)
-      .leftJoin(authRecords, eq(authRecords.id, hostResults.authRecordId))
-      .where(scanFilter(scanId, filter.category))
-      .orderBy(asc(hostResults.ipKey), asc(hostResults.technology))
-      .limit(limit)
-      .offset(offset);
-    const attempts = await attemptsOf(
-      db,
-      rows.map((r) => r.id),
-    );
-    return {
-      scan: {
-        id: scan.id,
-        title: scan.title,
-        status: scan.status,
-        hostCount: scan.hostCount,
-        createdAt: scan.createdAt,
-        startedAt: scan.startedAt,
-        finishedAt: scan.finishedAt,
-      },
-      counts,
-      total,
-      hosts: rows.map(({ id, ...host }) => ({ ...host, attempts: attempts.get(id) ?? [] })),
-    };
+    options: { pageSize?: number; category?: ReportCategory } = {},
+  ): AsyncGenerator<ReportRow[]> {
+    requireId('scan', scanId);
+    const limit = pageLimit({ limit: options.pageSize ?? 1_000 });
+    let after: string[] | undefined;
+    do {
+      const fetched = await db
+        .select({
+          ipKey: hostResults.ipKey,
+          ip: hostResults.ip,
+          technology: hostResults.technology,
+          category: hostResults.category,
+          errorCode: hostResults.errorCode,
+          vendorCode: hostResults.vendorCode,
+          cause: hostResults.cause,
+          login: hostResults.login,
+          authRecordId: hostResults.authRecordId,
+          authRecordName: authRecords.name,
+          flags: hostResults.flags,
+          finishedAt: hostResults.finishedAt,
+          attempts: sql<number>`(select count(*) from ${hostAttempts} where ${hostAttempts.resultId} = ${hostResults.id})::integer`,
+        })
+        .from(hostResults)
+        .leftJoin(authRecords, eq(authRecords.id, hostResults.authRecordId))
+        .where(inScanAfter(scanId, { after, category: options.category }))
+        .orderBy(...addressOrder)
+        .limit(limit + 1);
+      const page = toPaged(
+        fetched,
+        limit,
+        (r) => [r.ipKey, r.technology],
+        ({ ipKey: _key, ...row }) => row,
+      );
+      if (page.rows.length > 0) yield page.rows;
+      after = page.next ?? undefined;
+    } while (after);
   },
 };

@@ -1,18 +1,21 @@
 // Scans: what to scan, with which profile on which appliance, and how far it got.
-import { and, asc, desc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Database } from '../client.js';
 import { scans, type ScanStatus } from '../schema.js';
 import { withDbErrors } from '../translate-errors.js';
 import { countHosts, parseScanTargets, type IpRange } from '../../domain/targets.js';
 import { storableText } from '../../domain/text.js';
 import {
+  creationOrder,
   deleteById,
   firstOrNotFound,
-  pageOf,
+  pageLimit,
   parseTargetField,
   requireId,
   requireReference,
-  type Page,
+  toPaged,
+  type KeysetPage,
+  type Paged,
 } from './shared.js';
 
 const ENTITY = 'scan';
@@ -61,9 +64,21 @@ export const scanRepo = {
   },
 
   /** Newest first. */
-  async list(db: Database, page?: Page): Promise<Scan[]> {
-    const { limit, offset } = pageOf(page);
-    return db.select().from(scans).orderBy(desc(scans.createdAt), asc(scans.id)).limit(limit).offset(offset);
+  async list(db: Database, page: KeysetPage = {}): Promise<Paged<Scan>> {
+    const limit = pageLimit(page);
+    const order = creationOrder(scans, 'desc');
+    const rows = await db
+      .select({ row: scans, position: order.position })
+      .from(scans)
+      .where(order.after(page))
+      .orderBy(...order.orderBy)
+      .limit(limit + 1);
+    return toPaged(
+      rows,
+      limit,
+      (r) => [r.position, r.row.id],
+      (r) => r.row,
+    );
   },
 
   async setWorkflowId(db: Database, id: string, workflowId: string): Promise<Scan> {

@@ -1,25 +1,78 @@
-// Small helpers every repository uses: paging, id checks, delete-by-id.
-import { eq } from 'drizzle-orm';
+// Small helpers every repository uses: keyset paging, id checks, delete-by-id.
+import { asc, desc, eq, sql, type SQL } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Database } from '../client.js';
 import { InvalidReferenceError, InvalidValueError, NotFoundError } from '../errors.js';
 import { withDbErrors } from '../translate-errors.js';
 import { TargetSpecError } from '../../domain/targets.js';
 
-export interface Page {
+/**
+ * A keyset page: at most `limit` rows after the row at `after`, a position this list gave out
+ * (the values of its order columns, as text). Never an offset: a page deep in a large list
+ * costs what the first one does, and rows added or removed meanwhile shift nothing.
+ */
+export interface KeysetPage {
   limit?: number;
-  offset?: number;
+  after?: readonly string[];
+}
+
+/** A page of rows, and the position of its last row when more follow (null: the last page). */
+export interface Paged<T> {
+  rows: T[];
+  next: string[] | null;
 }
 
 export const DEFAULT_PAGE_SIZE = 100;
 
-export function pageOf(page: Page = {}): { limit: number; offset: number } {
+export function pageLimit(page: KeysetPage = {}): number {
   const limit = page.limit ?? DEFAULT_PAGE_SIZE;
-  const offset = page.offset ?? 0;
-  if (!Number.isInteger(limit) || limit < 0) throw new InvalidValueError('limit', 'must be a whole number, 0 or more');
-  if (!Number.isInteger(offset) || offset < 0)
-    throw new InvalidValueError('offset', 'must be a whole number, 0 or more');
-  return { limit, offset };
+  if (!Number.isInteger(limit) || limit < 1) throw new InvalidValueError('limit', 'must be a whole number, 1 or more');
+  return limit;
+}
+
+/** A position of `arity` values, or a 400: positions come from cursors, checked before they reach SQL. */
+export function positionOf(page: KeysetPage, arity: number): readonly string[] | undefined {
+  if (page.after === undefined) return undefined;
+  if (page.after.length !== arity) throw new InvalidValueError('cursor', 'names no position in this list');
+  return page.after;
+}
+
+/**
+ * Queries fetch limit + 1 rows: the extra one only says that another page follows, so the
+ * last page says so itself (next = null) instead of leading to an empty one.
+ */
+export function toPaged<Fetched, Row>(
+  fetched: Fetched[],
+  limit: number,
+  position: (row: Fetched) => string[],
+  row: (fetched: Fetched) => Row,
+): Paged<Row> {
+  const shown = fetched.slice(0, limit);
+  const last = shown[shown.length - 1];
+  return { rows: shown.map(row), next: fetched.length > limit && last ? position(last) : null };
+}
+
+/** A timestamptz as exact text: a JavaScript Date keeps milliseconds, PostgreSQL microseconds. */
+export const exactTime = (column: PgColumn): SQL<string> =>
+  sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/**
+ * Creation order, a total one: (created_at, id), oldest first or newest first. `position` is
+ * selected with each row; `after` continues from one.
+ */
+export function creationOrder(table: { createdAt: PgColumn; id: PgColumn }, direction: 'asc' | 'desc' = 'asc') {
+  const by = direction === 'asc' ? asc : desc;
+  return {
+    position: exactTime(table.createdAt),
+    orderBy: [by(table.createdAt), by(table.id)] as const,
+    after(page: KeysetPage): SQL | undefined {
+      const at = positionOf(page, 2);
+      if (!at) return undefined;
+      const row = sql`(${table.createdAt}, ${table.id})`;
+      const from = sql`(${at[0]}::timestamptz, ${at[1]}::uuid)`;
+      return direction === 'asc' ? sql`${row} > ${from}` : sql`${row} < ${from}`;
+    },
+  };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

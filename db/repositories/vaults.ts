@@ -2,12 +2,21 @@
 // vault is sealed (db/crypto.ts) under the row's own id before it is written, and no read but
 // loadAccess / loadWithAccess (for the control plane's host plans) ever opens it.
 import { randomUUID } from 'node:crypto';
-import { and, asc, eq, getTableColumns } from 'drizzle-orm';
+import { and, eq, getTableColumns } from 'drizzle-orm';
 import type { Database } from '../client.js';
 import { SecretBox, type SecretSealer } from '../crypto.js';
 import { vaultRecords } from '../schema.js';
 import { withDbErrors } from '../translate-errors.js';
-import { deleteById, firstOrNotFound, pageOf, requireId, type Page } from './shared.js';
+import {
+  creationOrder,
+  deleteById,
+  firstOrNotFound,
+  pageLimit,
+  requireId,
+  toPaged,
+  type KeysetPage,
+  type Paged,
+} from './shared.js';
 
 const ENTITY = 'vault record';
 
@@ -39,14 +48,22 @@ function openAccess(box: SecretSealer, id: string, envelope: string): Record<str
 }
 
 export const vaultRepo = {
-  async list(db: Database, page?: Page): Promise<VaultRecord[]> {
-    const { limit, offset } = pageOf(page);
-    return db
-      .select(publicColumns)
+  /** Oldest first. */
+  async list(db: Database, page: KeysetPage = {}): Promise<Paged<VaultRecord>> {
+    const limit = pageLimit(page);
+    const order = creationOrder(vaultRecords);
+    const rows = await db
+      .select({ row: publicColumns, position: order.position })
       .from(vaultRecords)
-      .orderBy(asc(vaultRecords.createdAt), asc(vaultRecords.id))
-      .limit(limit)
-      .offset(offset);
+      .where(order.after(page))
+      .orderBy(...order.orderBy)
+      .limit(limit + 1);
+    return toPaged(
+      rows,
+      limit,
+      (r) => [r.position, r.row.id],
+      (r) => r.row,
+    );
   },
 
   async get(db: Database, id: string): Promise<VaultRecord> {

@@ -79,6 +79,8 @@ export interface ScanEnvironmentOptions {
   temporalUiUrl?: string;
   /** Run the dev server's Web UI, pointed at this API's codec endpoint (uiUrl is then set). */
   webUi?: boolean;
+  /** Called with the API before it listens: a test may add hooks that observe its requests. */
+  instrumentApi?: (app: FastifyInstance) => void;
 }
 
 export async function startScanEnvironment(options: ScanEnvironmentOptions = {}): Promise<ScanEnvironment> {
@@ -140,6 +142,7 @@ export async function startScanEnvironment(options: ScanEnvironmentOptions = {})
     box,
     temporal: client,
   });
+  options.instrumentApi?.(app);
   await app.listen({ host: '127.0.0.1', port: apiPort });
   stops.push(() => app.close());
   const address = app.server.address();
