@@ -8,6 +8,14 @@ import { createDataConverter } from '../temporal/data-converter.js';
 import { connectWorkerConnection, temporalSettingsFromEnv } from '../temporal/connection.js';
 import { createApplianceWorkers } from './create-workers.js';
 import { enrolAppliance, enrolledWithCode, keyFilePath, loadApplianceKey } from './appliance-key.js';
+import { whenLauncherDisconnects } from '../parent-watch.js';
+
+/** Stops the workers as SIGTERM does (held secrets purged); unset until they run. */
+let stopWorkers: (() => void) | undefined;
+// npm start runs its appliance with an IPC channel: the channel closes when npm start's process
+// is gone, however it went, and the appliance goes with it. Before the workers run it holds no
+// secret and simply exits.
+whenLauncherDisconnects(() => (stopWorkers ? stopWorkers() : process.exit(0)));
 
 /** Enrols when given a code, then loads the key; says what to set when there is none. */
 async function applianceKey(applianceId: string) {
@@ -57,8 +65,10 @@ async function run(): Promise<void> {
     }),
   });
   logger.info({ sharedQueue: appliance.sharedQueue, ownQueue: appliance.ownQueue }, 'appliance worker polling');
+  const running = appliance.run();
+  stopWorkers = () => appliance.shutdown();
   try {
-    await appliance.run();
+    await running;
   } finally {
     await connection.close();
     logger.info('appliance worker stopped; every held secret purged');
