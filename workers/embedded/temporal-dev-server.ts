@@ -5,7 +5,7 @@
 // signals reach the process that started it, which stops it in order), and it gets SIGTERM
 // from the kernel when that process dies, however it dies.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { findOnPath, temporalCliPath } from '../../scripts/tools.mjs';
 import { SEARCH_ATTRIBUTES } from '../../domain/search-attributes.js';
 import { portHolders } from '../listening-sockets.js';
@@ -21,7 +21,14 @@ export interface TemporalDevServerOptions {
   codecEndpoint?: string;
   /** Extra --dynamic-config-value KEY=JSON settings. */
   dynamicConfig?: Record<string, unknown>;
+  /** Each line the server prints, unless it prints to logFile. */
   onOutput?: (line: string) => void;
+  /**
+   * A file for what the server prints (written anew at each start) instead of a pipe to this
+   * process: a pipe breaks when this process dies, and the server, writing its shutdown
+   * warnings to it, would die of SIGPIPE halfway through closing its database.
+   */
+  logFile?: string;
   /** Aborting gives up the start: the server is stopped and the start rejects. */
   signal?: AbortSignal;
 }
@@ -98,8 +105,12 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions =
     args.push('--dynamic-config-value', `${k}=${JSON.stringify(v)}`);
 
   const [command, commandArgs] = diesWithParent(cli, args);
-  const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const log = options.logFile === undefined ? 'pipe' : openSync(options.logFile, 'w', 0o600);
+  const child = spawn(command, commandArgs, { stdio: ['ignore', log, log], detached: true });
+  if (typeof log === 'number') closeSync(log); // the server has its own copy
   const output: string[] = [];
+  const recentOutput = () =>
+    options.logFile === undefined ? output.slice(-20) : readFileSync(options.logFile, 'utf8').split('\n').slice(-21);
   const keep = (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
       output.push(line);
@@ -144,9 +155,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions =
       await waitForOwnListener({ pid: child.pid!, host, port: uiPort, timeoutMs: 30_000, isAlive, signal });
   } catch (err) {
     await stop();
-    throw new Error(
-      `the Temporal dev server did not start: ${(err as Error).message}\n${output.slice(-20).join('\n')}`,
-    );
+    throw new Error(`the Temporal dev server did not start: ${(err as Error).message}\n${recentOutput().join('\n')}`);
   }
   return {
     address: `${host}:${port}`,
