@@ -96,6 +96,7 @@ async function startStack(lifetime: StackLifetime, logger: Logger, apiPort: numb
     for (const name of TEMPORAL_TRANSPORT_VARIABLES) delete applianceEnv[name];
     const server = await startTemporalDevServer({
       dbFile: join(dataDir, 'temporal.sqlite'),
+      logFile: join(dataDir, 'temporal.log'),
       port: portSetting(process.env, 'VAULTSCAN_TEMPORAL_PORT'),
       uiPort: portSetting(process.env, 'VAULTSCAN_TEMPORAL_UI_PORT'),
       codecEndpoint: `http://${apiHost}:${apiPort}/codec`,
