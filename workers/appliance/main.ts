@@ -12,9 +12,13 @@ import { whenLauncherDisconnects } from '../parent-watch.js';
 
 /** Stops the workers as SIGTERM does (held secrets purged); unset until they run. */
 let stopWorkers: (() => void) | undefined;
+// Until the workers run there is nothing to drain or purge: a stop is a plain exit. Once they
+// run, the Temporal runtime's own signal handling drains them.
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+const exitBeforeRunning = () => process.exit(0);
+for (const signal of STOP_SIGNALS) process.once(signal, exitBeforeRunning);
 // npm start runs its appliance with an IPC channel: the channel closes when npm start's process
-// is gone, however it went, and the appliance goes with it. Before the workers run it holds no
-// secret and simply exits.
+// is gone, however it went, and the appliance goes with it.
 whenLauncherDisconnects(() => (stopWorkers ? stopWorkers() : process.exit(0)));
 
 /** Enrols when given a code, then loads the key; says what to set when there is none. */
@@ -67,6 +71,8 @@ async function run(): Promise<void> {
   logger.info({ sharedQueue: appliance.sharedQueue, ownQueue: appliance.ownQueue }, 'appliance worker polling');
   const running = appliance.run();
   stopWorkers = () => appliance.shutdown();
+  for (const signal of STOP_SIGNALS) process.off(signal, exitBeforeRunning);
+  process.send?.({ appliance: 'polling' }); // npm start waits for this before it says it runs
   try {
     await running;
   } finally {

@@ -5,7 +5,7 @@
 // the end of the process that started this one (npm, tsx, a shell) or of any part of it.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import { projectRoot } from '../../scripts/tools.mjs';
 import { createLogger, installTemporalRuntime } from '../logger.js';
@@ -194,6 +194,7 @@ async function startStack(lifetime: StackLifetime, logger: Logger, apiPort: numb
     const how = await applianceExit;
     if (how !== 'code 0') throw new Error(`it exited with ${how}`);
   });
+  await applianceIsPolling(appliance, applianceExit, lifetime.signal);
 
   console.log(`
 vaultscan is running (data in ${dataDir})
@@ -203,6 +204,18 @@ vaultscan is running (data in ${dataDir})
   Temporal UI:  ${temporalUiUrl ?? `(your cluster at ${temporalAddress})`}
   Appliance:    "local" (${local.id})
 Press Ctrl-C to stop.`);
+}
+
+/** Resolves once the appliance says its workers poll; rejects when it exits first or a stop begins. */
+function applianceIsPolling(appliance: ChildProcess, exit: Promise<string>, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    appliance.on('message', (message: { appliance?: string }) => {
+      if (message?.appliance === 'polling') resolve();
+    });
+    void exit.then((how) => reject(new Error(`the local appliance exited before it polled (${how})`)));
+    if (signal.aborted) reject(new StopRequested());
+    signal.addEventListener('abort', () => reject(new StopRequested()), { once: true });
+  });
 }
 
 /** Stops the stack in order, says how that went, and exits; the first call wins. */
