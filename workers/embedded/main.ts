@@ -79,7 +79,7 @@ async function startStack(lifetime: StackLifetime, logger: Logger, apiPort: numb
   );
   /** A part that ends while the stack runs takes the stack with it. */
   const partEnded = (what: string) => {
-    if (!lifetime.stopping) void stopAndExit(lifetime, `${what}`, true);
+    if (!lifetime.stopping) void stopAndExit(lifetime, what, true);
   };
 
   // A cluster named by TEMPORAL_ADDRESS is reached as every process reaches it (TLS, API
@@ -218,7 +218,11 @@ function applianceIsPolling(appliance: ChildProcess, exit: Promise<string>, sign
   });
 }
 
-/** Stops the stack in order, says how that went, and exits; the first call wins. */
+/**
+ * Stops the stack in order, says how that went, and exits. The first call wins: a Ctrl-C
+ * reaches this process twice (from the terminal, and passed on by npm), so a repeated signal
+ * cannot mean "hurry"; the deadline below bounds the wait instead.
+ */
 async function stopAndExit(lifetime: StackLifetime, reason: string, failure = false): Promise<void> {
   if (lifetime.stopping) return;
   // Past the deadline this process exits as it is: the dev server gets SIGTERM from the kernel
