@@ -153,7 +153,12 @@ describe('the Temporal dev server', () => {
   it('dies with the process that started it, even one killed outright', async () => {
     const holder = spawn(
       process.execPath,
-      ['--import', 'tsx', join(projectRoot, 'test/harness/fixtures/hold-dev-server.ts')],
+      [
+        '--import',
+        'tsx',
+        join(projectRoot, 'test/harness/fixtures/hold-dev-server.ts'),
+        join(scratchFolder(), 'temporal.log'),
+      ],
       { cwd: projectRoot, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let server: number | undefined;
