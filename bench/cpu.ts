@@ -1,6 +1,6 @@
 // Where the CPU goes during a benchmark: seconds of CPU per process group, from /proc.
 import { readdirSync, readFileSync } from 'node:fs';
-import { allPids, procCommandLine, procStat, TICKS_PER_SECOND } from '../test/harness/proc.js';
+import { allPids, isNodeProcess, procCommandLine, procStat, TICKS_PER_SECOND } from '../test/harness/proc.js';
 import { setPriority } from 'node:os';
 
 /** Node processes are told apart by the script they run (the benchmark itself, an appliance worker …). */
@@ -15,7 +15,7 @@ function nodeLabel(pid: number): string {
 function groupOf(pid: number, comm: string): string {
   if (comm.startsWith('postgres')) return 'postgres';
   if (comm.startsWith('kworker')) return 'kworker'; // its name carries the work queue of the moment
-  return comm === 'node' ? nodeLabel(pid) : comm;
+  return isNodeProcess(pid) ? nodeLabel(pid) : comm;
 }
 
 /** CPU seconds so far, per process, with the group each is reported under. */

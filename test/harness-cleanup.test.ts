@@ -37,6 +37,7 @@ describe('cleanup of test targets', () => {
       });
       const sshd = sshdStartedBy(other.pid!)!;
       expect(sshd).toBeGreaterThan(0);
+      expect(procStat(other.pid!)?.comm).toBe('MainThread');
 
       await cleanupAll();
       reapLeftovers();

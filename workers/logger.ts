@@ -82,8 +82,9 @@ export function installTemporalRuntime(
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   Runtime.install({
-    // A process that orders its own shutdown (the embedded default) takes the signals itself.
-    ...(options.handleSignals === false ? { shutdownSignals: [] } : {}),
+    // A process that orders its own shutdown (the embedded default) takes the signals itself;
+    // the others drain their workers on a hang-up too, as on the SDK's own signals.
+    shutdownSignals: options.handleSignals === false ? [] : ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR2', 'SIGHUP'],
     logger: new DefaultLogger(options.level ?? 'WARN', (entry) =>
       logger[pinoLevel[entry.level]]({ ...entry.meta, sdk: true }, entry.message),
     ),

@@ -1,8 +1,13 @@
 // Reading Linux's /proc: what the harness and the benchmarks need to know about a process.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { basename } from 'node:path';
 
 export interface ProcStat {
-  /** The command name, as the kernel keeps it (comm, at most 15 characters). */
+  /**
+   * The command name, as the kernel keeps it (comm, at most 15 characters): the main thread's
+   * name, which a program may change. Node 20 leaves it "node", Node 24 names it "MainThread",
+   * process.title rewrites it: it cannot tell what program runs (see isNodeProcess).
+   */
   comm: string;
   /** R running, S sleeping, Z zombie (ended, not yet reaped by whoever adopted it) … */
   state: string;
@@ -35,6 +40,33 @@ export function procStat(pid: number | string): ProcStat | undefined {
 export function procCommandLine(pid: number | string): string | undefined {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The program a process runs (/proc/<pid>/exe); undefined once it is gone or when not ours to read. */
+export function procExecutable(pid: number | string): string | undefined {
+  try {
+    // A binary replaced on disk (an upgrade) while it runs reads "… (deleted)".
+    return readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, '');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether a process runs Node.js, whatever it calls its main thread and whatever its title:
+ * its executable is named node, or, where that link is not ours to read, its first argument is.
+ */
+export function isNodeProcess(pid: number | string): boolean {
+  const program = procExecutable(pid) ?? readArgv0(pid);
+  return program !== undefined && basename(program) === 'node';
+}
+
+function readArgv0(pid: number | string): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] || undefined;
   } catch {
     return undefined;
   }

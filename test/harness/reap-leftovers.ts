@@ -5,7 +5,7 @@
 // but only once orphaned: a server whose parent is still a Node process belongs to a test run
 // (or benchmark) that is still going, perhaps another checkout's, and is left alone.
 import { toolsDir } from '../../scripts/tools.mjs';
-import { allPids, procCommandLine, procStat } from './proc.js';
+import { allPids, isNodeProcess, procCommandLine, procStat } from './proc.js';
 
 const escaped = toolsDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const TEST_SERVERS = [
@@ -20,7 +20,7 @@ export function orphanedTestServers(): number[] {
     const command = procCommandLine(pid);
     if (!command || !TEST_SERVERS.some((pattern) => pattern.test(command))) return false;
     const parent = procStat(pid)?.ppid;
-    return parent === undefined || procStat(parent)?.comm !== 'node';
+    return parent === undefined || !isNodeProcess(parent);
   });
 }
 

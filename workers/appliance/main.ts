@@ -8,6 +8,18 @@ import { createDataConverter } from '../temporal/data-converter.js';
 import { connectWorkerConnection, temporalSettingsFromEnv } from '../temporal/connection.js';
 import { createApplianceWorkers } from './create-workers.js';
 import { enrolAppliance, enrolledWithCode, keyFilePath, loadApplianceKey } from './appliance-key.js';
+import { whenLauncherDisconnects } from '../parent-watch.js';
+
+/** Stops the workers as SIGTERM does (held secrets purged); unset until they run. */
+let stopWorkers: (() => void) | undefined;
+// Until the workers run there is nothing to drain or purge: a stop is a plain exit. Once they
+// run, the Temporal runtime's own signal handling drains them.
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+const exitBeforeRunning = () => process.exit(0);
+for (const signal of STOP_SIGNALS) process.once(signal, exitBeforeRunning);
+// npm start runs its appliance with an IPC channel: the channel closes when npm start's process
+// is gone, however it went, and the appliance goes with it.
+whenLauncherDisconnects(() => (stopWorkers ? stopWorkers() : process.exit(0)));
 
 /** Enrols when given a code, then loads the key; says what to set when there is none. */
 async function applianceKey(applianceId: string) {
@@ -57,8 +69,12 @@ async function run(): Promise<void> {
     }),
   });
   logger.info({ sharedQueue: appliance.sharedQueue, ownQueue: appliance.ownQueue }, 'appliance worker polling');
+  const running = appliance.run();
+  stopWorkers = () => appliance.shutdown();
+  for (const signal of STOP_SIGNALS) process.off(signal, exitBeforeRunning);
+  process.send?.({ appliance: 'polling' }); // npm start waits for this before it says it runs
   try {
-    await appliance.run();
+    await running;
   } finally {
     await connection.close();
     logger.info('appliance worker stopped; every held secret purged');

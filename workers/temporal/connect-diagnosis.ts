@@ -81,7 +81,10 @@ function probe({ address, tls }: Probed): Promise<string | undefined> {
     socket.once('data', () => settle(undefined));
     socket.once('error', (error: NodeJS.ErrnoException & { reason?: string }) => {
       // OpenSSL's errors carry a short `reason` beside a message full of source locations.
-      const detail = error.reason ?? error.message.trim();
+      // Node 24 appends to a failed verification its own advice ("; if the root CA is installed
+      // locally, try running Node.js with --use-system-ca"), which concerns Node's CA store, not
+      // the connections that failed: the hint says what to set, OpenSSL's verdict is kept alone.
+      const detail = error.reason ?? error.message.trim().split('; if the root CA is installed locally')[0]!;
       const hint = HINTS.find(([pattern]) => pattern.test(error.code ?? ''))?.[1];
       settle(hint ? `${hint} (${detail})` : detail);
     });
