@@ -17,6 +17,9 @@ import { parseKeyring } from '../workers/temporal/keyring.js';
 import { keyFilePath, loadApplianceKey } from '../workers/appliance/appliance-key.js';
 import { openGrant, type SealedGrant } from '../activities/secrets/sealed-access.js';
 import { decodedPayloads } from './harness/history-payloads.js';
+import { profileRepo, profileSettings, scanRepo } from '../db/repositories/index.js';
+import { CONTROL_PLANE_QUEUE } from '../workflows/activity-stubs.js';
+import type { scanWorkflow } from '../workflows/scan.js';
 
 let env: ScanEnvironment;
 const suiteStartedAt = Date.now();
@@ -486,6 +489,116 @@ describe('a wrong password in the vault for a record over twenty hosts', () => {
       cause: expect.stringMatching(/failed 3 logins in a row in this scan/),
       remedy: expect.stringMatching(/Fix the secret in the vault/),
     });
+    await Promise.all(hosts.map((h) => h.stop()));
+  }, 180_000);
+});
+
+describe('a scan that continues as new with batches in flight', () => {
+  it('drains the batches, carries the queued hosts and the credential breaker into the next run: one result per host, no extra failed login', async () => {
+    const user = `vstest-can-${suffix}`;
+    await createTestUser({ name: user, password: `can-${suffix}-right`, sudo: 'none' });
+    await bao.writeKv2('secret', 'servers/can-right', { password: `can-${suffix}-right` });
+    await bao.writeKv2('secret', 'servers/can-wrong', { password: `can-${suffix}-wrong` });
+    const port = await freePort('127.0.2.1');
+    const hosts: SshdServer[] = [];
+    for (let i = 1; i <= 8; i++) hosts.push(await startSshd({ address: `127.0.2.${i}`, port, logLevel: 'INFO' }));
+    sshds.push(...hosts);
+    await env.api('POST', '/assets', { name: 'continue-as-new lab', value: '127.0.2.1-127.0.2.8' });
+    const vaultId = (await env.api('GET', '/vaults')).body.items.find((v: { name: string }) => v.name === 'openbao').id;
+    // .1-.4: a password the vault has wrong; .5-.8: the right one.
+    for (const [name, targets, path] of [
+      ['can wrong', '127.0.2.1-127.0.2.4', 'servers/can-wrong'],
+      ['can right', '127.0.2.5-127.0.2.8', 'servers/can-right'],
+    ] as const) {
+      const record = await env.api('POST', '/auth-records', {
+        name,
+        technology: 'unix',
+        targets,
+        username: user,
+        port,
+        vaultId,
+        locator: { path },
+        fields: { password: 'password' },
+      });
+      expect(record.status, record.text).toBe(201);
+    }
+    const profile = await env.api('POST', '/option-profiles', {
+      name: 'continue-as-new',
+      technologies: ['unix'],
+      maxParallelHosts: 2,
+      maxFailedLogins: 2,
+      timeouts: { connectMs: 10_000, commandMs: 30_000, vaultMs: 5_000 },
+      retry: { maxAttempts: 2, initialIntervalMs: 100, maxIntervalMs: 500 },
+    });
+    expect(profile.status, profile.text).toBe(201);
+    // The API launches with a run length fit for 100,000 hosts; this scan is started as the
+    // API starts it, but with two batches a run, so the first run ends with two batches out:
+    // the wrong record's first batch (its breaker allows two logins) and the right record's.
+    const db = env.database.db;
+    const scan = await scanRepo.create(db, {
+      title: 'continue as new',
+      targets: '127.0.2.1-127.0.2.8',
+      optionProfileId: profile.body.id,
+      applianceId,
+    });
+    const handle = await env.client.workflow.start<typeof scanWorkflow>('scanWorkflow', {
+      taskQueue: CONTROL_PLANE_QUEUE,
+      workflowId: `scan-${scan.id}`,
+      args: [
+        {
+          scanId: scan.id,
+          applianceId,
+          profile: profileSettings(await profileRepo.get(db, profile.body.id)),
+          totalHosts: scan.hostCount,
+          batchesPerRun: 2,
+        },
+      ],
+    });
+    const summary = await handle.result();
+    await env.saveHistories(handle.workflowId, 'e2e-continue-as-new');
+
+    const runs: string[] = [];
+    for await (const wf of env.client.workflow.list({ query: `WorkflowId = "${handle.workflowId}"` }))
+      runs.push(wf.runId);
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    const firstRun = await env.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).fetchHistory();
+    const firstEvents = firstRun.events ?? [];
+    expect(firstEvents.at(-1)?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
+    // Two batches were out when the first run decided to continue, and both ended in it.
+    const childrenStarted = firstEvents.filter((e) => e.childWorkflowExecutionStartedEventAttributes).length;
+    const childrenCompleted = firstEvents.filter((e) => e.childWorkflowExecutionCompletedEventAttributes).length;
+    expect([childrenStarted, childrenCompleted]).toEqual([2, 2]);
+
+    // The account has no sudo: its logins succeed and its privileges fall short, which is
+    // all this scan needs to tell a login from a refusal.
+    expect(summary).toEqual({
+      scanId: scan.id,
+      status: 'FINISHED',
+      totalHosts: 8,
+      counts: { PASSED: 0, INSUFFICIENT_PRIVILEGES: 4, FAILED: 4, NOT_ATTEMPTED: 0, UNREACHABLE: 0 },
+    });
+    expect((await env.api('GET', `/scans/${scan.id}`)).body).toMatchObject({
+      status: 'FINISHED',
+      progress: { doneHosts: 8, totalHosts: 8, counts: { ...summary.counts } },
+    });
+    const report = (await env.api('GET', `/scans/${scan.id}/authentication-report`)).body.hosts as {
+      ip: string;
+      status: string;
+      errorCode: string | null;
+      attempts: number;
+    }[];
+    expect(report.map((h) => [h.ip, h.status, h.errorCode, h.attempts])).toEqual([
+      ['127.0.2.1', 'FAILED', 'AUTH_FAILED', 1],
+      ['127.0.2.2', 'FAILED', 'AUTH_FAILED', 1],
+      ['127.0.2.3', 'FAILED', 'CREDENTIAL_SUSPENDED', 0],
+      ['127.0.2.4', 'FAILED', 'CREDENTIAL_SUSPENDED', 0],
+      ...['5', '6', '7', '8'].map((n) => [`127.0.2.${n}`, 'INSUFFICIENT_PRIVILEGES', 'PRIVILEGE_ESCALATION_FAILED', 1]),
+    ]);
+    // The suspension was decided in the first run and honoured in the next: two failed logins
+    // in all the logs, the hosts of the second run never tried.
+    const failedLogins = hosts.flatMap((h) => h.log().match(/Failed (password|keyboard-interactive\/pam) for/g) ?? []);
+    expect(failedLogins).toHaveLength(2);
+    for (const h of hosts.slice(2, 4)) expect(h.log()).not.toMatch(new RegExp(user));
     await Promise.all(hosts.map((h) => h.stop()));
   }, 180_000);
 });
