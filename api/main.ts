@@ -1,11 +1,11 @@
 // The API process of a production deployment: `tsx api/main.ts`. Needs DATABASE_URL,
 // VAULTSCAN_MASTER_KEYS, VAULTSCAN_CODEC_KEYS and TEMPORAL_ADDRESS. On the very first start
 // (no API key yet) it writes the first admin key to VAULTSCAN_FIRST_ADMIN_KEY_FILE (0600).
-import { createLogger } from '../workers/logger.js';
-import { loadCodecKeyring } from '../workers/temporal/codec-keys.js';
-import { createDataConverter } from '../workers/temporal/data-converter.js';
-import { EncryptionCodec } from '../workers/temporal/encryption-codec.js';
-import { connectClient, temporalSettingsFromEnv } from '../workers/temporal/connection.js';
+import { createLogger } from '../runtime/logger.js';
+import { loadCodecKeyring } from '../temporal/codec-keys.js';
+import { createDataConverter } from '../temporal/data-converter.js';
+import { EncryptionCodec } from '../temporal/encryption-codec.js';
+import { connectClient, temporalSettingsFromEnv } from '../temporal/connection.js';
 import { openDatabase } from '../db/client.js';
 import { loadKeyring, SecretBox } from '../db/crypto.js';
 import { apiKeyRepo, auditChainKeys } from '../db/repositories/index.js';

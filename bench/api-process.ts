@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { projectRoot } from '../scripts/tools.mjs';
-import { freePort, waitForPort } from '../workers/net.js';
+import { freePort, waitForPort } from '../runtime/net.js';
 
 export interface ApiProcess {
   url: string;

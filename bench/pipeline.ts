@@ -7,7 +7,7 @@ import { unixTechnology } from '../activities/auth/unix.js';
 import { startScanEnvironment } from '../test/harness/scan-env.js';
 import { startOpenBao } from '../test/harness/openbao.js';
 import { cleanupAll, createTestUser, startSshd, type SshdServer } from '../test/harness/ssh-targets.js';
-import { freePort } from '../workers/net.js';
+import { freePort } from '../runtime/net.js';
 import { describeStats, fmt, freshPostgres, scanFinished, stats, type Stats } from './common.js';
 import { describeCpu, startCpuMeter } from './cpu.js';
 

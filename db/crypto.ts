@@ -7,7 +7,7 @@
 // The associated data binds a ciphertext to its row ("vault_records:<id>"): copied into another
 // row, it no longer opens.
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { ensureKeyringFile, keyringFromEnv, type Keyring } from '../workers/temporal/keyring.js';
+import { ensureKeyringFile, keyringFromEnv, type Keyring } from '../temporal/keyring.js';
 
 export type { Keyring };
 

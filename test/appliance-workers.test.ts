@@ -4,12 +4,12 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NativeConnection } from '@temporalio/worker';
 import { startTemporalDevServer, type TemporalDevServer } from '../workers/embedded/temporal-dev-server.js';
-import { connectWorkerConnection } from '../workers/temporal/connection.js';
-import { createDataConverter } from '../workers/temporal/data-converter.js';
-import { parseKeyring } from '../workers/temporal/keyring.js';
+import { connectWorkerConnection } from '../temporal/connection.js';
+import { createDataConverter } from '../temporal/data-converter.js';
+import { parseKeyring } from '../temporal/keyring.js';
 import { createApplianceWorkers } from '../workers/appliance/create-workers.js';
 import { ScanError } from '../domain/scan-error.js';
-import { createLogger, installTemporalRuntime } from '../workers/logger.js';
+import { createLogger, installTemporalRuntime } from '../runtime/logger.js';
 
 const dataConverter = createDataConverter(parseKeyring(`test:${randomBytes(32).toString('base64')}`, 'test'));
 let temporal: TemporalDevServer;

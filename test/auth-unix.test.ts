@@ -8,7 +8,7 @@ import { ScanError } from '../domain/scan-error.js';
 import { describeCode } from '../domain/errors.js';
 import ssh2 from 'ssh2';
 import { cleanupAll, createTestUser, generateKeyPair, startSshd, type SshdServer } from './harness/ssh-targets.js';
-import { freePort } from '../workers/net.js';
+import { freePort } from '../runtime/net.js';
 
 const { Server } = ssh2;
 const tag = randomBytes(3).toString('hex');

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { EncryptionCodec } from '../workers/temporal/encryption-codec.js';
-import { parseKeyring } from '../workers/temporal/keyring.js';
+import { EncryptionCodec } from '../temporal/encryption-codec.js';
+import { parseKeyring } from '../temporal/keyring.js';
 
 const key = () => randomBytes(32).toString('base64');
 

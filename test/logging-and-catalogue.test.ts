@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../workers/logger.js';
+import { createLogger } from '../runtime/logger.js';
 import { describeCode, isErrorCode } from '../domain/errors.js';
 import { REPORT_CATEGORIES } from '../domain/categories.js';
 

@@ -10,8 +10,8 @@ import { startScanEnvironment, type ScanEnvironment } from './harness/scan-env.j
 import { createControlPlaneActivities } from '../activities/control-plane.js';
 import { CONTROL_PLANE_QUEUE } from '../workflows/activity-stubs.js';
 import { SecretBox } from '../db/crypto.js';
-import { parseKeyring } from '../workers/temporal/keyring.js';
-import { EncryptionCodec } from '../workers/temporal/encryption-codec.js';
+import { parseKeyring } from '../temporal/keyring.js';
+import { EncryptionCodec } from '../temporal/encryption-codec.js';
 
 let env: ScanEnvironment;
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../scripts/tools.mjs';
 import { startTemporalDevServer } from '../workers/embedded/temporal-dev-server.js';
-import { waitForOwnListener } from '../workers/net.js';
+import { waitForOwnListener } from '../runtime/net.js';
 import {
   PG_SHUT_DOWN,
   isRunning,

@@ -5,8 +5,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { temporalTransportFromEnv, type Environment } from '../workers/temporal/tls-settings.js';
-import { temporalSettingsFromEnv } from '../workers/temporal/connection.js';
+import { temporalTransportFromEnv, type Environment } from '../temporal/tls-settings.js';
+import { temporalSettingsFromEnv } from '../temporal/connection.js';
 import { createCa, issueCertificate, type CertificateFiles } from './harness/tls-certs.js';
 
 let dir: string;

@@ -15,8 +15,8 @@ import {
   connectWorkerConnection,
   temporalSettingsFromEnv,
   type TemporalSettings,
-} from '../workers/temporal/connection.js';
-import type { Environment } from '../workers/temporal/tls-settings.js';
+} from '../temporal/connection.js';
+import type { Environment } from '../temporal/tls-settings.js';
 import { startTemporalDevServer, type TemporalDevServer } from '../workers/embedded/temporal-dev-server.js';
 import { createCa, issueCertificate, type CertificateFiles } from './harness/tls-certs.js';
 import { startTlsProxy, type TlsProxy } from './harness/tls-proxy.js';

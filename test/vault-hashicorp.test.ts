@@ -12,7 +12,7 @@ import { hashicorpVault } from '../activities/vault/hashicorp.js';
 import type { CredentialFields } from '../activities/vault/adapter.js';
 import { ScanError } from '../domain/scan-error.js';
 import { startOpenBao, type OpenBaoServer } from './harness/openbao.js';
-import { freePort } from '../workers/net.js';
+import { freePort } from '../runtime/net.js';
 
 let bao: OpenBaoServer;
 let token: string;

@@ -16,7 +16,7 @@ import {
 } from './harness/temporal-web-ui.js';
 import { instantTechnology, instantVault } from './harness/simulated.js';
 import { SESSION_COOKIE } from '../api/routes/session.js';
-import { ENCRYPTED_ENCODING } from '../workers/temporal/encryption-codec.js';
+import { ENCRYPTED_ENCODING } from '../temporal/encryption-codec.js';
 
 let env: ScanEnvironment;
 let browser: BrowserSession;

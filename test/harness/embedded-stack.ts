@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../../scripts/tools.mjs';
-import { freePort, listenError } from '../../workers/net.js';
+import { freePort, listenError } from '../../runtime/net.js';
 import { allPids, procCommandLine, procStat } from './proc.js';
 
 export interface StackPorts {

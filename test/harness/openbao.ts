@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { baoPath } from '../../scripts/tools.mjs';
-import { freePort, waitForPort } from '../../workers/net.js';
+import { freePort, waitForPort } from '../../runtime/net.js';
 
 export interface OpenBaoServer {
   url: string;

@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { bundleWorkflowCode, type Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import { createLogger, installTemporalRuntime } from '../../workers/logger.js';
-import { parseKeyring } from '../../workers/temporal/keyring.js';
-import { createDataConverter } from '../../workers/temporal/data-converter.js';
-import { EncryptionCodec } from '../../workers/temporal/encryption-codec.js';
-import { connectClient, connectWorkerConnection } from '../../workers/temporal/connection.js';
+import { createLogger, installTemporalRuntime } from '../../runtime/logger.js';
+import { parseKeyring } from '../../temporal/keyring.js';
+import { createDataConverter } from '../../temporal/data-converter.js';
+import { EncryptionCodec } from '../../temporal/encryption-codec.js';
+import { connectClient, connectWorkerConnection } from '../../temporal/connection.js';
 import { startTemporalDevServer, type TemporalDevServer } from '../../workers/embedded/temporal-dev-server.js';
 import { createControlPlaneWorker, workflowsPath } from '../../workers/control-plane/create-worker.js';
 import { startScanReconciler } from '../../workers/control-plane/scan-reconciler.js';
@@ -27,7 +27,7 @@ import {
   type ApplianceWorkers,
 } from '../../workers/appliance/create-workers.js';
 import { spawnAppliance, type ApplianceProcess } from './appliance-process.js';
-import { freePort } from '../../workers/net.js';
+import { freePort } from '../../runtime/net.js';
 import { saveHistories } from './saved-histories.js';
 import { ensureFirstAdminKey } from '../../api/first-admin-key.js';
 import { enrolAppliance, keyFilePath, loadApplianceKey } from '../../workers/appliance/appliance-key.js';

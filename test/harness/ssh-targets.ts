@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitForPort } from '../../workers/net.js';
+import { freePort, waitForPort } from '../../runtime/net.js';
 
 const PREFIX = 'vstest-';
 const SUDOERS_DIR = '/etc/sudoers.d';

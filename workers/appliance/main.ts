@@ -2,13 +2,13 @@
 // targets and the vaults, and Temporal — never the database. The first start of an appliance
 // enrols it: VAULTSCAN_ENROLMENT_CODE (from POST /api/v1/appliances) and VAULTSCAN_API_URL make a
 // key pair in its data folder and register the public half; later starts read the key file.
-import { createLogger, installTemporalRuntime } from '../logger.js';
-import { loadCodecKeyring } from '../temporal/codec-keys.js';
-import { createDataConverter } from '../temporal/data-converter.js';
-import { connectWorkerConnection, temporalSettingsFromEnv } from '../temporal/connection.js';
+import { createLogger, installTemporalRuntime } from '../../runtime/logger.js';
+import { loadCodecKeyring } from '../../temporal/codec-keys.js';
+import { createDataConverter } from '../../temporal/data-converter.js';
+import { connectWorkerConnection, temporalSettingsFromEnv } from '../../temporal/connection.js';
 import { createApplianceWorkers } from './create-workers.js';
 import { enrolAppliance, enrolledWithCode, keyFilePath, loadApplianceKey } from './appliance-key.js';
-import { whenLauncherDisconnects } from '../parent-watch.js';
+import { whenLauncherDisconnects } from '../../runtime/parent-watch.js';
 
 /** Stops the workers as SIGTERM does (held secrets purged); unset until they run. */
 let stopWorkers: (() => void) | undefined;

@@ -1,14 +1,14 @@
 // The control-plane process of a production deployment: `tsx workers/control-plane/main.ts`.
 // Needs DATABASE_URL (PostgreSQL), VAULTSCAN_MASTER_KEYS, VAULTSCAN_CODEC_KEYS and TEMPORAL_ADDRESS.
-import { createLogger, installTemporalRuntime } from '../logger.js';
-import { loadCodecKeyring } from '../temporal/codec-keys.js';
-import { createDataConverter } from '../temporal/data-converter.js';
+import { createLogger, installTemporalRuntime } from '../../runtime/logger.js';
+import { loadCodecKeyring } from '../../temporal/codec-keys.js';
+import { createDataConverter } from '../../temporal/data-converter.js';
 import {
   connectClient,
   connectWorkerConnection,
   ensureSearchAttributes,
   temporalSettingsFromEnv,
-} from '../temporal/connection.js';
+} from '../../temporal/connection.js';
 import { createControlPlaneWorker } from './create-worker.js';
 import { startScanReconciler } from './scan-reconciler.js';
 import { createControlPlaneActivities } from '../../activities/control-plane.js';

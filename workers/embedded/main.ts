@@ -8,25 +8,25 @@ import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import { projectRoot } from '../../scripts/tools.mjs';
-import { createLogger, installTemporalRuntime } from '../logger.js';
-import { loadCodecKeyring } from '../temporal/codec-keys.js';
-import { createDataConverter } from '../temporal/data-converter.js';
-import { EncryptionCodec } from '../temporal/encryption-codec.js';
+import { createLogger, installTemporalRuntime } from '../../runtime/logger.js';
+import { loadCodecKeyring } from '../../temporal/codec-keys.js';
+import { createDataConverter } from '../../temporal/data-converter.js';
+import { EncryptionCodec } from '../../temporal/encryption-codec.js';
 import {
   connectClient,
   connectWorkerConnection,
   ensureSearchAttributes,
   temporalSettingsFromEnv,
   type TemporalSettings,
-} from '../temporal/connection.js';
-import { TEMPORAL_TRANSPORT_VARIABLES } from '../temporal/tls-settings.js';
+} from '../../temporal/connection.js';
+import { TEMPORAL_TRANSPORT_VARIABLES } from '../../temporal/tls-settings.js';
 import { startTemporalDevServer, type TemporalDevServer } from './temporal-dev-server.js';
 import { createControlPlaneWorker } from '../control-plane/create-worker.js';
 import { startScanReconciler } from '../control-plane/scan-reconciler.js';
 import { createControlPlaneActivities } from '../../activities/control-plane.js';
 import { openDatabase } from '../../db/client.js';
 import { SecretBox } from '../../db/crypto.js';
-import { keyringFromEnv } from '../temporal/keyring.js';
+import { keyringFromEnv } from '../../temporal/keyring.js';
 import { applianceRepo, auditChainKeys, auditRepo, profileRepo } from '../../db/repositories/index.js';
 import type { Database } from '../../db/client.js';
 import { buildApp } from '../../api/app.js';
@@ -36,7 +36,7 @@ import { keyFilePath } from '../appliance/appliance-key.js';
 import { restrictToOwner } from './data-folder.js';
 import { embeddedPortNeeds, portSetting, unavailablePort } from './ports.js';
 import { StackLifetime, StopRequested } from './stack-lifetime.js';
-import { whenParentProcessEnds } from '../parent-watch.js';
+import { whenParentProcessEnds } from '../../runtime/parent-watch.js';
 
 const dataDir = process.env.VAULTSCAN_DATA_DIR ?? join(projectRoot, '.data');
 const apiHost = process.env.VAULTSCAN_API_HOST ?? '127.0.0.1';

@@ -1,7 +1,7 @@
 // The ports `npm start` listens on, and the check it makes before it touches the data folder:
 // a port someone else holds stops the start with one sentence that says what to do.
-import { portHolders } from '../listening-sockets.js';
-import { listenError } from '../net.js';
+import { portHolders } from '../../runtime/listening-sockets.js';
+import { listenError } from '../../runtime/net.js';
 
 export interface PortNeed {
   host: string;

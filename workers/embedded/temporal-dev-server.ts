@@ -8,8 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { findOnPath, temporalCliPath } from '../../scripts/tools.mjs';
 import { SEARCH_ATTRIBUTES } from '../../domain/search-attributes.js';
-import { portHolders } from '../listening-sockets.js';
-import { freePort, listenError, waitForOwnListener } from '../net.js';
+import { portHolders } from '../../runtime/listening-sockets.js';
+import { freePort, listenError, waitForOwnListener } from '../../runtime/net.js';
 
 export interface TemporalDevServerOptions {
   /** SQLite file that keeps workflows across restarts; in memory when omitted. */

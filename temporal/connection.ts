@@ -5,7 +5,7 @@ import protos from '@temporalio/proto';
 
 // A CommonJS package: Node's ESM loader sees only its default export.
 const { temporal } = protos;
-import { SEARCH_ATTRIBUTES } from '../../domain/search-attributes.js';
+import { SEARCH_ATTRIBUTES } from '../domain/search-attributes.js';
 import { explainConnectFailure } from './connect-diagnosis.js';
 import { temporalTransportFromEnv, type Environment, type TemporalTransport } from './tls-settings.js';
 
