@@ -19,7 +19,8 @@ import {
   type AppliancePrivateKey,
   type SealedGrant,
 } from './secrets/sealed-access.js';
-import type { FetchedCredential, VaultAdapter } from './vault/adapter.js';
+import type { VaultAdapter, VaultRead } from './vault/adapter.js';
+import { vaultTypeSpec } from '../vault-types/index.js';
 import type { AuthTechnology, PrivilegeCheck } from './auth/technology.js';
 import type { LoginSlots } from './login-slots.js';
 
@@ -137,9 +138,10 @@ export function createApplianceActivities(deps: ApplianceDeps) {
     signal: AbortSignal,
     result: FetchCredentialsResult,
     holdForMs: number | undefined,
+    scanId: string,
   ) => {
     const adapter = deps.vaults(grant.vault.type);
-    const plainHttp = adapter?.usesPlainHttp(grant.vault.config) ?? false;
+    const plainHttp = vaultTypeSpec(grant.vault.type)?.usesPlainHttp(grant.vault.config) ?? false;
     const allowed = new Map(grant.hosts.map((h) => [`${h.ip}|${h.authRecordId}`, h]));
     const byRecord = new Map<string, { ip: string; hostKey: string | null }[]>();
     for (const host of hosts) {
@@ -157,7 +159,7 @@ export function createApplianceActivities(deps: ApplianceDeps) {
     await Promise.all(
       [...byRecord].map(async ([recordId, recordHosts]) => {
         const record = grant.records[recordId];
-        let credential: FetchedCredential | undefined;
+        let vaultRead: VaultRead | undefined;
         const read: SecretRead = {
           vaultId: grant.vault.id,
           authRecordId: recordId,
@@ -178,16 +180,17 @@ export function createApplianceActivities(deps: ApplianceDeps) {
           if (plainHttp && grant.vault.config.allowInsecureHttp !== true) {
             throw new ScanError('CONFIG_INVALID', 'refusing to send the vault access secret over plain http');
           }
-          credential = await adapter.fetch({
+          vaultRead = await adapter.fetch({
             config: grant.vault.config,
             access: grant.vault.access,
             locator: record.locator,
             fields: record.fields,
+            reason: `vaultscan authenticated scan ${scanId}`,
             signal,
           });
           for (const host of recordHosts) {
             const target = { ip: host.ip, port: record.port, username: record.username, hostKey: host.hostKey };
-            const handle = deps.store.put(copyCredential(credential), {
+            const handle = deps.store.put(copyCredential(vaultRead.credential), {
               target,
               ...(holdForMs !== undefined && { maxLifetimeMs: holdForMs }),
             });
@@ -198,7 +201,10 @@ export function createApplianceActivities(deps: ApplianceDeps) {
           Object.assign(read, { outcome: 'failed', code: failure.code, vendorCode: failure.vendorCode });
           result.failed.push(...failAll(recordHosts, err));
         } finally {
-          if (credential) wipeCredential(credential);
+          if (vaultRead) {
+            wipeCredential(vaultRead.credential);
+            await vaultRead.release?.().catch(() => undefined);
+          }
           result.reads.push(read);
         }
       }),
@@ -284,7 +290,7 @@ export function createApplianceActivities(deps: ApplianceDeps) {
             try {
               // The grant's strings (the access secret among them) are left to the collector
               // once this returns; the decrypted bytes were zero-filled as they were parsed.
-              await useGrant(await open(sealed, use), hosts, signal, result, input.holdForMs);
+              await useGrant(await open(sealed, use), hosts, signal, result, input.holdForMs, input.scanId);
             } catch (err) {
               // The grant did not open: every host it was meant for fails with the reason.
               result.failed.push(...failAll(hosts, err));

@@ -20,6 +20,7 @@ export function toHostFailure(err: unknown): HostFailure {
       vendorCode: err.vendorCode === undefined ? null : storableText(err.vendorCode),
       httpStatus: err.httpStatus ?? null,
       message: storableText(err.message),
+      ...(err.retryAfterMs !== undefined && { retryAfterMs: err.retryAfterMs }),
     };
   const message = err instanceof Error ? `${err.name}: ${err.message}` : 'unexpected failure';
   return { code: 'INTERNAL_ERROR', vendorCode: null, httpStatus: null, message: storableText(message) };

@@ -1,6 +1,8 @@
 // Request and response schemas: validation (400 naming the field) and the OpenAPI document.
 import { Type, type TSchema } from '@fastify/type-provider-typebox';
-import { TECHNOLOGIES, VAULT_TYPES, REPORT_CATEGORIES } from '../domain/categories.js';
+import { TECHNOLOGIES, REPORT_CATEGORIES, VAULT_TYPES, type VaultType } from '../domain/categories.js';
+import { SECRET_FIELDS, SECRET_FIELD_NAMES } from '../domain/secret-fields.js';
+import { VAULT_TYPE_SPECS, type VaultTypeSpec } from '../vault-types/index.js';
 
 const Name = Type.String({ minLength: 1, maxLength: 200 });
 export const Id = Type.String({ format: 'uuid' });
@@ -85,22 +87,61 @@ export const Appliance = Type.Object({
  */
 export const JSON_SIZE_BOUNDS = { config: 64 * 1024, access: 16 * 1024, locator: 4 * 1024 } as const;
 
-export const VaultBody = Type.Object(
+/** A vault type's part (config, access, locator) as the API takes it: its schema, size-bounded. */
+const vaultPart = (spec: VaultTypeSpec, part: 'config' | 'access' | 'locator', description: string) =>
+  Type.Object(spec[part].properties, {
+    additionalProperties: false,
+    title: `${spec.type} ${part}`,
+    description,
+    maxJsonBytes: JSON_SIZE_BOUNDS[part],
+  });
+
+const vaultBodyOf = (spec: VaultTypeSpec) =>
+  Type.Object(
+    {
+      name: Name,
+      type: Type.Literal(spec.type),
+      config: vaultPart(spec, 'config', `${spec.label}: non-secret settings`),
+      access: vaultPart(
+        spec,
+        'access',
+        `${spec.label}: the scanner's own credentials for the vault, write-only, never returned`,
+      ),
+    },
+    { additionalProperties: false, title: `${spec.label} vault record` },
+  );
+const vaultBodies = Type.Union(Object.values(VAULT_TYPE_SPECS).map(vaultBodyOf));
+
+/** One body per vault type, told apart by `type`: errors name the field of that type's schema. */
+export const VaultBody = Type.Unsafe<{
+  name: string;
+  type: VaultType;
+  config: Record<string, unknown>;
+  access: Record<string, unknown>;
+}>({
+  type: 'object',
+  required: ['type'],
+  properties: { type: { type: 'string', enum: VAULT_TYPES } },
+  oneOf: vaultBodies.anyOf,
+  discriminator: { propertyName: 'type' },
+});
+
+/** Marks a vault part whose type the request cannot name itself: documented as one of the types', checked by type (vault-parts.ts). */
+const anyVaultPart = (part: 'config' | 'access' | 'locator', description: string) =>
+  Type.Record(Type.String(), Type.Unknown(), {
+    description: `${description} (at most ${JSON_SIZE_BOUNDS[part]} bytes as JSON; the shape of each vault type: GET /api/v1/vault-types)`,
+    maxJsonBytes: JSON_SIZE_BOUNDS[part],
+    'x-vault-part': part,
+  });
+
+export const VaultPatch = Type.Object(
   {
-    name: Name,
-    type: Type.Enum(VAULT_TYPES),
-    config: Type.Record(Type.String(), Type.Unknown(), {
-      description: `Type-specific, non-secret settings (at most ${JSON_SIZE_BOUNDS.config} bytes as JSON)`,
-      maxJsonBytes: JSON_SIZE_BOUNDS.config,
-    }),
-    access: Type.Record(Type.String(), Type.Unknown(), {
-      description: `The scanner's own credentials for this vault: write-only, never returned (at most ${JSON_SIZE_BOUNDS.access} bytes as JSON)`,
-      maxJsonBytes: JSON_SIZE_BOUNDS.access,
-    }),
+    name: Type.Optional(Name),
+    config: Type.Optional(anyVaultPart('config', "Settings of the vault's type, replacing the stored ones")),
+    access: Type.Optional(anyVaultPart('access', "The scanner's own credentials, replacing the stored ones")),
   },
   { additionalProperties: false },
 );
-export const VaultPatch = Type.Partial(Type.Omit(VaultBody, ['type']), { additionalProperties: false });
 export const Vault = Type.Object({
   id: Id,
   name: Type.String(),
@@ -109,13 +150,15 @@ export const Vault = Type.Object({
   ...Timestamps,
 });
 
-const FieldName = Type.String({ minLength: 1, maxLength: 256 });
 const Fields = Type.Object(
-  {
-    password: Type.Optional(FieldName),
-    privateKey: Type.Optional(FieldName),
-    passphrase: Type.Optional(FieldName),
-  },
+  Object.fromEntries(
+    SECRET_FIELD_NAMES.map((f) => [
+      f,
+      Type.Optional(
+        Type.String({ minLength: 1, maxLength: 256, description: `The item's field holding ${SECRET_FIELDS[f]}` }),
+      ),
+    ]),
+  ),
   { additionalProperties: false, minProperties: 1, description: 'Names of the vault item fields holding each secret' },
 );
 export const AuthRecordBody = Type.Object(
@@ -126,10 +169,7 @@ export const AuthRecordBody = Type.Object(
     username: Type.String({ minLength: 1, maxLength: 256 }),
     port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
     vaultId: Id,
-    locator: Type.Record(Type.String(), Type.Unknown(), {
-      description: `Where the secret lives in the vault, in the vault type's terms (at most ${JSON_SIZE_BOUNDS.locator} bytes as JSON)`,
-      maxJsonBytes: JSON_SIZE_BOUNDS.locator,
-    }),
+    locator: anyVaultPart('locator', "Where the secret lives in the vault, in the vault type's terms"),
     fields: Fields,
   },
   { additionalProperties: false },

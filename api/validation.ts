@@ -1,7 +1,7 @@
 // Request validation. Bodies are JSON and are taken as typed: "5" is not a number there. Query
 // strings and path parameters are always text, so there a number or boolean in text form is
 // read as one ("?limit=50"); anything else still fails, naming the parameter.
-import { Ajv, type Options, type SchemaValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject, type Options, type SchemaValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifyInstance } from 'fastify';
 import { unstorableReason } from '../domain/text.js';
@@ -30,8 +30,38 @@ function withKeywords(ajv: Ajv): Ajv {
   return ajv;
 }
 
+/** The Ajv that checks JSON bodies (and the vault parts the routes check by type, vault-parts.ts). */
+export const createBodyAjv = () => withKeywords(new Ajv({ ...common, coerceTypes: false, discriminator: true }));
+
+/**
+ * One Ajv error as a user reads it: the field ("config.url", "limit") and the reason, never
+ * the value (it may be a secret). `prefix` names the part checked when it is not the whole
+ * request part ("config"); `whole` names the part when the error is about all of it.
+ */
+export function describeSchemaError(
+  error: ErrorObject,
+  where: { prefix?: string; whole: string },
+): { field: string; reason: string } {
+  const params = error.params as {
+    missingProperty?: string;
+    additionalProperty?: string;
+    allowedValues?: unknown[];
+    tag?: string;
+  };
+  const path = error.instancePath.replace(/^\//, '').replaceAll('/', '.');
+  const extra = params.missingProperty ?? params.additionalProperty ?? params.tag;
+  const inner = [path, extra].filter(Boolean).join('.');
+  const field = where.prefix ? [where.prefix, inner].filter(Boolean).join('.') : inner || where.whole;
+  if (error.keyword === 'additionalProperties') return { field, reason: 'is not a known field' };
+  if (error.keyword === 'required') return { field, reason: 'is required' };
+  if (error.keyword === 'discriminator') return { field, reason: 'is not one of the allowed values' };
+  if (error.keyword === 'enum' && params.allowedValues && params.allowedValues.length <= 20)
+    return { field, reason: `must be one of: ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}` };
+  return { field, reason: error.message ?? 'is invalid' };
+}
+
 export function installValidators(app: FastifyInstance): void {
-  const forBodies = withKeywords(new Ajv({ ...common, coerceTypes: false }));
+  const forBodies = createBodyAjv();
   const forText = withKeywords(new Ajv({ ...common, coerceTypes: true }));
   app.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'querystring' || httpPart === 'params' || httpPart === 'headers' ? forText : forBodies).compile(

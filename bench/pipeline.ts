@@ -107,11 +107,12 @@ export async function benchPipeline(options: {
       // (b) the bare loop
       started = performance.now();
       meter = startCpuMeter();
-      const credential = await hashicorpVault.fetch({
+      const { credential } = await hashicorpVault.fetch({
         config: { url: bao.url, authMethod: 'token', allowInsecureHttp: true },
         access: { token },
         locator: { path: 'fleet/linux' },
         fields: { password: 'password' },
+        reason: 'bench',
       });
       let passed = 0;
       await pool(ips, options.parallel, async (ip) => {

@@ -13,3 +13,11 @@ export type Technology = (typeof TECHNOLOGIES)[number];
 
 export const VAULT_TYPES = ['hashicorp'] as const;
 export type VaultType = (typeof VAULT_TYPES)[number];
+
+/**
+ * The target secrets a technology can log in with (any one of them): a vault type serves the
+ * technologies whose login secrets it can supply.
+ */
+export const TECHNOLOGY_LOGIN_SECRETS = {
+  unix: ['password', 'privateKey'],
+} as const satisfies Record<Technology, readonly ('password' | 'privateKey')[]>;

@@ -11,6 +11,8 @@ export class ScanError extends Error {
     message: string,
     readonly vendorCode?: string,
     readonly httpStatus?: number,
+    /** How long the other side asked us to wait before trying again (Retry-After), in ms. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }

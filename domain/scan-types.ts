@@ -56,6 +56,8 @@ export interface HostFailure {
   vendorCode: string | null;
   httpStatus: number | null;
   message: string;
+  /** How long the vault asked us to wait before the next try (its Retry-After), in ms. */
+  retryAfterMs?: number;
 }
 
 /** A batch of hosts of one technology, each with the record that covers it. */

@@ -3,8 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startScanEnvironment, type ScanEnvironment } from './harness/scan-env.js';
 import { applianceRepo, profileRepo, resultRepo, scanRepo } from '../db/repositories/index.js';
 import { describeCode } from '../domain/errors.js';
+import { VAULT_TYPES } from '../domain/categories.js';
+import { vaultMatrixMarkdown } from '../vault-types/matrix.js';
+import { MATRIX_END, MATRIX_START } from '../scripts/vault-matrix.js';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCa } from './harness/tls-certs.js';
 
 let env: ScanEnvironment;
+const TEST_CERT = readFileSync(createCa(mkdtempSync(join(tmpdir(), 'vstest-cert-')), 'vault-client').cert, 'utf8');
 
 beforeAll(async () => {
   env = await startScanEnvironment();
@@ -516,5 +524,105 @@ describe('the codec endpoint for the Temporal Web UI', () => {
       headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' },
     });
     expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
+describe('the vault support matrix', () => {
+  const cells = (table: string) =>
+    table
+      .split('\n')
+      .filter((line) => line.startsWith('|') && !/^\|\s*-/.test(line))
+      .map((line) =>
+        line
+          .slice(1, -1)
+          .split('|')
+          .map((cell) => cell.trim()),
+      );
+
+  it('GET /vault-types lists each type with its schemas, the secrets it supplies and the technologies it serves', async () => {
+    const res = await env.api('GET', '/vault-types');
+    expect(res.status).toBe(200);
+    expect(res.body.nextCursor).toBeNull();
+    const hashicorp = res.body.items.find((t: { type: string }) => t.type === 'hashicorp');
+    expect(hashicorp).toMatchObject({
+      label: 'HashiCorp Vault / OpenBao',
+      secretFields: ['password', 'privateKey', 'passphrase', 'rootPassword'],
+      technologies: ['unix'],
+    });
+    expect(hashicorp.schemas.config.properties.authMethod.anyOf.map((m: { const: string }) => m.const)).toEqual([
+      'token',
+      'approle',
+      'userpass',
+      'cert',
+    ]);
+    expect(hashicorp.schemas.locator.required).toEqual(['path']);
+    expect(res.body.items.map((t: { type: string }) => t.type)).toEqual(VAULT_TYPES);
+    // An auditor may read it; nothing in it is secret.
+    const auditor = await env.createKey('auditor');
+    expect((await env.api('GET', '/vault-types', undefined, { key: auditor })).status).toBe(200);
+  });
+
+  it('the README shows the same table', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    expect(readme).toContain(MATRIX_START);
+    const section = readme.slice(readme.indexOf(MATRIX_START), readme.indexOf(MATRIX_END));
+    expect(cells(section)).toEqual(cells(vaultMatrixMarkdown()));
+  });
+
+  it('the OpenAPI document types every vault part: one body per type for POST, each type offered where the request cannot name it', async () => {
+    const doc = (await (await fetch(`${env.apiUrl}/openapi.json`)).json()) as any;
+    const text = JSON.stringify(doc);
+    expect(text).not.toContain('x-vault-part');
+    const body = (path: string, method: string) =>
+      doc.paths[path][method].requestBody.content['application/json'].schema;
+    const create = body('/api/v1/vaults', 'post');
+    expect(create.discriminator).toEqual({ propertyName: 'type' });
+    const hashicorpBody = create.oneOf.find(
+      (b: any) => (b.properties.type.const ?? b.properties.type.enum[0]) === 'hashicorp',
+    );
+    expect(Object.keys(hashicorpBody.properties.config.properties)).toEqual(
+      expect.arrayContaining(['url', 'authMethod', 'caCert', 'clientCert', 'timeoutMs', 'maxConcurrentRequests']),
+    );
+    expect(Object.keys(hashicorpBody.properties.access.properties)).toEqual(
+      expect.arrayContaining(['token', 'secretId', 'password', 'clientKey']),
+    );
+    const patchConfig = body('/api/v1/vaults/{id}', 'patch').properties.config;
+    expect(patchConfig.anyOf.map((s: { title: string }) => s.title)).toEqual(VAULT_TYPES.map((t) => `${t} config`));
+    const locator = body('/api/v1/auth-records', 'post').properties.locator;
+    expect(locator.anyOf.map((s: { title: string }) => s.title)).toEqual(VAULT_TYPES.map((t) => `${t} locator`));
+  });
+
+  it('settings that do not fit the vault type get a 400 naming the field', async () => {
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ ...vaultBody('t1'), type: 'keepass' }, 'type', /must be one of: "hashicorp"/],
+      [{ ...vaultBody('t2'), config: { url: 'https://v', authMethod: 'cert' } }, 'config.clientCert', /required/],
+      [
+        { ...vaultBody('t3'), config: { url: 'https://v', authMethod: 'token', clientCert: 'not a pem' } },
+        'config.clientCert',
+        /PEM certificate/,
+      ],
+      [
+        {
+          ...vaultBody('t4'),
+          config: { url: 'https://v', authMethod: 'token', clientCert: TEST_CERT },
+          access: { token: 't', clientKey: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----' },
+        },
+        'access.clientKey',
+        /private key that parses/,
+      ],
+      [{ ...vaultBody('t5'), access: { token: 't', colour: 'red' } }, 'access.colour', /not a known field/],
+    ];
+    for (const [body, field, reason] of cases) {
+      const res = await env.api('POST', '/vaults', body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.field).toBe(field);
+      expect(res.body.message).toMatch(reason);
+    }
+    const vault = await env.api('POST', '/vaults', vaultBody('for patch'));
+    const patched = await env.api('PATCH', `/vaults/${vault.body.id}`, {
+      config: { url: 'https://vault.example.test:8200', authMethod: 'token', timeoutMs: 1 },
+    });
+    expect(patched.status).toBe(400);
+    expect(patched.body.field).toBe('config.timeoutMs');
   });
 });

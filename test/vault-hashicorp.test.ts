@@ -11,6 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashicorpVault } from '../activities/vault/hashicorp.js';
 import type { CredentialFields } from '../activities/vault/adapter.js';
 import { ScanError } from '../domain/scan-error.js';
+import { ApiProblem } from '../api/problems.js';
+import { checkLocator, checkVaultSettings } from '../api/vault-parts.js';
+import { hashicorpSpec } from '../vault-types/hashicorp.js';
 import { startOpenBao, type OpenBaoServer } from './harness/openbao.js';
 import { freePort } from '../runtime/net.js';
 
@@ -42,7 +45,7 @@ const fetchWith = (
   access: Record<string, unknown>,
   locator: Record<string, unknown>,
   fields: CredentialFields = { password: 'password' },
-) => hashicorpVault.fetch({ config, access, locator, fields });
+) => hashicorpVault.fetch({ config, access, locator, fields, reason: 'test' }).then((read) => read.credential);
 
 async function failure(promise: Promise<unknown>): Promise<ScanError> {
   try {
@@ -259,6 +262,7 @@ describe('cancellation and missing fields', () => {
       access: { token },
       locator: { path: 'p' },
       fields: { password: 'password' },
+      reason: 'test',
       signal: controller.signal,
     });
     setTimeout(() => controller.abort(), 100);
@@ -268,6 +272,7 @@ describe('cancellation and missing fields', () => {
       access: { token },
       locator: { path: 'p' },
       fields: { password: 'password' },
+      reason: 'test',
       signal: AbortSignal.timeout(100),
     });
     await expect(deadline).rejects.toMatchObject({ code: 'VAULT_TIMEOUT' });
@@ -279,6 +284,22 @@ describe('cancellation and missing fields', () => {
   });
 });
 
+/** The field the API names when it refuses these settings; undefined when it takes them. */
+function refusedField(check: () => void): string | undefined {
+  try {
+    check();
+    return undefined;
+  } catch (err) {
+    expect(err).toBeInstanceOf(ApiProblem);
+    return (err as ApiProblem).field;
+  }
+}
+const configField = (config: Record<string, unknown>) =>
+  refusedField(() => checkVaultSettings('hashicorp', { config }));
+const accessField = (access: Record<string, unknown>, config: Record<string, unknown>) =>
+  refusedField(() => checkVaultSettings('hashicorp', { config, access }));
+const locatorField = (locator: Record<string, unknown>) => refusedField(() => checkLocator('hashicorp', locator));
+
 describe('validation names the field and the reason', () => {
   it.each([
     [{ url: 'ftp://x', authMethod: 'token' }, 'config.url'],
@@ -287,33 +308,50 @@ describe('validation names the field and the reason', () => {
     [{ url: 'http://x', authMethod: 'token', allowInsecureHttp: 'yes' }, 'config.allowInsecureHttp'],
     [{ url: 'https://x', authMethod: 'ldap' }, 'config.authMethod'],
     [{ url: 'https://x', authMethod: 'approle' }, 'config.roleId'],
+    [{ url: 'https://x', authMethod: 'userpass' }, 'config.username'],
+    [{ url: 'https://x', authMethod: 'cert' }, 'config.clientCert'],
     [{ url: 'https://x', authMethod: 'token', tls: true }, 'config.tls'],
     [{ url: 'https://user:pw@x', authMethod: 'token' }, 'config.url'],
     [{ url: 'https://x', authMethod: 'token', caCert: '-----BEGIN CERTIFICATE----- junk' }, 'config.caCert'],
+    [
+      {
+        url: 'https://x',
+        authMethod: 'token',
+        caCert: '-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----',
+      },
+      'config.caCert',
+    ],
+    [{ url: 'https://x', authMethod: 'token', timeoutMs: 5 }, 'config.timeoutMs'],
   ])('config %j', (config, field) => {
-    expect(hashicorpVault.validateConfig(config)[0]?.field).toBe(field);
+    expect(configField(config)).toBe(field);
   });
   it('accepts https, and plain http only with allowInsecureHttp: true', () => {
-    expect(hashicorpVault.validateConfig({ url: 'https://vault:8200', authMethod: 'token' })).toEqual([]);
+    expect(configField({ url: 'https://vault:8200', authMethod: 'token' })).toBeUndefined();
     const lab = { url: 'http://127.0.0.1:8200', authMethod: 'token', allowInsecureHttp: true };
-    expect(hashicorpVault.validateConfig(lab)).toEqual([]);
-    expect(hashicorpVault.usesPlainHttp(lab)).toBe(true);
-    expect(hashicorpVault.validateConfig({ ...lab, allowInsecureHttp: false })[0]).toMatchObject({
-      field: 'config.url',
-      reason: expect.stringMatching(/must be https/),
-    });
+    expect(configField(lab)).toBeUndefined();
+    expect(hashicorpSpec.usesPlainHttp(lab)).toBe(true);
+    try {
+      checkVaultSettings('hashicorp', { config: { ...lab, allowInsecureHttp: false } });
+      throw new Error('expected a refusal');
+    } catch (err) {
+      expect(err).toMatchObject({ field: 'config.url', message: expect.stringMatching(/must be https/) });
+    }
   });
   it('access and locator', () => {
-    expect(hashicorpVault.validateAccess({}, { authMethod: 'token' })[0]?.field).toBe('access.token');
-    expect(hashicorpVault.validateAccess({ token: 't' }, { authMethod: 'approle' })[0]?.field).toBe('access.secretId');
-    expect(hashicorpVault.validateLocator({ path: '../etc' })[0]?.field).toBe('locator.path');
-    // A mount or namespace that walks out of /v1/ would send the token elsewhere on the server.
-    expect(hashicorpVault.validateLocator({ path: 'a', mount: '../sys' })[0]?.field).toBe('locator.mount');
-    expect(hashicorpVault.validateLocator({ path: 'a', mount: 'kv/./x' })[0]?.field).toBe('locator.mount');
-    expect(hashicorpVault.validateConfig({ url: 'https://x', authMethod: 'token', namespace: 'a/..' })[0]?.field).toBe(
-      'config.namespace',
+    expect(accessField({}, { url: 'https://x', authMethod: 'token' })).toBe('access.token');
+    expect(accessField({ token: 't' }, { url: 'https://x', authMethod: 'approle', roleId: 'r' })).toBe(
+      'access.secretId',
     );
-    expect(hashicorpVault.validateLocator({ path: 'a', kvVersion: 3 })[0]?.field).toBe('locator.kvVersion');
-    expect(hashicorpVault.validateLocator({ path: 'servers/web' })).toEqual([]);
+    expect(accessField({ token: 't' }, { url: 'https://x', authMethod: 'userpass', username: 'u' })).toBe(
+      'access.password',
+    );
+    expect(accessField({ token: 't', extra: 1 }, { url: 'https://x', authMethod: 'token' })).toBe('access.extra');
+    expect(locatorField({ path: '../etc' })).toBe('locator.path');
+    // A mount or namespace that walks out of /v1/ would send the token elsewhere on the server.
+    expect(locatorField({ path: 'a', mount: '../sys' })).toBe('locator.mount');
+    expect(locatorField({ path: 'a', mount: 'kv/./x' })).toBe('locator.mount');
+    expect(configField({ url: 'https://x', authMethod: 'token', namespace: 'a/..' })).toBe('config.namespace');
+    expect(locatorField({ path: 'a', kvVersion: 3 })).toBe('locator.kvVersion');
+    expect(locatorField({ path: 'servers/web' })).toBeUndefined();
   });
 });

@@ -27,7 +27,7 @@ import {
   sharedApplianceActivities,
 } from './activity-stubs.js';
 import { classifyFailure, isApplianceUnavailable, loginsRefusedBefore } from './classify-failure.js';
-import { backoffMs } from './retry.js';
+import { waitBeforeRetryMs } from './retry.js';
 
 export interface HostBatchInput {
   batch: HostBatch;
@@ -174,7 +174,10 @@ function categoryOf(result: HostScanResult): ReportCategory {
 }
 
 function attemptRecord(result: HostScanResult, attemptNo: number, at: string): AttemptRecord {
-  if (!result.ok) return { attemptNo, at, ...result.failure };
+  if (!result.ok) {
+    const { code, vendorCode, httpStatus, message } = result.failure;
+    return { attemptNo, at, code, vendorCode, httpStatus, message };
+  }
   const refused = result.privileges.ok ? null : result.privileges;
   return {
     attemptNo,
@@ -201,6 +204,7 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
       const results = await attemptOnce(input, pending, trail);
       const at = new Date().toISOString();
       const retry: BatchHost[] = [];
+      const askedToWait: (number | undefined)[] = [];
       for (const host of pending) {
         const result =
           results.get(host.ip) ??
@@ -212,11 +216,13 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
           });
         attempts.get(host.ip)!.push(attemptRecord(result, attemptNo, at));
         const again = !result.ok && describeCode(result.failure.code).retryable && attemptNo < maxAttempts;
-        if (again) retry.push(host);
-        else finalResults.set(host.ip, result);
+        if (again) {
+          retry.push(host);
+          if (!result.ok) askedToWait.push(result.failure.retryAfterMs);
+        } else finalResults.set(host.ip, result);
       }
       pending = retry;
-      if (pending.length > 0) await sleep(backoffMs(profile.retry, attemptNo));
+      if (pending.length > 0) await sleep(waitBeforeRetryMs(profile.retry, attemptNo, askedToWait));
     }
   } catch (err) {
     // Cancelled (in an attempt or between two): what was read from the vault is audited all the same.

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { ScanError } from '../../domain/scan-error.js';
 import type { FetchedCredential } from '../vault/adapter.js';
 import type { AuthSession } from '../auth/technology.js';
+import { SECRET_FIELD_NAMES } from '../../domain/secret-fields.js';
 
 /**
  * How long a secret may live at all, leased or not, unless the store is told otherwise. With
@@ -56,15 +57,16 @@ export interface SecretLease {
 
 /** Zero-fills every buffer of a credential. */
 export function wipeCredential(credential: FetchedCredential): void {
-  for (const buffer of [credential.password, credential.privateKey, credential.passphrase]) buffer?.fill(0);
+  for (const field of SECRET_FIELD_NAMES) credential[field]?.fill(0);
 }
 
 /** An independent copy (new buffers), so one host's purge cannot touch another's secret. */
 export function copyCredential(credential: FetchedCredential): FetchedCredential {
   const copy: FetchedCredential = {};
-  if (credential.password) copy.password = Buffer.from(credential.password);
-  if (credential.privateKey) copy.privateKey = Buffer.from(credential.privateKey);
-  if (credential.passphrase) copy.passphrase = Buffer.from(credential.passphrase);
+  for (const field of SECRET_FIELD_NAMES) {
+    const value = credential[field];
+    if (value) copy[field] = Buffer.from(value);
+  }
   return copy;
 }
 

@@ -1,48 +1,45 @@
-// The contract every vault type implements. One adapter per file beside this one,
-// registered in registry.ts; adding a vault type is a new file plus one line there.
+// The contract every vault type's adapter implements: how the appliance speaks to the vault.
+// What the type is (its schemas, checks and secret fields) lives in vault-types/; the adapter
+// is one file beside this one, registered in registry.ts.
 import type { VaultType } from '../../domain/categories.js';
+import type { CredentialFieldNames, SecretField } from '../../domain/secret-fields.js';
 
-/** Names of the fields to read from the vault item, per kind of target secret. */
-export interface CredentialFields {
-  password?: string;
-  privateKey?: string;
-  passphrase?: string;
-}
+export type CredentialFields = CredentialFieldNames;
 
 /** What came back from the vault. Buffers, so the purge can zero-fill them. */
-export interface FetchedCredential {
-  password?: Buffer;
-  privateKey?: Buffer;
-  passphrase?: Buffer;
-}
+export type FetchedCredential = Partial<Record<SecretField, Buffer>>;
 
-export interface VaultFetchRequest {
-  /** Type-specific, non-secret settings of the vault record (address, auth method, namespace…). */
+export interface VaultAccessRequest {
+  /** The vault record's non-secret settings, valid for its type (checked when stored). */
   config: Record<string, unknown>;
   /** The scanner's own access secret for this vault (token, AppRole secret id…), decrypted. */
   access: Record<string, unknown>;
-  /** Where the item lives, type-specific (KV mount, path, version…). */
-  locator: Record<string, unknown>;
-  fields: CredentialFields;
   signal?: AbortSignal;
 }
 
-/** A list of problems, each naming the field and the reason; empty when valid. */
-export type ValidationProblem = { field: string; reason: string };
+export interface VaultFetchRequest extends VaultAccessRequest {
+  /** Where the item lives, in the type's terms (KV mount and path, Safe and Object…). */
+  locator: Record<string, unknown>;
+  fields: CredentialFields;
+  /** Why the secret is read, for vaults that ask (a check-out comment, an access request's reason). */
+  reason: string;
+}
+
+export interface VaultRead {
+  credential: FetchedCredential;
+  /**
+   * Gives back what the read borrowed (a check-out, an access request), for vaults that lend.
+   * Called once, when the secret is no longer needed, whatever happened with it.
+   */
+  release?: () => Promise<void>;
+  /** When the loan ends by itself should release never come (the duration the request asked for). */
+  lentUntil?: Date;
+}
 
 export interface VaultAdapter {
   readonly type: VaultType;
-  /**
-   * The config settings that decide where the access secret is sent (address, CA, client
-   * certificate, auth method, namespace…). Changing one requires entering the access secret
-   * again, so a stored secret only ever goes where it was entered for.
-   */
-  readonly destinationFields: readonly string[];
-  /** Whether the access secret would travel over plain HTTP (only with allowInsecureHttp). */
-  usesPlainHttp(config: Record<string, unknown>): boolean;
-  validateConfig(config: unknown): ValidationProblem[];
-  validateAccess(access: unknown, config: Record<string, unknown>): ValidationProblem[];
-  validateLocator(locator: unknown): ValidationProblem[];
   /** Reads the requested fields. Throws ScanError with a VAULT_* code on any failure. */
-  fetch(request: VaultFetchRequest): Promise<FetchedCredential>;
+  fetch(request: VaultFetchRequest): Promise<VaultRead>;
+  /** Logs in (and out again) without reading an item: the vault test without a record. */
+  checkAccess(request: VaultAccessRequest): Promise<void>;
 }

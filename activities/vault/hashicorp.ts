@@ -1,26 +1,31 @@
-// HashiCorp Vault and OpenBao: token or AppRole login, KV v2 or v1, optional namespace.
-// Failures keep Vault's own error text (vendor code) and HTTP status beside our code.
-import { X509Certificate } from 'node:crypto';
+// HashiCorp Vault and OpenBao: token, AppRole, userpass or TLS-certificate login; KV v2 or v1;
+// optional namespace. Failures keep Vault's own error text (vendor code) and HTTP status
+// beside our code. A token we minted by logging in is revoked as soon as the read is done.
 import type { ErrorCode } from '../../domain/errors.js';
 import { ScanError } from '../../domain/scan-error.js';
+import { SECRET_FIELD_NAMES } from '../../domain/secret-fields.js';
+import { DEFAULT_VAULT_TIMEOUT_MS } from '../../vault-types/spec.js';
 import type {
   CredentialFields,
   FetchedCredential,
-  ValidationProblem,
+  VaultAccessRequest,
   VaultAdapter,
   VaultFetchRequest,
 } from './adapter.js';
-import { vaultHttp, type VaultHttpResponse } from './http.js';
-import { checkVaultUrl, isPlainHttpUrl } from './validation.js';
+import { vaultHttp, withThrottleRetries, type VaultHttpResponse, type VaultTls } from './http.js';
 
 interface HashicorpConfig {
   url: string;
-  authMethod: 'token' | 'approle';
+  authMethod: 'token' | 'approle' | 'userpass' | 'cert';
   namespace?: string;
   approleMount?: string;
   roleId?: string;
+  userpassMount?: string;
+  username?: string;
+  certMount?: string;
+  certRole?: string;
   caCert?: string;
-  allowInsecureHttp?: boolean;
+  clientCert?: string;
   timeoutMs?: number;
 }
 
@@ -31,23 +36,7 @@ interface HashicorpLocator {
   version?: number;
 }
 
-function isPemCertificate(value: unknown): boolean {
-  if (typeof value !== 'string') return false;
-  try {
-    new X509Certificate(value);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const nonEmpty = (v: unknown) => typeof v === 'string' && v.trim().length > 0;
-const pathChars = /^[A-Za-z0-9._\-/]+$/;
-/** A path of plain segments: no "." or "..", which would walk the URL out of where it belongs. */
-const segment = {
-  test: (value: string) => pathChars.test(value) && !value.split('/').some((part) => part === '.' || part === '..'),
-};
 
 function vendorError(res: VaultHttpResponse): string {
   const errors = isObject(res.json) && Array.isArray(res.json.errors) ? res.json.errors : [];
@@ -68,92 +57,111 @@ function codeForStatus(status: number): ErrorCode {
   return 'VAULT_BAD_RESPONSE';
 }
 
+const failure = (code: ErrorCode, what: string, res: VaultHttpResponse) =>
+  new ScanError(code, `${what}: ${vendorError(res)}`, vendorError(res), res.status, res.retryAfterMs);
+
 class HashicorpClient {
   private readonly base: string;
+  private readonly tls: VaultTls;
+  private readonly deadline: number;
   constructor(
     private readonly config: HashicorpConfig,
+    access: Record<string, unknown>,
     private readonly signal?: AbortSignal,
   ) {
     this.base = config.url.replace(/\/+$/, '');
+    this.tls = {
+      caCert: config.caCert,
+      clientCert: config.clientCert,
+      clientKey: access.clientKey as string | undefined,
+      clientKeyPassphrase: access.clientKeyPassphrase as string | undefined,
+    };
+    this.deadline = Date.now() + (config.timeoutMs ?? DEFAULT_VAULT_TIMEOUT_MS);
   }
 
+  /** One call; a 429 is waited out (Retry-After) while the call's time allows. */
   call(method: 'GET' | 'POST', path: string, token?: string, body?: unknown) {
     const headers: Record<string, string> = { 'X-Vault-Request': 'true' };
     if (token) headers['X-Vault-Token'] = token;
     if (this.config.namespace) headers['X-Vault-Namespace'] = this.config.namespace;
-    return vaultHttp({
-      method,
-      url: `${this.base}/v1/${path}`,
-      headers,
-      body,
-      caCert: this.config.caCert,
-      timeoutMs: this.config.timeoutMs ?? 10_000,
-      signal: this.signal,
-    });
+    const once = async () => {
+      const res = await vaultHttp({
+        method,
+        url: `${this.base}/v1/${path}`,
+        headers,
+        body,
+        tls: this.tls,
+        timeoutMs: Math.max(1, this.deadline - Date.now()),
+        signal: this.signal,
+      });
+      if (res.status === 429) throw failure('VAULT_RATE_LIMITED', `the vault throttled ${method} ${path}`, res);
+      return res;
+    };
+    return withThrottleRetries(once, { deadline: this.deadline, signal: this.signal });
   }
 
-  async loginAppRole(secretId: string): Promise<string> {
-    const mount = this.config.approleMount ?? 'approle';
-    const res = await this.call('POST', `auth/${mount}/login`, undefined, {
-      role_id: this.config.roleId,
-      secret_id: secretId,
-    });
-    if (res.status === 400 || res.status === 401 || res.status === 403) {
-      throw new ScanError(
-        'VAULT_AUTH_FAILED',
-        `AppRole login refused: ${vendorError(res)}`,
-        vendorError(res),
-        res.status,
-      );
+  /** Logs in with the record's method; a token method needs no login. */
+  async login(access: Record<string, unknown>): Promise<{ token: string; minted: boolean }> {
+    const c = this.config;
+    switch (c.authMethod) {
+      case 'token':
+        return { token: String(access.token ?? ''), minted: false };
+      case 'approle':
+        return this.loginAt('AppRole', `auth/${c.approleMount ?? 'approle'}/login`, {
+          role_id: c.roleId,
+          secret_id: access.secretId,
+        });
+      case 'userpass':
+        return this.loginAt(
+          'userpass',
+          `auth/${c.userpassMount ?? 'userpass'}/login/${encodeURIComponent(c.username ?? '')}`,
+          {
+            password: access.password,
+          },
+        );
+      case 'cert':
+        return this.loginAt(
+          'TLS-certificate',
+          `auth/${c.certMount ?? 'cert'}/login`,
+          c.certRole ? { name: c.certRole } : {},
+        );
     }
-    if (res.status !== 200)
-      throw new ScanError(
-        codeForStatus(res.status),
-        `AppRole login failed: ${vendorError(res)}`,
-        vendorError(res),
-        res.status,
-      );
+  }
+
+  private async loginAt(method: string, path: string, body: unknown): Promise<{ token: string; minted: boolean }> {
+    const res = await this.call('POST', path, undefined, body);
+    if (res.status === 400 || res.status === 401 || res.status === 403)
+      throw failure('VAULT_AUTH_FAILED', `${method} login refused`, res);
+    if (res.status !== 200) throw failure(codeForStatus(res.status), `${method} login failed`, res);
     const token = isObject(res.json) && isObject(res.json.auth) ? res.json.auth.client_token : undefined;
     if (typeof token !== 'string' || !token)
       throw new ScanError(
         'VAULT_BAD_RESPONSE',
-        'AppRole login answered without auth.client_token',
+        `${method} login answered without auth.client_token`,
         undefined,
         res.status,
       );
-    return token;
+    return { token, minted: true };
+  }
+
+  /** A token we minted is revoked at once rather than left to its TTL. */
+  async logout(session: { token: string; minted: boolean }): Promise<void> {
+    if (session.minted) await this.call('POST', 'auth/token/revoke-self', session.token).catch(() => undefined);
   }
 
   /** A 403 on a read means either a bad token or a missing policy: lookup-self tells which. */
   async classifyForbidden(token: string, res: VaultHttpResponse, what: string): Promise<ScanError> {
     const probe = await this.call('GET', 'auth/token/lookup-self', token);
-    if (probe.status === 200)
-      return new ScanError(
-        'VAULT_PERMISSION_DENIED',
-        `the vault token may not read ${what}: ${vendorError(res)}`,
-        vendorError(res),
-        403,
-      );
-    if (probe.status === 403)
-      return new ScanError(
-        'VAULT_AUTH_FAILED',
-        `the vault rejected the scanner's token: ${vendorError(res)}`,
-        vendorError(res),
-        403,
-      );
+    if (probe.status === 200) return failure('VAULT_PERMISSION_DENIED', `the vault token may not read ${what}`, res);
+    if (probe.status === 403) return failure('VAULT_AUTH_FAILED', "the vault rejected the scanner's token", res);
     // The probe itself failed (sealed, overloaded…): say that, not a verdict on the token.
-    return new ScanError(
-      codeForStatus(probe.status),
-      `checking the vault token after a 403 failed: ${vendorError(probe)}`,
-      vendorError(probe),
-      probe.status,
-    );
+    return failure(codeForStatus(probe.status), 'checking the vault token after a 403 failed', probe);
   }
 }
 
 function readFields(data: Record<string, unknown>, fields: CredentialFields, what: string): FetchedCredential {
   const out: FetchedCredential = {};
-  for (const kind of ['password', 'privateKey', 'passphrase'] as const) {
+  for (const kind of SECRET_FIELD_NAMES) {
     const name = fields[kind];
     if (!name) continue;
     if (!(name in data)) throw new ScanError('VAULT_SECRET_NOT_FOUND', `${what} has no field "${name}"`);
@@ -164,81 +172,30 @@ function readFields(data: Record<string, unknown>, fields: CredentialFields, wha
   return out;
 }
 
-/** Where the token or AppRole secret id goes: any change needs the access secret again. */
-const DESTINATION_FIELDS = ['url', 'allowInsecureHttp', 'caCert', 'authMethod', 'approleMount', 'namespace'] as const;
-
 export const hashicorpVault: VaultAdapter = {
   type: 'hashicorp',
-  destinationFields: DESTINATION_FIELDS,
-  usesPlainHttp: (config) => isPlainHttpUrl(config.url),
 
-  validateConfig(config: unknown): ValidationProblem[] {
-    if (!isObject(config)) return [{ field: 'config', reason: 'must be an object' }];
-    const problems: ValidationProblem[] = [];
-    if (config.allowInsecureHttp !== undefined && typeof config.allowInsecureHttp !== 'boolean')
-      problems.push({ field: 'config.allowInsecureHttp', reason: 'must be true or false' });
-    problems.push(...checkVaultUrl(config.url, config.allowInsecureHttp === true, 'https://vault.example.com:8200'));
-    if (config.authMethod !== 'token' && config.authMethod !== 'approle')
-      problems.push({ field: 'config.authMethod', reason: 'must be "token" or "approle"' });
-    if (config.authMethod === 'approle' && !nonEmpty(config.roleId))
-      problems.push({ field: 'config.roleId', reason: 'is required for AppRole login' });
-    if (config.namespace !== undefined && !(nonEmpty(config.namespace) && segment.test(String(config.namespace))))
-      problems.push({ field: 'config.namespace', reason: 'must be a namespace path such as ns1/ns2' });
-    if (
-      config.approleMount !== undefined &&
-      !(nonEmpty(config.approleMount) && segment.test(String(config.approleMount)))
-    )
-      problems.push({ field: 'config.approleMount', reason: 'must be a mount path such as approle' });
-    if (config.caCert !== undefined && !isPemCertificate(config.caCert))
-      problems.push({ field: 'config.caCert', reason: 'must be a PEM certificate (-----BEGIN CERTIFICATE----- …)' });
-    if (
-      config.timeoutMs !== undefined &&
-      !(Number.isInteger(config.timeoutMs) && Number(config.timeoutMs) >= 100 && Number(config.timeoutMs) <= 600_000)
-    )
-      problems.push({ field: 'config.timeoutMs', reason: 'must be an integer from 100 to 600000' });
-    const known = new Set([...DESTINATION_FIELDS, 'roleId', 'timeoutMs']);
-    for (const key of Object.keys(config))
-      if (!known.has(key))
-        problems.push({ field: `config.${key}`, reason: 'is not a known setting of a HashiCorp Vault record' });
-    return problems;
+  async checkAccess(request: VaultAccessRequest): Promise<void> {
+    const config = request.config as unknown as HashicorpConfig;
+    const client = new HashicorpClient(config, request.access, request.signal);
+    const session = await client.login(request.access);
+    try {
+      const res = await client.call('GET', 'auth/token/lookup-self', session.token);
+      if (res.status === 403) throw failure('VAULT_AUTH_FAILED', "the vault rejected the scanner's token", res);
+      if (res.status !== 200) throw failure(codeForStatus(res.status), 'looking up the token failed', res);
+    } finally {
+      await client.logout(session);
+    }
   },
 
-  validateAccess(access: unknown, config: Record<string, unknown>): ValidationProblem[] {
-    if (!isObject(access)) return [{ field: 'access', reason: 'must be an object' }];
-    if (config.authMethod === 'approle')
-      return nonEmpty(access.secretId) ? [] : [{ field: 'access.secretId', reason: 'is required for AppRole login' }];
-    return nonEmpty(access.token) ? [] : [{ field: 'access.token', reason: 'is required for token login' }];
-  },
-
-  validateLocator(locator: unknown): ValidationProblem[] {
-    if (!isObject(locator)) return [{ field: 'locator', reason: 'must be an object' }];
-    const problems: ValidationProblem[] = [];
-    if (
-      !nonEmpty(locator.path) ||
-      !segment.test(String(locator.path)) ||
-      String(locator.path).split('/').includes('..')
-    )
-      problems.push({ field: 'locator.path', reason: 'must be a secret path such as servers/web01' });
-    if (locator.mount !== undefined && !(nonEmpty(locator.mount) && segment.test(String(locator.mount))))
-      problems.push({ field: 'locator.mount', reason: 'must be a mount path such as secret' });
-    if (locator.kvVersion !== undefined && locator.kvVersion !== 1 && locator.kvVersion !== 2)
-      problems.push({ field: 'locator.kvVersion', reason: 'must be 1 or 2' });
-    if (locator.version !== undefined && !(Number.isInteger(locator.version) && Number(locator.version) >= 0))
-      problems.push({ field: 'locator.version', reason: 'must be a non-negative integer' });
-    return problems;
-  },
-
-  async fetch(request: VaultFetchRequest): Promise<FetchedCredential> {
-    if (!request.fields.password && !request.fields.privateKey && !request.fields.passphrase) {
+  async fetch(request: VaultFetchRequest) {
+    if (!SECRET_FIELD_NAMES.some((f) => request.fields[f])) {
       throw new ScanError('CONFIG_INVALID', 'the authentication record names no vault field to read');
     }
     const config = request.config as unknown as HashicorpConfig;
     const locator = request.locator as unknown as HashicorpLocator;
-    const client = new HashicorpClient(config, request.signal);
-    const approle = config.authMethod === 'approle';
-    const token = approle
-      ? await client.loginAppRole(String(request.access.secretId ?? ''))
-      : String(request.access.token ?? '');
+    const client = new HashicorpClient(config, request.access, request.signal);
+    const session = await client.login(request.access);
     try {
       const mount = (locator.mount ?? 'secret').replace(/^\/+|\/+$/g, '');
       const path = locator.path.replace(/^\/+/, '');
@@ -247,15 +204,9 @@ export const hashicorpVault: VaultAdapter = {
         ? `${mount}/data/${path}${locator.version ? `?version=${locator.version}` : ''}`
         : `${mount}/${path}`;
       const what = `secret ${mount}/${path}`;
-      const res = await client.call('GET', apiPath, token);
-      if (res.status === 403) throw await client.classifyForbidden(token, res, what);
-      if (res.status !== 200)
-        throw new ScanError(
-          codeForStatus(res.status),
-          `reading ${what} failed: ${vendorError(res)}`,
-          vendorError(res),
-          res.status,
-        );
+      const res = await client.call('GET', apiPath, session.token);
+      if (res.status === 403) throw await client.classifyForbidden(session.token, res, what);
+      if (res.status !== 200) throw failure(codeForStatus(res.status), `reading ${what} failed`, res);
       if (!isObject(res.json))
         throw new ScanError(
           'VAULT_BAD_RESPONSE',
@@ -272,10 +223,9 @@ export const hashicorpVault: VaultAdapter = {
           undefined,
           res.status,
         );
-      return readFields(data, request.fields, what);
+      return { credential: readFields(data, request.fields, what) };
     } finally {
-      // A token we minted is revoked at once rather than left to its TTL.
-      if (approle) await client.call('POST', 'auth/token/revoke-self', token).catch(() => undefined);
+      await client.logout(session);
     }
   },
 };

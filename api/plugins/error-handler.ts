@@ -1,6 +1,8 @@
 // Turns every failure into a JSON body naming the field and the reason; never leaks internals.
 import type { FastifyError, FastifyInstance } from 'fastify';
+import type { ErrorObject } from 'ajv';
 import { ApiProblem } from '../problems.js';
+import { describeSchemaError } from '../validation.js';
 import { DataError } from '../../db/errors.js';
 
 const STATUS_TEXT: Record<number, string> = {
@@ -11,29 +13,6 @@ const STATUS_TEXT: Record<number, string> = {
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
 };
-
-/**
- * "body/targets" or "/port" → "targets" / "port": the field a user recognises; the part of
- * the request ("body") when the whole of it is at fault (an array, a number, nothing at all).
- */
-function fieldOf(error: FastifyError): string | undefined {
-  const first = error.validation?.[0];
-  if (!first) return undefined;
-  const params = first.params as { missingProperty?: string; additionalProperty?: string };
-  const path = first.instancePath.replace(/^\//, '').replaceAll('/', '.');
-  const extra = params.missingProperty ?? params.additionalProperty;
-  return [path, extra].filter(Boolean).join('.') || error.validationContext || undefined;
-}
-
-function reasonOf(error: FastifyError, bodyGiven: boolean): string {
-  const first = error.validation![0]!;
-  if (first.keyword === 'additionalProperties') return 'is not a known field';
-  if (first.keyword === 'required') return 'is required';
-  if (error.validationContext === 'body' && first.instancePath === '') {
-    return bodyGiven ? 'must be a JSON object' : 'is required: send a JSON object (content-type: application/json)';
-  }
-  return first.message ?? 'is invalid';
-}
 
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | ApiProblem | DataError, request, reply) => {
@@ -55,8 +34,18 @@ export function installErrorHandler(app: FastifyInstance): void {
       });
     }
     if (error.validation) {
-      const field = fieldOf(error);
-      const reason = reasonOf(error, request.body !== undefined);
+      const whole = error.validationContext ?? 'request';
+      const first = error.validation[0];
+      let { field, reason } = first
+        ? describeSchemaError(first as ErrorObject, { whole })
+        : { field: whole, reason: 'is invalid' };
+      if (whole === 'body' && first?.instancePath === '' && first.keyword === 'type') {
+        reason =
+          request.body !== undefined
+            ? 'must be a JSON object'
+            : 'is required: send a JSON object (content-type: application/json)';
+        field = 'body';
+      }
       return reply.code(400).send({
         statusCode: 400,
         error: 'Bad Request',

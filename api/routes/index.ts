@@ -14,7 +14,7 @@ import {
   type Appliance,
   type ProfileInput,
 } from '../../db/repositories/index.js';
-import { getVaultAdapter } from '../../activities/vault/registry.js';
+import { checkLocator, checkVaultSettings, specOf } from '../vault-parts.js';
 import { applianceQueue } from '../../workflows/activity-stubs.js';
 import { badRequest } from '../problems.js';
 import * as S from '../schemas.js';
@@ -23,6 +23,7 @@ import { scanRoutes } from './scans.js';
 import { applianceEnrolmentRoutes, ENROLMENT_CODE_TTL_MS } from './appliances.js';
 import { apiKeyRoutes } from './api-keys.js';
 import { auditRoutes } from './audit.js';
+import { vaultTypeRoutes } from './vault-types.js';
 import type { KeyChecker } from '../key-checker.js';
 import { createListCursors, listCursorKeys } from '../paging.js';
 
@@ -41,17 +42,6 @@ const stamps = (r: { createdAt: Date; updatedAt: Date }) => ({
   createdAt: iso(r.createdAt)!,
   updatedAt: iso(r.updatedAt)!,
 });
-
-function checkProblems(problems: { field: string; reason: string }[]): void {
-  const first = problems[0];
-  if (first) throw badRequest(first.field, first.reason, { problems });
-}
-
-function vaultAdapterOf(type: string) {
-  const adapter = getVaultAdapter(type);
-  if (!adapter) throw badRequest('type', `unknown vault type "${type}"`);
-  return adapter;
-}
 
 /**
  * A stored access secret goes only where it was entered for: a change to a setting that
@@ -75,7 +65,7 @@ async function validateLocator(db: Database, vaultId: string, locator: Record<st
   const vault = await vaultRepo.get(db, vaultId).catch(() => {
     throw badRequest('vaultId', `vault ${vaultId} does not exist`);
   });
-  checkProblems(vaultAdapterOf(vault.type).validateLocator(locator));
+  checkLocator(vault.type, locator);
 }
 
 export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDeps): Promise<void> {
@@ -142,17 +132,16 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
     toView: (r) => ({ id: r.id, name: r.name, type: r.type, config: r.config, ...stamps(r) }),
     list: (_query, page) => vaultRepo.list(db, page),
     create: async (tx, b) => {
-      const adapter = vaultAdapterOf(b.type);
-      checkProblems(adapter.validateConfig(b.config));
-      checkProblems(adapter.validateAccess(b.access, b.config));
+      checkVaultSettings(b.type, b);
       return vaultRepo.create(tx, box, b);
     },
     update: async (tx, id, b) => {
       const current = await vaultRepo.get(tx, id);
-      const adapter = vaultAdapterOf(current.type);
-      if (b.config) checkProblems(adapter.validateConfig(b.config));
-      if (b.config && !b.access) requireAccessForNewDestination(adapter.destinationFields, current.config, b.config);
-      if (b.access) checkProblems(adapter.validateAccess(b.access, b.config ?? current.config));
+      const config = b.config ?? current.config;
+      if (b.config && !b.access)
+        requireAccessForNewDestination(specOf(current.type).destinationFields, current.config, b.config);
+      // The stored access secret is not read here: a config change is checked against the new config alone.
+      if (b.config || b.access) checkVaultSettings(current.type, { config, ...(b.access && { access: b.access }) });
       return vaultRepo.update(tx, box, id, b);
     },
     remove: (tx, id) => vaultRepo.remove(tx, id),
@@ -251,4 +240,5 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
 
   await api.register(apiKeyRoutes, { db, keys: deps.keys, cursors });
   await api.register(auditRoutes, { db, cursors });
+  await api.register(vaultTypeRoutes);
 }

@@ -5,12 +5,8 @@ import type { AuthTechnology } from '../../activities/auth/technology.js';
 
 export const instantVault: VaultAdapter = {
   type: 'hashicorp',
-  destinationFields: [],
-  usesPlainHttp: () => false,
-  validateConfig: () => [],
-  validateAccess: () => [],
-  validateLocator: () => [],
-  fetch: async () => ({ password: Buffer.from('simulated-password') }),
+  checkAccess: async () => undefined,
+  fetch: async () => ({ credential: { password: Buffer.from('simulated-password') } }),
 };
 
 export function instantTechnology(packages = 0): AuthTechnology {
