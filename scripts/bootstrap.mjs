@@ -55,7 +55,10 @@ function ensurePythonTools() {
   }
   const specs = missing.map((t) => `${t.pkg}==${t.version}`);
   console.log(`vaultscan setup: installing ${specs.join(', ')} into tools/ …`);
-  run(venvBin('pip'), ['install', '--quiet', '--disable-pip-version-check', ...specs], 'pip install');
+  const pip = [venvBin('pip'), 'install', '--quiet', '--disable-pip-version-check', ...specs];
+  // Two runs sharing tools/ (work trees, parallel CI steps) must not install into it at once.
+  if (findOnPath('flock')) run('flock', [join(toolsDir, '.install.lock'), ...pip], 'pip install');
+  else run(pip[0], pip.slice(1), 'pip install');
   for (const t of missing) have[t.pkg] = t.version;
   writeFileSync(stamp, JSON.stringify(have, null, 2));
 }
