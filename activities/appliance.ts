@@ -10,7 +10,8 @@ import { ScanError } from '../domain/scan-error.js';
 import { describeCode } from '../domain/errors.js';
 import { packCollectedData, type PackedCollectedData } from './collected-data.js';
 import { classified, toHostFailure } from './failures.js';
-import { copyCredential, wipeCredential, type SecretLease, type SecretStore } from './secrets/secret-store.js';
+import { copyCredential, type SecretLease, type SecretStore } from './secrets/secret-store.js';
+import type { CredentialCache } from './secrets/credential-cache.js';
 import {
   assertSealedFor,
   openGrant,
@@ -19,7 +20,7 @@ import {
   type AppliancePrivateKey,
   type SealedGrant,
 } from './secrets/sealed-access.js';
-import type { VaultAdapter, VaultRead } from './vault/adapter.js';
+import type { VaultAdapter } from './vault/adapter.js';
 import { vaultTypeSpec } from '../vault-types/index.js';
 import type { AuthTechnology, PrivilegeCheck } from './auth/technology.js';
 import type { LoginSlots } from './login-slots.js';
@@ -35,6 +36,8 @@ export interface ApplianceDeps {
   /** This process's own task queue: where the secret it fetched can be used. */
   ownQueue: string;
   store: SecretStore;
+  /** One vault read per credential per scan in this process (in the store, behind handles). */
+  cache: CredentialCache;
   key: ApplianceKeyHolder;
   vaults: (type: string) => VaultAdapter | undefined;
   technologies: (name: string) => AuthTechnology | undefined;
@@ -50,13 +53,18 @@ export interface FetchCredentialsInput {
   vaultTimeoutMs: number;
   /** The longest the fetched secrets may be held, used or not (the step that needs them, and slack). */
   holdForMs?: number;
+  /** Records whose cached secret a host refused: read again, and served only if it changed. */
+  refresh?: string[];
 }
 
 export interface FetchCredentialsResult {
   /** The queue of this very process: the only place the handles below mean anything. */
   queue: string;
-  /** plainHttp: the secret came from a vault reached over plain HTTP. */
-  held: { ip: string; handle: string; plainHttp: boolean }[];
+  /**
+   * plainHttp: the secret came from a vault reached over plain HTTP. fromCache: an earlier
+   * batch's read served it (a refusal may then mean the vault's secret was rotated since).
+   */
+  held: { ip: string; handle: string; plainHttp: boolean; fromCache: boolean }[];
   failed: { ip: string; failure: HostFailure }[];
   /** Every vault read this fetch made, for the audit trail. */
   reads: SecretRead[];
@@ -128,17 +136,18 @@ export function createApplianceActivities(deps: ApplianceDeps) {
   };
 
   /**
-   * Reads one grant's vault, once per authentication record, for the batch's hosts that the
-   * grant covers; each host gets its own copy behind its own handle, bound to the endpoint the
-   * grant names for it.
+   * Reads one grant's vault, once per authentication record per scan in this process (the
+   * cache serves the batches that follow), for the batch's hosts that the grant covers; each
+   * host gets its own copy behind its own handle, bound to the endpoint the grant names for it.
+   * A record in `refresh` was refused by a host with its cached secret: the vault is read again,
+   * and its hosts are served only if the secret changed.
    */
   const useGrant = async (
     grant: AccessGrant,
     hosts: FetchCredentialsInput['hosts'],
     signal: AbortSignal,
     result: FetchCredentialsResult,
-    holdForMs: number | undefined,
-    scanId: string,
+    input: Pick<FetchCredentialsInput, 'scanId' | 'holdForMs' | 'refresh'>,
   ) => {
     const adapter = deps.vaults(grant.vault.type);
     const plainHttp = vaultTypeSpec(grant.vault.type)?.usesPlainHttp(grant.vault.config) ?? false;
@@ -159,7 +168,6 @@ export function createApplianceActivities(deps: ApplianceDeps) {
     await Promise.all(
       [...byRecord].map(async ([recordId, recordHosts]) => {
         const record = grant.records[recordId];
-        let vaultRead: VaultRead | undefined;
         const read: SecretRead = {
           vaultId: grant.vault.id,
           authRecordId: recordId,
@@ -169,6 +177,7 @@ export function createApplianceActivities(deps: ApplianceDeps) {
           code: null,
           vendorCode: null,
           plainHttp,
+          fromCache: false,
         };
         try {
           if (!record) throw new ScanError('SEALED_ACCESS_INVALID', `the sealed grant lacks record ${recordId}`);
@@ -180,31 +189,45 @@ export function createApplianceActivities(deps: ApplianceDeps) {
           if (plainHttp && grant.vault.config.allowInsecureHttp !== true) {
             throw new ScanError('CONFIG_INVALID', 'refusing to send the vault access secret over plain http');
           }
-          vaultRead = await adapter.fetch({
-            config: grant.vault.config,
-            access: grant.vault.access,
-            locator: record.locator,
-            fields: record.fields,
-            reason: `vaultscan authenticated scan ${scanId}`,
-            signal,
-          });
+          const source = { scanId: input.scanId, vault: grant.vault, locator: record.locator, fields: record.fields };
+          const readVault = () =>
+            adapter.fetch({
+              config: grant.vault.config,
+              access: grant.vault.access,
+              locator: record.locator,
+              fields: record.fields,
+              reason: `vaultscan authenticated scan ${input.scanId}`,
+              signal,
+            });
+          let cached;
+          if (input.refresh?.includes(recordId)) {
+            const refreshed = await deps.cache.refresh(source, readVault);
+            if (!refreshed.changed) {
+              result.failed.push(
+                ...failAll(
+                  recordHosts,
+                  new ScanError('CREDENTIAL_UNCHANGED', 'the vault, read again, holds the secret the host refused'),
+                ),
+              );
+              return;
+            }
+            cached = refreshed.entry;
+          } else cached = await deps.cache.get(source, readVault);
+          read.fromCache = cached.fromCache;
+          if (cached.lentUntil) read.lentUntil = cached.lentUntil.toISOString();
           for (const host of recordHosts) {
             const target = { ip: host.ip, port: record.port, username: record.username, hostKey: host.hostKey };
-            const handle = deps.store.put(copyCredential(vaultRead.credential), {
+            const handle = deps.store.put(copyCredential(deps.cache.credential(cached.handle)), {
               target,
-              ...(holdForMs !== undefined && { maxLifetimeMs: holdForMs }),
+              ...(input.holdForMs !== undefined && { maxLifetimeMs: input.holdForMs }),
             });
-            result.held.push({ ip: host.ip, handle, plainHttp });
+            result.held.push({ ip: host.ip, handle, plainHttp, fromCache: cached.fromCache });
           }
         } catch (err) {
           const failure = toHostFailure(err);
           Object.assign(read, { outcome: 'failed', code: failure.code, vendorCode: failure.vendorCode });
           result.failed.push(...failAll(recordHosts, err));
         } finally {
-          if (vaultRead) {
-            wipeCredential(vaultRead.credential);
-            await vaultRead.release?.().catch(() => undefined);
-          }
           result.reads.push(read);
         }
       }),
@@ -290,7 +313,7 @@ export function createApplianceActivities(deps: ApplianceDeps) {
             try {
               // The grant's strings (the access secret among them) are left to the collector
               // once this returns; the decrypted bytes were zero-filled as they were parsed.
-              await useGrant(await open(sealed, use), hosts, signal, result, input.holdForMs, input.scanId);
+              await useGrant(await open(sealed, use), hosts, signal, result, input);
             } catch (err) {
               // The grant did not open: every host it was meant for fails with the reason.
               result.failed.push(...failAll(hosts, err));
@@ -331,6 +354,11 @@ export function createApplianceActivities(deps: ApplianceDeps) {
     /** Answers at once: a worker of this appliance is here (see applianceProbeWorkflow). */
     async ping(): Promise<{ queue: string }> {
       return { queue: deps.ownQueue };
+    },
+
+    /** The scan has ended: its cached credentials in this process are purged (and lent ones given back). */
+    async forgetScan(input: { scanId: string }): Promise<{ purged: number }> {
+      return { purged: await deps.cache.forgetScan(input.scanId) };
     },
 
     /** Zero-fills and forgets the batch's secrets and closes their sessions. */

@@ -48,7 +48,8 @@ const secretUseEntries = ({ scanId, applianceId, reads }: SecretUse): AuditEntry
   reads.map((read) => ({
     actorKeyId: null,
     actorName: `appliance ${applianceId}`,
-    action: 'vault.read',
+    // A read served by the appliance's cache of this scan is audited as a use, not a vault read.
+    action: read.fromCache ? 'vault.cached-use' : 'vault.read',
     recordId: read.vaultId,
     scanId,
     applianceId,
@@ -60,6 +61,7 @@ const secretUseEntries = ({ scanId, applianceId, reads }: SecretUse): AuditEntry
       code: read.code,
       vendorCode: read.vendorCode,
       plainHttp: read.plainHttp,
+      ...(read.lentUntil && { lentUntil: read.lentUntil }),
     },
   }));
 

@@ -196,6 +196,13 @@ const catalogue = {
     remedy:
       'Fix the secret in the vault (or the account) for this authentication record, then scan again; the hosts that were tried show the failures.',
   },
+  CREDENTIAL_UNCHANGED: {
+    retryable: false,
+    category: 'FAILED',
+    summary:
+      'The host refused the secret the appliance had cached; the vault, read again, still holds the same one, so it was not tried again.',
+    remedy: 'Make the account and the secret in the vault agree, and check the account is not locked.',
+  },
   VAULT_ACCESS_SUSPENDED: {
     retryable: false,
     category: 'FAILED',

@@ -82,6 +82,10 @@ export interface SecretRead {
   vendorCode: string | null;
   /** The vault was reached over plain HTTP (allowed by the record's allowInsecureHttp). */
   plainHttp: boolean;
+  /** Served by the appliance process's cache of this scan's reads, not read from the vault again. */
+  fromCache?: boolean;
+  /** The vault lent the secret (a check-out, an access request) until this time (ISO), if it was given back no sooner. */
+  lentUntil?: string;
 }
 
 /** What a batch child reports to its parent: the tally (the details are published) and its logins. */
@@ -97,4 +101,6 @@ export interface BatchOutcome {
   };
   /** No worker of the appliance took the batch in time. */
   applianceUnavailable: boolean;
+  /** The queues of the appliance processes that held the batch's secrets (absent before caching existed). */
+  holders?: string[];
 }

@@ -255,7 +255,20 @@ describe('a scan over six loopback hosts', () => {
     const reads = ((await env.api('GET', `/audit?scan=${scanId}`)).body.items as Record<string, any>[]).filter(
       (e) => e.action === 'vault.read',
     );
-    expect(reads).toHaveLength(5 + 1); // five records read once, the unreachable host's once more on retry
+    // One read per distinct credential in the scan: five records, but the passed and the
+    // unreachable host's records name the same item of the same vault. Every other use of it
+    // (the other record's batch, the unreachable host's retry) was served by the appliance's cache.
+    expect(reads).toHaveLength(4);
+    const cachedUses = ((await env.api('GET', `/audit?scan=${scanId}`)).body.items as Record<string, any>[]).filter(
+      (e) => e.action === 'vault.cached-use',
+    );
+    expect(cachedUses).toHaveLength(2);
+    for (const use of cachedUses)
+      expect(use).toMatchObject({
+        recordId: vault.body.id,
+        outcome: 'success',
+        detail: expect.objectContaining({ locator: { mount: 'secret', path: 'servers/admin' }, hosts: 1 }),
+      });
     expect(reads).toContainEqual(
       expect.objectContaining({
         actorName: `appliance ${applianceId}`,

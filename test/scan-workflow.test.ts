@@ -213,7 +213,9 @@ describe('scanWorkflow', () => {
           category: 'FAILED',
           error_code: 'AUTH_FAILED',
           package_count: 0,
-          attempts: 'AUTH_FAILED',
+          // The secret it refused came from the first batch's read: the vault is read again,
+          // and as the secret is unchanged, the host is not tried again.
+          attempts: 'AUTH_FAILED,CREDENTIAL_UNCHANGED',
         });
       else expect(row).toMatchObject({ category: 'PASSED', error_code: null, package_count: 3, attempts: 'ok' });
     }
@@ -222,8 +224,9 @@ describe('scanWorkflow', () => {
       Object.fromEntries(rows.map((r) => [r.ip, r.ip === '198.51.100.3' ? 2 : 1])),
     );
     expect(workers.store.size).toBe(0);
-    // One vault read per batch and attempt (the hosts share one record), not one per host.
-    expect(vaultReads).toBe(4);
+    // One vault read for the scan (the hosts share one record; later batches and the retry are
+    // served by the appliance's cache), and one more to check whether the refused secret changed.
+    expect(vaultReads).toBe(2);
     const facts = await env.database.query(
       `select facts from host_results where scan_id = '${scan.id}' and ip = '198.51.100.8'`,
     );
@@ -244,7 +247,9 @@ describe('scanWorkflow', () => {
       async connect() {
         open++;
         mostOpen = Math.max(mostOpen, open);
-        mostHeld = Math.max(mostHeld, started.workers?.store.size ?? 0);
+        // Per-host copies only: the one cached read of the record's credential is not a host's.
+        const workers = started.workers;
+        mostHeld = Math.max(mostHeld, workers ? workers.store.size - workers.cache.size : 0);
         return {
           checkPrivileges: async () => ({ ok: true, method: 'sudo' }),
           collect: async () => (await new Promise((r) => setTimeout(r, 150)), { facts: {}, packages: [] }),

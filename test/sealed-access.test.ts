@@ -17,6 +17,7 @@ import { LoginSlots } from '../activities/login-slots.js';
 import type { ScanError } from '../domain/scan-error.js';
 import type { VaultFetchRequest } from '../activities/vault/adapter.js';
 import { instantTechnology, instantVault } from './harness/simulated.js';
+import { CredentialCache } from '../activities/secrets/credential-cache.js';
 
 const ids = {
   appliance: '11111111-1111-4111-8111-111111111111',
@@ -127,6 +128,7 @@ describe('sealed vault access', () => {
       applianceId: ids.appliance,
       ownQueue: 'own',
       store,
+      cache: new CredentialCache(store, { ttlMs: 60_000, maxLifetimeMs: 60_000 }),
       key: { forKeyId: async (keyId) => (keyId === mine.key.keyId ? mine.key : undefined) },
       vaults: () => vault,
       technologies: () => instantTechnology(),

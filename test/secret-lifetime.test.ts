@@ -8,6 +8,7 @@ import { SecretStore } from '../activities/secrets/secret-store.js';
 import { LoginSlots } from '../activities/login-slots.js';
 import type { AuthTechnology } from '../activities/auth/technology.js';
 import { instantVault } from './harness/simulated.js';
+import { CredentialCache } from '../activities/secrets/credential-cache.js';
 
 /**
  * A technology whose collection takes `ms`, or until the work is aborted, and then needs the
@@ -40,6 +41,7 @@ async function scanOneHost(store: SecretStore, technology: AuthTechnology): Prom
     applianceId: 'a',
     ownQueue: 'own',
     store,
+    cache: new CredentialCache(store, { ttlMs: 60_000, maxLifetimeMs: 60_000 }),
     key: { forKeyId: async () => undefined },
     vaults: () => instantVault,
     technologies: () => technology,

@@ -70,12 +70,25 @@ export function ownQueueActivities(queue: string, profile: ProfileSettings) {
 }
 
 /**
+ * fetchCredentials again on the process that served a host a cached secret the host refused:
+ * only its cache can tell whether the vault's secret changed since. If that process is gone,
+ * the host keeps its refusal.
+ */
+export function holderFetchActivities(queue: string, profile: ProfileSettings) {
+  return proxyActivities<Pick<ApplianceActivities, 'fetchCredentials'>>({
+    taskQueue: queue,
+    scheduleToStartTimeout: applianceLostMs(profile),
+    startToCloseTimeout: profile.timeouts.vaultMs + 5_000,
+    retry: { maximumAttempts: 1 },
+  });
+}
+/**
  * The purge of what a holder did not answer for. If the holder is gone, so are its secrets, and
  * a purge addressed to its queue would wait for nobody: it gets a few seconds to be taken, and
  * no retry waits for it (the store's lifetime purges whatever a live holder kept).
  */
 export function purgeOnHolder(queue: string) {
-  return proxyActivities<Pick<ApplianceActivities, 'purgeSecrets'>>({
+  return proxyActivities<Pick<ApplianceActivities, 'purgeSecrets' | 'forgetScan'>>({
     taskQueue: queue,
     scheduleToStartTimeout: '5 seconds',
     startToCloseTimeout: '10 seconds',

@@ -22,6 +22,7 @@ import {
   applianceUnavailableMs,
   controlPlane,
   ownQueueActivities,
+  holderFetchActivities,
   purgeOnHolder,
   secretLifetimeMs,
   sharedApplianceActivities,
@@ -48,6 +49,10 @@ interface AttemptTrail {
   purges: Promise<void>[];
   /** No worker of the appliance took the fetch in time. */
   applianceUnavailable: boolean;
+  /** Hosts whose last secret came from an earlier read, cached by the process on this queue. */
+  servedFromCache: Map<string, string>;
+  /** The queues of the processes that held this batch's secrets (their caches end with the scan). */
+  holders: Set<string>;
 }
 
 /**
@@ -59,6 +64,7 @@ async function attemptOnce(
   input: HostBatchInput,
   hosts: BatchHost[],
   trail: AttemptTrail,
+  refresh?: { queue: string },
 ): Promise<Map<string, HostScanResult>> {
   const { batch, profile } = input;
   const results = new Map<string, HostScanResult>();
@@ -88,18 +94,22 @@ async function attemptOnce(
   try {
     // Not cancellable (it is short, bounded by the vault timeout): a cancelled scan still
     // learns what was read, for the audit, and which handles to purge.
+    const fetcher = refresh
+      ? holderFetchActivities(refresh.queue, profile)
+      : sharedApplianceActivities(input.applianceId, profile);
     fetched = await CancellationScope.nonCancellable(() =>
-      sharedApplianceActivities(input.applianceId, profile).fetchCredentials({
+      fetcher.fetchCredentials({
         scanId: batch.scanId,
         technology: batch.technology,
         hosts: sealedHosts,
         grants: sealed.grants,
         vaultTimeoutMs: profile.timeouts.vaultMs,
         holdForMs: secretLifetimeMs(profile),
+        ...(refresh && { refresh: [...new Set(sealedHosts.map((h) => h.authRecordId))] }),
       }),
     );
   } catch (err) {
-    if (isApplianceUnavailable(err)) {
+    if (!refresh && isApplianceUnavailable(err)) {
       trail.applianceUnavailable = true;
       const failure = {
         code: 'APPLIANCE_UNAVAILABLE' as const,
@@ -113,7 +123,12 @@ async function attemptOnce(
   }
   trail.reads.push(...fetched.reads);
   for (const { ip, failure } of fetched.failed) results.set(ip, failed(ip, failure));
-  for (const { ip, plainHttp } of fetched.held) if (plainHttp) trail.plainHttp.add(ip);
+  for (const { ip, plainHttp, fromCache } of fetched.held) {
+    if (plainHttp) trail.plainHttp.add(ip);
+    if (fromCache) trail.servedFromCache.set(ip, fetched.queue);
+    else trail.servedFromCache.delete(ip);
+  }
+  trail.holders.add(fetched.queue);
   if (fetched.held.length === 0) return results;
 
   const holder = ownQueueActivities(fetched.queue, profile);
@@ -195,31 +210,63 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
   const attempts = new Map<string, AttemptRecord[]>(batch.hosts.map((h) => [h.ip, []]));
   const finalResults = new Map<string, HostScanResult>();
 
-  const trail: AttemptTrail = { reads: [], plainHttp: new Set(), purges: [], applianceUnavailable: false };
+  const trail: AttemptTrail = {
+    reads: [],
+    plainHttp: new Set(),
+    purges: [],
+    applianceUnavailable: false,
+    servedFromCache: new Map(),
+    holders: new Set(),
+  };
   const secretUse = () => ({ scanId: batch.scanId, applianceId: input.applianceId, reads: trail.reads });
 
   let pending = batch.hosts;
+  // Hosts that refused a cached secret: the process that cached it reads the vault once more,
+  // and they are tried once more only if the secret changed (rotated since the first read).
+  const rotationChecks = new Map<string, BatchHost[]>();
+  const rotationChecked = new Set<string>();
+  const noResult = (ip: string) =>
+    failed(ip, {
+      code: 'INTERNAL_ERROR',
+      vendorCode: null,
+      httpStatus: null,
+      message: 'the appliance returned no result for this host',
+    });
   try {
-    for (let attemptNo = 1; pending.length > 0; attemptNo++) {
-      const results = await attemptOnce(input, pending, trail);
-      const at = new Date().toISOString();
+    for (let attemptNo = 1; pending.length > 0 || rotationChecks.size > 0; attemptNo++) {
+      const at = () => new Date().toISOString();
       const retry: BatchHost[] = [];
       const askedToWait: (number | undefined)[] = [];
+      const results = pending.length > 0 ? await attemptOnce(input, pending, trail) : new Map();
+      const attemptedAt = at();
       for (const host of pending) {
-        const result =
-          results.get(host.ip) ??
-          failed(host.ip, {
-            code: 'INTERNAL_ERROR',
-            vendorCode: null,
-            httpStatus: null,
-            message: 'the appliance returned no result for this host',
-          });
-        attempts.get(host.ip)!.push(attemptRecord(result, attemptNo, at));
+        const result = results.get(host.ip) ?? noResult(host.ip);
+        attempts.get(host.ip)!.push(attemptRecord(result, attemptNo, attemptedAt));
+        const cachedBy = trail.servedFromCache.get(host.ip);
+        if (!result.ok && result.failure.code === 'AUTH_FAILED' && cachedBy && !rotationChecked.has(host.ip)) {
+          rotationChecked.add(host.ip);
+          rotationChecks.set(cachedBy, [...(rotationChecks.get(cachedBy) ?? []), host]);
+          finalResults.set(host.ip, result);
+          continue;
+        }
         const again = !result.ok && describeCode(result.failure.code).retryable && attemptNo < maxAttempts;
         if (again) {
           retry.push(host);
           if (!result.ok) askedToWait.push(result.failure.retryAfterMs);
         } else finalResults.set(host.ip, result);
+      }
+      // This round's rotation checks: a changed secret's login is the host's answer;
+      // anything else (unchanged, the holder gone, the vault failing) leaves its refusal standing.
+      for (const [queue, hosts] of rotationChecks) {
+        rotationChecks.delete(queue);
+        const checked = await attemptOnce(input, hosts, trail, { queue });
+        const checkedAt = at();
+        for (const host of hosts) {
+          const result = checked.get(host.ip) ?? noResult(host.ip);
+          attempts.get(host.ip)!.push(attemptRecord(result, attemptNo + 1, checkedAt));
+          if (result.ok || describeCode(result.failure.code).failedLogin === 'target')
+            finalResults.set(host.ip, result);
+        }
       }
       pending = retry;
       if (pending.length > 0) await sleep(waitBeforeRetryMs(profile.retry, attemptNo, askedToWait));
@@ -244,7 +291,8 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
   const results: PublishableHostResult[] = batch.hosts.map((host) => {
     const result = finalResults.get(host.ip)!;
     const hostAttempts = attempts.get(host.ip)!;
-    const last = hostAttempts[hostAttempts.length - 1]!;
+    // The answer that stands (a refusal stands when the vault's secret had not changed).
+    const last = attemptRecord(result, 0, '');
     const category = categoryOf(result);
     counts[category] += 1;
     return {
@@ -275,5 +323,5 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
     { key: ScanStatusAttr, value: 'FINISHED' },
     { key: HostCategoriesAttr, value: REPORT_CATEGORIES.filter((c) => counts[c] > 0) },
   ]);
-  return { counts, logins, applianceUnavailable: trail.applianceUnavailable };
+  return { counts, logins, applianceUnavailable: trail.applianceUnavailable, holders: [...trail.holders] };
 }

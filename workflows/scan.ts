@@ -16,11 +16,12 @@ import {
   upsertSearchAttributes,
   workflowInfo,
   allHandlersFinished,
+  patched,
 } from '@temporalio/workflow';
 import { REPORT_CATEGORIES, type ReportCategory } from '../domain/categories.js';
 import type { BatchOutcome, HostBatch, HostPlan, ProfileSettings } from '../domain/scan-types.js';
 import { ApplianceIdAttr, ScanIdAttr, ScanStatusAttr, TargetIpsAttr } from '../domain/search-attributes.js';
-import { controlPlane } from './activity-stubs.js';
+import { controlPlane, purgeOnHolder } from './activity-stubs.js';
 import { CredentialBreaker, type BreakerState, type Suspension } from './credential-breaker.js';
 import { hostBatchWorkflow } from './host-batch.js';
 import { cancelSignal, progressQuery, type ScanProgress } from './messages.js';
@@ -37,6 +38,8 @@ export interface ScanInput {
   counts?: Record<ReportCategory, number>;
   /** Carried across continue-as-new: covered hosts read but not yet handed out, and their plans. */
   queued?: { hosts: QueuedHost[]; plans: Record<string, HostPlan> };
+  /** Carried across continue-as-new: the appliance processes whose caches hold this scan's credentials. */
+  holders?: string[];
   /** Carried across continue-as-new: the credential breaker's counts. */
   breaker?: BreakerState;
   pageSize?: number;
@@ -99,6 +102,14 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
   let cancelRequested = false;
   let endStatus: ScanSummary['status'] | undefined = undefined;
   const running = new Set<Promise<void>>();
+  const holders = new Set(input.holders ?? []);
+  /** When the scan ends, each process that cached its credentials purges them (the TTL would, later). */
+  const forgetCachedCredentials = async () => {
+    if (!patched('forget-cached-credentials')) return;
+    await CancellationScope.nonCancellable(() =>
+      Promise.allSettled([...holders].map((queue) => purgeOnHolder(queue).forgetScan({ scanId: input.scanId }))),
+    );
+  };
   let runningHosts = 0;
   // Bumped whenever a batch ends: the loop waits for it when nothing can be handed out.
   let batchesEnded = 0;
@@ -163,6 +174,7 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
       const outcome: BatchOutcome = await child.result();
       for (const category of REPORT_CATEGORIES) counts[category] += outcome.counts[category];
       breaker.reported(recordId, plan.vaultId, ips.length, outcome.logins);
+      for (const queue of outcome.holders ?? []) holders.add(queue);
       if (outcome.applianceUnavailable) applianceUnavailable = true;
     } catch (err) {
       if (isCancellation(err)) throw err;
@@ -276,6 +288,7 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
       // Whatever broke, the scan's row says so before the workflow fails.
       await Promise.allSettled(running);
       const reason = `the scan's workflow failed: ${err instanceof Error ? err.message : String(err)}`;
+      await forgetCachedCredentials();
       await CancellationScope.nonCancellable(() =>
         controlPlane.finishScan({ scanId: input.scanId, status: 'FAILED', counts, reason }),
       );
@@ -300,9 +313,11 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
       counts,
       queued: { hosts: queued, plans: queuedPlans },
       breaker: breaker.snapshot(),
+      holders: [...holders],
     });
   }
   const status = cancelRequested ? 'CANCELED' : 'FINISHED';
+  await forgetCachedCredentials();
   endStatus = status;
   await CancellationScope.nonCancellable(() => controlPlane.finishScan({ scanId: input.scanId, status, counts }));
   upsertSearchAttributes([{ key: ScanStatusAttr, value: status }]);

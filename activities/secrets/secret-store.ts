@@ -36,6 +36,8 @@ interface Held {
   /** Aborted when the secret is purged, whoever purges it, so the work leasing it stops. */
   purged: AbortController;
   session?: AuthSession;
+  /** Runs once the secret is gone, whoever purged it (a vault's check-in, for a lent secret). */
+  onPurge?: () => Promise<void>;
 }
 
 export interface SecretStoreOptions {
@@ -92,7 +94,12 @@ export class SecretStore {
   /** Takes ownership of the credential's buffers and returns an opaque handle. */
   put(
     credential: FetchedCredential,
-    options: { ttlMs?: number; target?: TargetBinding; maxLifetimeMs?: number } = {},
+    options: {
+      ttlMs?: number;
+      target?: TargetBinding;
+      maxLifetimeMs?: number;
+      onPurge?: () => Promise<void>;
+    } = {},
   ): string {
     const handle = randomBytes(24).toString('base64url');
     const now = this.now();
@@ -108,6 +115,7 @@ export class SecretStore {
       lifetimeMs,
       leases: 0,
       purged: new AbortController(),
+      ...(options.onPurge && { onPurge: options.onPurge }),
     });
     return handle;
   }
@@ -129,6 +137,16 @@ export class SecretStore {
         if (held.leases === 0) held.idleDeadline = this.now() + held.ttlMs;
       },
     };
+  }
+
+  /** Whether the handle still holds a secret (an expired one is purged on the way). */
+  has(handle: string): boolean {
+    try {
+      this.live(handle);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** The credential behind a live handle; SECRET_EXPIRED once it expired or was purged. */
@@ -203,6 +221,7 @@ export class SecretStore {
     wipeCredential(held.credential);
     held.purged.abort(new ScanError('SECRET_EXPIRED', why));
     await held.session?.close().catch(() => undefined);
+    await held.onPurge?.().catch(() => undefined);
     return true;
   }
 

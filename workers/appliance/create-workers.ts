@@ -5,6 +5,11 @@ import { Worker, type NativeConnection } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
 import { createApplianceActivities, type ApplianceKeyHolder } from '../../activities/appliance.js';
 import { SecretStore } from '../../activities/secrets/secret-store.js';
+import {
+  CredentialCache,
+  DEFAULT_CACHE_MAX_LIFETIME_MS,
+  DEFAULT_CACHE_TTL_MS,
+} from '../../activities/secrets/credential-cache.js';
 import { LoginSlots } from '../../activities/login-slots.js';
 import { getVaultAdapter } from '../../activities/vault/registry.js';
 import { getAuthTechnology } from '../../activities/auth/registry.js';
@@ -23,6 +28,8 @@ export interface ApplianceWorkerOptions {
   secretMaxLifetimeMs?: number;
   /** Longest a fetched secret may live unused; the sweeper purges it after that. */
   secretTtlMs?: number;
+  /** The credential cache of a scan's vault reads: idle TTL and maximum lifetime (credential-cache.ts). */
+  credentialCache?: { ttlMs?: number; maxLifetimeMs?: number };
   maxConcurrentActivities?: number;
   /** Overrides of the registries, for benchmarks that simulate vaults and targets. */
   vaults?: (type: string) => VaultAdapter | undefined;
@@ -33,6 +40,8 @@ export interface ApplianceWorkers {
   sharedQueue: string;
   ownQueue: string;
   store: SecretStore;
+  /** This process's cache of the scans' vault reads (its entries live in the store too). */
+  cache: CredentialCache;
   run(): Promise<void>;
   shutdown(): void;
   /** Whether any of the two workers still runs (polls or finishes work). */
@@ -46,11 +55,16 @@ export async function createApplianceWorkers(options: ApplianceWorkerOptions): P
     ttlMs: options.secretTtlMs ?? 10 * 60_000,
     ...(options.secretMaxLifetimeMs !== undefined && { maxLifetimeMs: options.secretMaxLifetimeMs }),
   });
+  const cache = new CredentialCache(store, {
+    ttlMs: options.credentialCache?.ttlMs ?? DEFAULT_CACHE_TTL_MS,
+    maxLifetimeMs: options.credentialCache?.maxLifetimeMs ?? DEFAULT_CACHE_MAX_LIFETIME_MS,
+  });
   const activities = createApplianceActivities({
     applianceId: options.applianceId,
     key: options.key,
     ownQueue,
     store,
+    cache,
     vaults: options.vaults ?? getVaultAdapter,
     technologies: options.technologies ?? getAuthTechnology,
     loginSlots: new LoginSlots(),
@@ -65,13 +79,15 @@ export async function createApplianceWorkers(options: ApplianceWorkerOptions): P
   const { fetchCredentials, ping, ...secretUsers } = activities;
   const workers = await Promise.all([
     Worker.create({ ...common, taskQueue: sharedQueue, activities: { fetchCredentials, ping } }),
-    Worker.create({ ...common, taskQueue: ownQueue, activities: secretUsers }),
+    // fetchCredentials also here: a refused cached secret is re-read by the process that cached it.
+    Worker.create({ ...common, taskQueue: ownQueue, activities: { ...secretUsers, fetchCredentials } }),
   ]);
   store.startSweeper();
   return {
     sharedQueue,
     ownQueue,
     store,
+    cache,
     async run() {
       try {
         await Promise.all(workers.map((w) => w.run()));
