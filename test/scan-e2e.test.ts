@@ -616,6 +616,81 @@ describe('a scan that continues as new with batches in flight', () => {
   }, 180_000);
 });
 
+describe('a password rotated in the vault and on the host mid-scan', () => {
+  it('is noticed when the host refuses the cached one: the vault is read again and the host retried once, both tries in its attempts', async () => {
+    const user = `vstest-rot-${suffix}`;
+    const before = `rot-${suffix}-before`;
+    const after = `rot-${suffix}-after`;
+    await createTestUser({ name: user, password: before, sudo: 'none' });
+    await bao.writeKv2('secret', 'servers/rotating', { password: before });
+    const address = '127.0.3.1';
+    const port = await freePort(address);
+    await env.api('POST', '/assets', { name: 'rotation lab', value: address });
+    // Its own vault record, so the test also runs alone.
+    const vault = await env.api('POST', '/vaults', {
+      name: 'openbao rotation',
+      type: 'hashicorp',
+      config: { url: bao.url, authMethod: 'token', allowInsecureHttp: true },
+      access: { token: vaultToken },
+    });
+    expect(vault.status, vault.text).toBe(201);
+    const vaultId = vault.body.id;
+    const record = await env.api('POST', '/auth-records', {
+      name: 'rotating',
+      technology: 'unix',
+      targets: address,
+      username: user,
+      port,
+      vaultId,
+      locator: { path: 'servers/rotating' },
+      fields: { password: 'password' },
+    });
+    expect(record.status, record.text).toBe(201);
+    // Long enough between tries for the rotation to happen while the host is down.
+    const profile = await env.api('POST', '/option-profiles', {
+      name: 'rotation',
+      technologies: ['unix'],
+      maxParallelHosts: 1,
+      timeouts: { connectMs: 5_000, commandMs: 30_000, vaultMs: 5_000 },
+      retry: { maxAttempts: 3, initialIntervalMs: 5_000, maxIntervalMs: 5_000 },
+    });
+    expect(profile.status, profile.text).toBe(201);
+    // The host is down at first: the vault is read (and the secret cached), the login cannot start.
+    const scan = await env.api('POST', '/scans', {
+      title: 'rotation',
+      targets: address,
+      optionProfileId: profile.body.id,
+      applianceId,
+    });
+    expect(scan.status, scan.text).toBe(202);
+    const batch = await workflowScanning(scan.body.id, address);
+    expect(await waitForActivity(batch, 'loginAndCollect')).toBe(true);
+    // Now the password is rotated, in the vault and on the host, and the host comes up.
+    await bao.writeKv2('secret', 'servers/rotating', { password: after });
+    execFileSync('chpasswd', { input: `${user}:${after}\n` });
+    const sshd = await startSshd({ address, port, logLevel: 'INFO' });
+    sshds.push(sshd);
+
+    const done = await waitForScan(scan.body.id);
+    expect(done.status).toBe('FINISHED');
+    const results = (await env.api('GET', `/scans/${scan.body.id}/results`)).body.items;
+    expect(results).toHaveLength(1);
+    expect(results[0]).toMatchObject({ ip: address, category: 'INSUFFICIENT_PRIVILEGES', login: user });
+    expect(results[0].attempts.map((a: { code: string | null }) => a.code)).toEqual([
+      'TARGET_UNREACHABLE',
+      'AUTH_FAILED',
+      'PRIVILEGE_ESCALATION_FAILED', // logged in; the account has no sudo
+    ]);
+    // One refusal (the cached secret), then the rotated one logged in.
+    expect(sshd.log().match(/Failed (password|keyboard-interactive\/pam) for/g)).toHaveLength(1);
+    expect(sshd.log().match(/Accepted (password|keyboard-interactive\/pam) for/g)).toHaveLength(1);
+    // The vault was read twice: the first read, then the check after the refusal.
+    const trail = (await env.api('GET', `/audit?scan=${scan.body.id}`)).body.items as { action: string }[];
+    expect(trail.filter((e) => e.action === 'vault.read')).toHaveLength(2);
+    await sshd.stop();
+  }, 120_000);
+});
+
 describe('cancelling a scan', () => {
   it('stops its hosts, purges the secret they hold, and ends CANCELED', async () => {
     const profile = (await env.api('GET', '/option-profiles')).body.items.find(
