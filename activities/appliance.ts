@@ -10,7 +10,9 @@ import { ScanError } from '../domain/scan-error.js';
 import { describeCode } from '../domain/errors.js';
 import { packCollectedData, type PackedCollectedData } from './collected-data.js';
 import { classified, toHostFailure } from './failures.js';
-import { copyCredential, type SecretLease, type SecretStore } from './secrets/secret-store.js';
+import { copyCredential, wipeCredential, type SecretLease, type SecretStore } from './secrets/secret-store.js';
+import { failedVaultTest, vaultTestScope, type VaultTestItem, type VaultTestOutcome } from '../domain/vault-test.js';
+import { SECRET_FIELD_NAMES, type SecretField } from '../domain/secret-fields.js';
 import type { CredentialCache } from './secrets/credential-cache.js';
 import {
   assertSealedFor,
@@ -349,6 +351,65 @@ export function createApplianceActivities(deps: ApplianceDeps) {
           (signal) => Promise.all(input.hosts.map((host) => scanned(host, signal))),
         ),
       );
+    },
+
+    /**
+     * The vault test (POST /vaults/:id/test): opens the test's grant, logs in to the vault (and,
+     * given an item, reads it), and answers with what happened, never with a secret: what was
+     * read is zero-filled and given back at once. Always the vault itself, never the cache.
+     */
+    async testVault(input: {
+      testId: string;
+      grant: SealedGrant;
+      item?: VaultTestItem;
+      timeoutMs: number;
+    }): Promise<VaultTestOutcome> {
+      const started = Date.now();
+      const signal = AbortSignal.any([Context.current().cancellationSignal, AbortSignal.timeout(input.timeoutMs)]);
+      try {
+        const run = Context.current().info.workflowExecution;
+        if (!run) throw new ScanError('SEALED_ACCESS_INVALID', 'grants open only for the workflow that asked for them');
+        const grant = await open(input.grant, {
+          applianceId: deps.applianceId,
+          scanId: vaultTestScope(input.testId),
+          ...run,
+        });
+        const adapter = deps.vaults(grant.vault.type);
+        if (!adapter)
+          throw new ScanError('CONFIG_INVALID', `this appliance does not support the vault type "${grant.vault.type}"`);
+        const plainHttp = vaultTypeSpec(grant.vault.type)?.usesPlainHttp(grant.vault.config) ?? false;
+        if (plainHttp && grant.vault.config.allowInsecureHttp !== true)
+          throw new ScanError('CONFIG_INVALID', 'refusing to send the vault access secret over plain http');
+        const request = { config: grant.vault.config, access: grant.vault.access, signal };
+        let fields: SecretField[] = [];
+        if (!input.item) await adapter.checkAccess(request);
+        else {
+          const read = await adapter.fetch({
+            ...request,
+            locator: input.item.locator,
+            fields: input.item.fields,
+            reason: `vaultscan vault test ${input.testId}`,
+          });
+          try {
+            fields = SECRET_FIELD_NAMES.filter((f) => (read.credential[f]?.length ?? 0) > 0);
+          } finally {
+            wipeCredential(read.credential);
+            await read.release?.();
+          }
+        }
+        return {
+          ok: true,
+          code: null,
+          vendorCode: null,
+          httpStatus: null,
+          cause: null,
+          fields,
+          durationMs: Date.now() - started,
+        };
+      } catch (err) {
+        if (Context.current().cancellationSignal.aborted) throw err;
+        return failedVaultTest(toHostFailure(err), Date.now() - started);
+      }
     },
 
     /** Answers at once: a worker of this appliance is here (see applianceProbeWorkflow). */

@@ -20,6 +20,7 @@ import type { ReportCategory, Technology } from '../domain/categories.js';
 import { groupBy } from '../domain/group-by.js';
 import { ScanError } from '../domain/scan-error.js';
 import { toHostFailure } from './failures.js';
+import { vaultTestScope } from '../domain/vault-test.js';
 import { parsePublicKey, sealGrant, type AccessGrant, type SealedGrant } from './secrets/sealed-access.js';
 import { unpackCollectedData, type PackedCollectedData } from './collected-data.js';
 
@@ -282,6 +283,40 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
         grants.push(sealedGrant);
       }
       return { grants, failed };
+    },
+
+    /**
+     * Seals a vault record's access to an appliance for one vault test: the grant names no
+     * record and no host (it can read nothing for a scan), is bound to this test's workflow run,
+     * and lasts as long as the test may.
+     */
+    async sealVaultTestAccess(input: {
+      testId: string;
+      vaultId: string;
+      applianceId: string;
+      validForMs: number;
+    }): Promise<{ grant: SealedGrant } | { failure: HostFailure }> {
+      mustBeLocal();
+      const { workflowId, runId } = Context.current().info.workflowExecution!;
+      const appliance = await applianceRepo.get(db, input.applianceId);
+      if (!appliance.publicKey)
+        return {
+          failure: toHostFailure(
+            new ScanError(
+              'APPLIANCE_NOT_ENROLLED',
+              `appliance "${appliance.name}" has not enrolled a key: no vault access can be sealed to it`,
+            ),
+          ),
+        };
+      const vault = await vaultRepo.loadWithAccess(db, box, input.vaultId);
+      const grant: AccessGrant = {
+        vault: { id: vault.id, type: vault.type, config: vault.config, access: vault.access },
+        records: {},
+        hosts: [],
+        notAfter: new Date(Date.now() + input.validForMs).toISOString(),
+      };
+      const use = { applianceId: appliance.id, scanId: vaultTestScope(input.testId), workflowId, runId };
+      return { grant: await sealGrant(grant, parsePublicKey(appliance.publicKey), use) };
     },
 
     async finishScan(input: {

@@ -11,17 +11,22 @@ const { temporal } = protos;
 /** How long a live worker has to answer the probe. */
 const PROBE_WAIT_MS = 3_000;
 
-/**
- * No poller listed: no worker. Pollers listed: Temporal keeps a dead one for minutes, so a
- * task on the appliance's queue asks whether one is really there (a few seconds at most).
- */
-export async function applianceIsAlive(client: Client, applianceId: string): Promise<boolean> {
+/** Whether Temporal lists any worker polling the appliance's queue (a dead one stays listed a while). */
+export async function applianceHasPollers(client: Client, applianceId: string): Promise<boolean> {
   const answer = await client.workflowService.describeTaskQueue({
     namespace: client.options.namespace,
     taskQueue: { name: applianceQueue(applianceId) },
     taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
   });
-  if ((answer.pollers ?? []).length === 0) return false;
+  return (answer.pollers ?? []).length > 0;
+}
+
+/**
+ * No poller listed: no worker. Pollers listed: Temporal keeps a dead one for minutes, so a
+ * task on the appliance's queue asks whether one is really there (a few seconds at most).
+ */
+export async function applianceIsAlive(client: Client, applianceId: string): Promise<boolean> {
+  if (!(await applianceHasPollers(client, applianceId))) return false;
   return client.workflow.execute<typeof applianceProbeWorkflow>('applianceProbeWorkflow', {
     taskQueue: CONTROL_PLANE_QUEUE,
     workflowId: `appliance-probe-${applianceId}-${randomUUID()}`,

@@ -127,7 +127,7 @@ export const VaultBody = Type.Unsafe<{
 });
 
 /** Marks a vault part whose type the request cannot name itself: documented as one of the types', checked by type (vault-parts.ts). */
-const anyVaultPart = (part: 'config' | 'access' | 'locator', description: string) =>
+export const anyVaultPart = (part: 'config' | 'access' | 'locator', description: string) =>
   Type.Record(Type.String(), Type.Unknown(), {
     description: `${description} (at most ${JSON_SIZE_BOUNDS[part]} bytes as JSON; the shape of each vault type: GET /api/v1/vault-types)`,
     maxJsonBytes: JSON_SIZE_BOUNDS[part],
@@ -150,7 +150,7 @@ export const Vault = Type.Object({
   ...Timestamps,
 });
 
-const Fields = Type.Object(
+export const CredentialFields = Type.Object(
   Object.fromEntries(
     SECRET_FIELD_NAMES.map((f) => [
       f,
@@ -170,7 +170,7 @@ export const AuthRecordBody = Type.Object(
     port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
     vaultId: Id,
     locator: anyVaultPart('locator', "Where the secret lives in the vault, in the vault type's terms"),
-    fields: Fields,
+    fields: CredentialFields,
   },
   { additionalProperties: false },
 );

@@ -52,8 +52,11 @@ export function checkVaultSettings(
   fail(spec.checkAccess?.(settings.access, settings.config) ?? []);
 }
 
-export function checkLocator(type: string, locator: Record<string, unknown>): void {
+/** An item's locator, for the vault's type; `at` names where it sits in the body (locator, item.locator). */
+export function checkLocator(type: string, locator: Record<string, unknown>, at = 'locator'): void {
   const spec = specOf(type);
-  fail(schemaProblems(spec, 'locator', locator));
-  fail(spec.checkLocator?.(locator) ?? []);
+  const placed = (problems: ValidationProblem[]) =>
+    problems.map((p) => ({ ...p, field: p.field.replace(/^locator(?=\.|$)/, at) }));
+  fail(placed(schemaProblems(spec, 'locator', locator)));
+  fail(placed(spec.checkLocator?.(locator) ?? []));
 }

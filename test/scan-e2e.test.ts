@@ -691,6 +691,105 @@ describe('a password rotated in the vault and on the host mid-scan', () => {
   }, 120_000);
 });
 
+describe('testing a vault record from the appliance', () => {
+  it('answers ok or the code, vendor code and cause, from a worker on the appliance queue, never a secret, and audits each test', async () => {
+    const good = await env.api('POST', '/vaults', {
+      name: 'openbao test',
+      type: 'hashicorp',
+      config: { url: bao.url, authMethod: 'token', allowInsecureHttp: true },
+      access: { token: vaultToken },
+    });
+    expect(good.status, good.text).toBe(201);
+    const revoked = await env.api('POST', '/vaults', {
+      name: 'openbao revoked token',
+      type: 'hashicorp',
+      config: { url: bao.url, authMethod: 'token', allowInsecureHttp: true },
+      access: { token: 'vstest-not-a-token' },
+    });
+    const test = (id: string, body: unknown) => env.api('POST', `/vaults/${id}/test`, body);
+
+    const login = await test(good.body.id, { applianceId });
+    expect(login.status, login.text).toBe(200);
+    expect(login.body, login.text).toMatchObject({
+      ok: true,
+      code: null,
+      vaultId: good.body.id,
+      applianceId,
+      fields: [],
+    });
+    const read = await test(good.body.id, {
+      applianceId,
+      item: { locator: { path: 'servers/admin' }, fields: { password: 'password', privateKey: 'absent' } },
+    });
+    expect(read.body).toMatchObject({ ok: false, code: 'VAULT_SECRET_NOT_FOUND' });
+    expect(read.body.cause).toMatch(/no field "absent"/);
+    const item = await test(good.body.id, {
+      applianceId,
+      item: { locator: { path: 'servers/admin' }, fields: { password: 'password' } },
+    });
+    expect(item.body).toMatchObject({ ok: true, fields: ['password'] });
+    for (const answer of [login, read, item]) {
+      expect(answer.text).not.toContain(plantedPassword);
+      expect(answer.text).not.toContain(vaultToken);
+    }
+    const denied = await test(revoked.body.id, { applianceId });
+    expect(denied.body).toMatchObject({
+      ok: false,
+      code: 'VAULT_AUTH_FAILED',
+      vendorCode: 'permission denied',
+      httpStatus: 403,
+    });
+    const missing = await test(good.body.id, {
+      item: { locator: { path: 'servers/none' }, fields: { password: 'password' } },
+      applianceId,
+    });
+    expect(missing.body).toMatchObject({ ok: false, code: 'VAULT_SECRET_NOT_FOUND', httpStatus: 404 });
+
+    // It ran on the appliance: the test's activity was on its queue, and its history holds no secret.
+    const history = await env.client.workflow.getHandle(`vault-test-${item.body.testId}`).fetchHistory();
+    const scheduled = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes).filter(Boolean);
+    expect(scheduled.map((a) => [a!.activityType?.name, a!.taskQueue?.name])).toEqual([
+      ['testVault', `appliance.${applianceId}`],
+    ]);
+    const codec = new EncryptionCodec(parseKeyring(env.codecKeys, 'test'), { acceptPlaintext: true });
+    const decoded = await decodedPayloads(history, codec);
+    for (const payload of decoded) {
+      expect(payload.toString('utf8')).not.toContain(vaultToken);
+      expect(payload.toString('utf8')).not.toContain(plantedPassword);
+    }
+
+    // Bad input: 400 naming the field, nothing run.
+    const badLocator = await test(good.body.id, {
+      applianceId,
+      item: { locator: { path: '../etc' }, fields: { password: 'p' } },
+    });
+    expect(badLocator.status).toBe(400);
+    expect(badLocator.body.field).toBe('item.locator.path');
+    const noAppliance = await test(good.body.id, { applianceId: '00000000-0000-4000-8000-000000000000' });
+    expect([noAppliance.status, noAppliance.body.field]).toEqual([400, 'applianceId']);
+    // An appliance with no worker answers at once, saying so.
+    const idle = (await env.api('POST', '/appliances', { name: 'idle' })).body.id;
+    const offline = await test(good.body.id, { applianceId: idle });
+    expect(offline.body).toMatchObject({ ok: false, code: 'APPLIANCE_UNAVAILABLE' });
+    await env.api('DELETE', `/appliances/${idle}`);
+
+    // Each test is in the audit trail: who, which vault, which appliance, how it went.
+    const trail = (await env.api('GET', `/audit?limit=100`)).body.items as Record<string, any>[];
+    const tests = trail.filter((e) => e.action === 'POST /api/v1/vaults/:id/test' && e.outcome === 'success');
+    expect(tests.map((e) => [e.recordId, e.detail.ok, e.detail.code]).reverse()).toEqual(
+      expect.arrayContaining([
+        [good.body.id, true, null],
+        [revoked.body.id, false, 'VAULT_AUTH_FAILED'],
+      ]),
+    );
+    expect(tests.find((e) => e.detail.testId === item.body.testId)).toMatchObject({
+      applianceId,
+      detail: { locator: { path: 'servers/admin' } },
+    });
+    expect(JSON.stringify(trail)).not.toContain(vaultToken);
+  }, 120_000);
+});
+
 describe('cancelling a scan', () => {
   it('stops its hosts, purges the secret they hold, and ends CANCELED', async () => {
     const profile = (await env.api('GET', '/option-profiles')).body.items.find(

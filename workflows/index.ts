@@ -2,3 +2,4 @@
 export { scanWorkflow } from './scan.js';
 export { hostBatchWorkflow } from './host-batch.js';
 export { applianceProbeWorkflow } from './appliance-probe.js';
+export { vaultTestWorkflow } from './vault-test.js';

@@ -24,6 +24,7 @@ import { applianceEnrolmentRoutes, ENROLMENT_CODE_TTL_MS } from './appliances.js
 import { apiKeyRoutes } from './api-keys.js';
 import { auditRoutes } from './audit.js';
 import { vaultTypeRoutes } from './vault-types.js';
+import { vaultTestRoutes } from './vault-test.js';
 import type { KeyChecker } from '../key-checker.js';
 import { createListCursors, listCursorKeys } from '../paging.js';
 
@@ -241,4 +242,5 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
   await api.register(apiKeyRoutes, { db, keys: deps.keys, cursors });
   await api.register(auditRoutes, { db, cursors });
   await api.register(vaultTypeRoutes);
+  await api.register(vaultTestRoutes, deps);
 }

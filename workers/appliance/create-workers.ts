@@ -76,9 +76,10 @@ export async function createApplianceWorkers(options: ApplianceWorkerOptions): P
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 64,
     shutdownGraceTime: '5 seconds',
   };
-  const { fetchCredentials, ping, ...secretUsers } = activities;
+  const { fetchCredentials, ping, testVault, ...secretUsers } = activities;
   const workers = await Promise.all([
-    Worker.create({ ...common, taskQueue: sharedQueue, activities: { fetchCredentials, ping } }),
+    // The shared queue: any worker of the appliance may take it (a vault test holds nothing after).
+    Worker.create({ ...common, taskQueue: sharedQueue, activities: { fetchCredentials, ping, testVault } }),
     // fetchCredentials also here: a refused cached secret is re-read by the process that cached it.
     Worker.create({ ...common, taskQueue: ownQueue, activities: { ...secretUsers, fetchCredentials } }),
   ]);
