@@ -79,43 +79,50 @@ const CODES: Record<string, ErrorCode> = {
   ValidationException: 'VAULT_BAD_RESPONSE',
 };
 
+/** The SDK logs nothing (its default logger is silent too; this says so). */
+const QUIET = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
 /** Error names that are the SDK's or JavaScript's, not the service's. */
 const GENERIC_NAMES = new Set(['Error', 'SyntaxError', 'TypeError', 'RangeError', 'Unknown', 'UnknownError']);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** What an error response that the SDK could not parse (XML, HTML, garbage) said: kept for classification. */
-interface RawError {
+/** The last answer's status and type, and the start of an error body: what the SDK could not parse (XML, HTML). */
+interface RawAnswer {
   status: number;
   contentType: string;
-  text: string;
+  /** Error answers only (status ≥ 300): a success body carries the secret and is never kept. */
+  errorText?: string;
 }
 
-/** Reads a non-JSON error body before the SDK's JSON parser fails on it, and hands the SDK the same bytes. */
-function captureNonJsonErrors(client: SecretsManagerClient, sink: { raw?: RawError }) {
+/**
+ * Notes each answer's status and content type, and reads the start of an error body before the
+ * SDK's JSON parser fails on it (moto's and IAM's XML, a proxy's HTML), handing the SDK the same bytes.
+ */
+function noteAnswers(client: SecretsManagerClient, sink: { last?: RawAnswer }) {
   client.middlewareStack.add(
     (next) => async (args) => {
       const out = await next(args);
       const response = out.response as { statusCode?: number; headers?: Record<string, string>; body?: unknown };
       const status = response.statusCode ?? 0;
       const contentType = String(response.headers?.['content-type'] ?? '');
-      if ((status >= 300 || !/json/i.test(contentType)) && response.body instanceof Readable) {
-        // Bounded: past 1 MiB the rest is dropped, and the SDK fails on the cut body (BAD_RESPONSE).
+      sink.last = { status, contentType };
+      if (status >= 300 && !/json/i.test(contentType) && response.body instanceof Readable) {
+        // Bounded: past 64 KiB the rest is dropped; the SDK then fails on the cut body either way.
         const chunks: Buffer[] = [];
         let size = 0;
         for await (const chunk of response.body as AsyncIterable<Buffer>) {
-          size += chunk.length;
-          if (size > 1024 * 1024) break;
           chunks.push(chunk);
+          size += chunk.length;
+          if (size > 64 * 1024) break;
         }
         const body = Buffer.concat(chunks);
-        // Only the start of the page is kept, to classify it; it is never shown.
-        sink.raw = { status, contentType, text: body.subarray(0, 4096).toString('utf8') };
+        sink.last.errorText = body.subarray(0, 4096).toString('utf8');
         response.body = Readable.from([body]);
       }
       return out;
     },
-    { step: 'deserialize', priority: 'low', name: 'vaultscanCaptureNonJsonErrors' },
+    { step: 'deserialize', priority: 'low', name: 'vaultscanNoteAnswers' },
   );
 }
 
@@ -142,19 +149,35 @@ function assumingRole(roleArn: string, options: Parameters<typeof fromTemporaryC
 
 /** A few calls at a time to one vault, per appliance process (the record's maxConcurrentRequests). */
 const lanes = new Map<string, { active: number; waiting: (() => void)[] }>();
-async function inLane<T>(key: string, limit: number, work: () => Promise<T>): Promise<T> {
+async function inLane<T>(key: string, limit: number, signal: AbortSignal, work: () => Promise<T>): Promise<T> {
   let lane = lanes.get(key);
   if (!lane) lanes.set(key, (lane = { active: 0, waiting: [] }));
   const l = lane;
-  if (l.active >= limit) await new Promise<void>((resolve) => l.waiting.push(resolve));
-  l.active++;
+  if (l.active < limit) l.active++;
+  else {
+    // Wait for a finishing call to hand over its place, unless the deadline or a cancel comes first.
+    const handedOver = await new Promise<boolean>((resolve) => {
+      const turn = () => {
+        signal.removeEventListener('abort', giveUp);
+        resolve(true);
+      };
+      const giveUp = () => {
+        l.waiting.splice(l.waiting.indexOf(turn), 1);
+        resolve(false);
+      };
+      l.waiting.push(turn);
+      if (signal.aborted) giveUp();
+      else signal.addEventListener('abort', giveUp, { once: true });
+    });
+    // Without a place: the work fails at once on the aborted signal, as a timeout or a cancel.
+    if (!handedOver) return work();
+  }
   try {
     return await work();
   } finally {
-    l.active--;
     const next = l.waiting.shift();
     if (next) next();
-    else if (l.active === 0) lanes.delete(key);
+    else if (--l.active === 0) lanes.delete(key);
   }
 }
 
@@ -162,7 +185,7 @@ class AwsClient {
   readonly deadline: number;
   private readonly signal: AbortSignal;
   private readonly client: SecretsManagerClient;
-  private readonly sink: { raw?: RawError } = {};
+  private readonly sink: { last?: RawAnswer } = {};
   private readonly where: URL;
   private readonly laneKey: string;
 
@@ -188,7 +211,6 @@ class AwsClient {
       httpsAgent: new HttpsAgent({ keepAlive: false, ...(config.caCert && { ca: config.caCert }) }),
       httpAgent: new HttpAgent({ keepAlive: false }),
     };
-    const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
     const own =
       config.credentialSource === 'static'
         ? {
@@ -196,17 +218,17 @@ class AwsClient {
             secretAccessKey: String(access.secretAccessKey ?? ''),
             ...(typeof access.sessionToken === 'string' && { sessionToken: access.sessionToken }),
           }
-        : fromNodeProviderChain({ logger: quiet });
+        : fromNodeProviderChain({ logger: QUIET });
     const credentials = config.roleArn
       ? assumingRole(config.roleArn, {
           params: { RoleArn: config.roleArn, RoleSessionName: 'vaultscan', DurationSeconds: 900 },
           masterCredentials: own,
-          logger: quiet,
+          logger: QUIET,
           clientConfig: {
             region: config.region,
             ...(config.stsEndpoint && { endpoint: config.stsEndpoint }),
             maxAttempts: 1,
-            logger: quiet,
+            logger: QUIET,
             requestHandler,
           },
         })
@@ -217,23 +239,23 @@ class AwsClient {
       credentials,
       // One attempt: throttling is waited out below within our deadline; anything else the workflow retries.
       maxAttempts: 1,
-      logger: quiet,
+      logger: QUIET,
       requestHandler,
     });
-    captureNonJsonErrors(this.client, this.sink);
+    noteAnswers(this.client, this.sink);
   }
 
   /** One SDK call, in the vault's lane, throttling waited out while the deadline allows. */
   send<T>(what: string, call: (client: SecretsManagerClient, abortSignal: AbortSignal) => Promise<T>): Promise<T> {
     const once = async () => {
-      this.sink.raw = undefined;
+      this.sink.last = undefined;
       try {
         return await call(this.client, this.signal);
       } catch (err) {
         throw this.classify(err, what);
       }
     };
-    return inLane(this.laneKey, this.config.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS, () =>
+    return inLane(this.laneKey, this.config.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS, this.signal, () =>
       withThrottleRetries(once, { deadline: this.deadline, signal: this.signal }),
     );
   }
@@ -278,9 +300,9 @@ class AwsClient {
       return new ScanError('VAULT_BAD_RESPONSE', `${what} failed unexpectedly`);
     }
     const retryAfterMs = parseRetryAfter(e.$response?.headers?.['retry-after']);
-    const raw = this.sink.raw;
+    const raw = this.sink.last;
     const parsed = e.name !== undefined && !GENERIC_NAMES.has(e.name) ? e.name : undefined;
-    const xmlCode = raw && /<Code>([A-Za-z.]+)<\/Code>/.exec(raw.text)?.[1];
+    const xmlCode = raw?.errorText && /<Code>([A-Za-z.]+)<\/Code>/.exec(raw.errorText)?.[1];
     const name = (parsed ?? xmlCode)?.replace(/^.*#/, '');
     const known = name ? CODES[name] : undefined;
     if (name && known) {
@@ -300,7 +322,7 @@ class AwsClient {
     if (raw && !/json/i.test(raw.contentType))
       return new ScanError(
         'VAULT_BAD_RESPONSE',
-        `${what}: the vault answered HTTP ${status} with ${/<html/i.test(raw.text) ? 'an HTML page' : `a ${raw.contentType || 'body'} that is not JSON`} (is the endpoint the Secrets Manager API?)`,
+        `${what}: the vault answered HTTP ${status} with ${/html/i.test(raw.contentType) || /<html/i.test(raw.errorText ?? '') ? 'an HTML page' : `a ${raw.contentType || 'body'} that is not JSON`} (is the endpoint the Secrets Manager API?)`,
         name,
         status,
       );
