@@ -435,7 +435,7 @@ describe('moto with IAM on: real SigV4, policies, the credential chain and Assum
       process.env.AWS_SECRET_ACCESS_KEY = scanner.secretAccessKey;
       const got = await iamRead({}, 'servers/web', { credentialSource: 'default-chain' });
       expect(text(got.credential.password)).toBe(PASSWORD);
-      // With nothing to find (no environment, no profile, no instance metadata): AUTH_FAILED, quickly.
+      // Nothing to find (no environment, no profile, no instance metadata): the setup is wrong, no login failed.
       delete process.env.AWS_ACCESS_KEY_ID;
       delete process.env.AWS_SECRET_ACCESS_KEY;
       process.env.AWS_SHARED_CREDENTIALS_FILE = join(tmp, 'none');
@@ -443,7 +443,7 @@ describe('moto with IAM on: real SigV4, policies, the credential chain and Assum
       process.env.AWS_EC2_METADATA_DISABLED = 'true';
       expect(
         await failure(iamRead({}, 'servers/web', { credentialSource: 'default-chain', timeoutMs: 5000 })),
-      ).toMatchObject({ code: 'VAULT_AUTH_FAILED', vendorCode: 'CredentialsProviderError' });
+      ).toMatchObject({ code: 'CONFIG_INVALID', vendorCode: 'CredentialsProviderError' });
     } finally {
       process.env = saved;
     }

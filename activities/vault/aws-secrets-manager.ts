@@ -187,6 +187,7 @@ class AwsClient {
   private readonly client: SecretsManagerClient;
   private readonly sink: { last?: RawAnswer } = {};
   private readonly where: URL;
+  private readonly stsWhere: URL;
   private readonly laneKey: string;
 
   constructor(
@@ -199,6 +200,7 @@ class AwsClient {
     const deadlineSignal = AbortSignal.timeout(timeoutMs);
     this.signal = callerSignal ? AbortSignal.any([callerSignal, deadlineSignal]) : deadlineSignal;
     this.where = new URL(config.endpoint ?? `https://secretsmanager.${config.region}.amazonaws.com`);
+    this.stsWhere = new URL(config.stsEndpoint ?? `https://sts.${config.region}.amazonaws.com`);
     this.laneKey = JSON.stringify([
       config.region,
       config.endpoint ?? '',
@@ -265,9 +267,9 @@ class AwsClient {
   }
 
   /** Any failure of a call → a ScanError with the exception name; a caller's cancel stays a plain error. */
-  classify(err: unknown, what: string): Error {
+  classify(err: unknown, what: string, where = this.where): Error {
     if (err instanceof ScanError) return err;
-    if (err instanceof CredentialsFailure) return this.classify(err.failure, err.what);
+    if (err instanceof CredentialsFailure) return this.classify(err.failure, err.what, this.stsWhere);
     const e = (isObject(err) ? err : {}) as {
       name?: string;
       message?: string;
@@ -280,21 +282,22 @@ class AwsClient {
       const reason = this.signal.reason as Error | undefined;
       if (reason?.name !== 'TimeoutError' && this.callerSignal?.aborted)
         return new Error('the vault request was cancelled');
-      return new ScanError('VAULT_TIMEOUT', `the vault at ${this.where.origin} did not answer in time`);
+      return new ScanError('VAULT_TIMEOUT', `the vault at ${where.origin} did not answer in time`);
     }
     if (e.name === 'TimeoutError' || e.code === 'ETIMEDOUT')
-      return new ScanError('VAULT_TIMEOUT', `the vault at ${this.where.origin} did not answer in time`);
+      return new ScanError('VAULT_TIMEOUT', `the vault at ${where.origin} did not answer in time`);
+    // Not a login the vault refused: nothing was sent. The record or the appliance needs setting up.
     if (e.name === 'CredentialsProviderError')
       return new ScanError(
-        'VAULT_AUTH_FAILED',
-        'the appliance has no AWS credentials of its own (environment, profile, instance metadata, web identity)',
+        'CONFIG_INVALID',
+        'credentialSource default-chain: the appliance has no AWS credentials of its own (environment, profile, instance metadata, web identity); give it some, or use credentialSource static',
         'CredentialsProviderError',
       );
     if (status === undefined) {
       if (typeof e.code === 'string' || err instanceof Error)
         return classifyTransport(
           (err instanceof Error ? err : new Error(String(err))) as NodeJS.ErrnoException,
-          this.where,
+          where,
           false,
         );
       return new ScanError('VAULT_BAD_RESPONSE', `${what} failed unexpectedly`);
