@@ -164,6 +164,10 @@ describe('the service’s error shapes (fault proxy; parsed by the SDK)', () => 
     ['incompleteSignature', 'VAULT_AUTH_FAILED', 400],
     ['requestExpired', 'VAULT_AUTH_FAILED', 400],
     ['expiredToken', 'VAULT_AUTH_FAILED', 400],
+    ['invalidSignature', 'VAULT_AUTH_FAILED', 400],
+    ['missingToken', 'VAULT_AUTH_FAILED', 403],
+    ['optInRequired', 'VAULT_AUTH_FAILED', 403],
+    ['notAuthorized', 'VAULT_PERMISSION_DENIED', 400],
     ['accessDenied', 'VAULT_PERMISSION_DENIED', 400],
     ['kmsDenied', 'VAULT_PERMISSION_DENIED', 400],
     ['decryptionFailure', 'VAULT_PERMISSION_DENIED', 400],
@@ -171,6 +175,8 @@ describe('the service’s error shapes (fault proxy; parsed by the SDK)', () => 
     ['internalError', 'VAULT_UNAVAILABLE', 500],
     ['internalFailure', 'VAULT_UNAVAILABLE', 500],
     ['serviceUnavailable', 'VAULT_UNAVAILABLE', 503],
+    ['internalError400', 'VAULT_UNAVAILABLE', 400],
+    ['validationError', 'VAULT_BAD_RESPONSE', 400],
     ['invalidParameter', 'VAULT_BAD_RESPONSE', 400],
   ];
   it.each(cases)('%s → %s', async (name, code, status) => {
@@ -447,6 +453,21 @@ describe('moto with IAM on: real SigV4, policies, the credential chain and Assum
     } finally {
       process.env = saved;
     }
+  });
+  it('checkAccess: a good key passes even without list rights; a bad key or a refused role does not', async () => {
+    const check = (access: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+      awsSecretsManagerVault.checkAccess({ config: configFor(iam.url, extra), access });
+    await check({ ...scanner });
+    await check({ ...nobody }); // moto: 403 AccessDenied to ListSecrets, so the key itself is good
+    expect(await failure(check({ ...scanner, secretAccessKey: 'wrong-key' }))).toMatchObject({
+      code: 'VAULT_AUTH_FAILED',
+      vendorCode: 'SignatureDoesNotMatch',
+    });
+    await check({ ...nobody }, { roleArn, stsEndpoint: iam.url });
+    // The role trusts nobody, not scanner: AssumeRole's AccessDenied is a real refusal.
+    const refused = await failure(check({ ...scanner }, { roleArn, stsEndpoint: iam.url }));
+    expect(refused).toMatchObject({ code: 'VAULT_PERMISSION_DENIED', vendorCode: 'AccessDenied' });
+    expect(refused.message).toMatch(/assuming role/);
   });
   it('roleArn: the read runs as the assumed role (STS AssumeRole at stsEndpoint)', async () => {
     // "nobody" may read nothing itself; the role may.

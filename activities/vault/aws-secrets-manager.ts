@@ -188,6 +188,8 @@ class AwsClient {
   private readonly sink: { last?: RawAnswer } = {};
   private readonly where: URL;
   private readonly stsWhere: URL;
+  /** Whether the last failure came from getting credentials (AssumeRole), not from Secrets Manager. */
+  credentialsFailed = false;
   private readonly laneKey: string;
 
   constructor(
@@ -254,6 +256,7 @@ class AwsClient {
       try {
         return await call(this.client, this.signal);
       } catch (err) {
+        if (err instanceof CredentialsFailure) this.credentialsFailed = true;
         throw this.classify(err, what);
       }
     };
@@ -411,7 +414,12 @@ export const awsSecretsManagerVault: VaultAdapter = {
         c.send(new ListSecretsCommand({ MaxResults: 1 }), { abortSignal }),
       );
     } catch (err) {
-      if (!(err instanceof ScanError && err.vendorCode === 'AccessDeniedException')) throw err;
+      const deniedByPolicy =
+        err instanceof ScanError &&
+        err.code === 'VAULT_PERMISSION_DENIED' &&
+        !client.credentialsFailed &&
+        (err.vendorCode === 'AccessDeniedException' || err.vendorCode === 'AccessDenied');
+      if (!deniedByPolicy) throw err;
     } finally {
       client.destroy();
     }

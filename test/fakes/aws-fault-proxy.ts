@@ -58,6 +58,31 @@ export const AWS_FAULTS = {
     type: 'ExpiredTokenException',
     message: 'The security token included in the request is expired',
   },
+  invalidSignature: {
+    kind: 'error',
+    status: 400,
+    type: 'InvalidSignatureException',
+    message:
+      'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
+  },
+  missingToken: {
+    kind: 'error',
+    status: 403,
+    type: 'MissingAuthenticationToken',
+    message: 'Missing Authentication Token',
+  },
+  optInRequired: {
+    kind: 'error',
+    status: 403,
+    type: 'OptInRequired',
+    message: 'The AWS access key ID needs a subscription for the service.',
+  },
+  notAuthorized: {
+    kind: 'error',
+    status: 400,
+    type: 'NotAuthorized',
+    message: 'You do not have permission to perform this action.',
+  },
   accessDenied: {
     kind: 'error',
     status: 400,
@@ -96,6 +121,18 @@ export const AWS_FAULTS = {
     status: 503,
     type: 'ServiceUnavailable',
     message: 'The request has failed due to a temporary failure of the server.',
+  },
+  internalError400: {
+    kind: 'error',
+    status: 400,
+    type: 'InternalServiceError',
+    message: 'An error occurred on the server side.',
+  },
+  validationError: {
+    kind: 'error',
+    status: 400,
+    type: 'ValidationError',
+    message: 'The input fails to satisfy the constraints specified by an AWS service.',
   },
   invalidParameter: {
     kind: 'error',
