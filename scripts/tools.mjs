@@ -44,6 +44,14 @@ export const PYTHON_TOOLS = [
     installedPath: baoInVenv,
     alreadyAvailable: () => Boolean(process.env.BAO_PATH || findOnPath('bao')),
   },
+  {
+    // A real AWS Secrets Manager API (moto's server mode) for the aws-secrets-manager adapter's tests.
+    pkg: 'moto[server]',
+    version: '5.2.5',
+    testOnly: true,
+    installedPath: () => venvBin('moto_server'),
+    alreadyAvailable: () => false,
+  },
 ];
 
 /** The Temporal CLI to run: TEMPORAL_CLI_PATH, a `temporal` on PATH, or the pinned one in tools/. */

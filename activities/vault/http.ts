@@ -65,7 +65,8 @@ const UNREACHABLE_CODES = new Set([
   'EPIPE',
 ]);
 
-function classifyTransport(err: NodeJS.ErrnoException, url: URL, timedOut: boolean): ScanError {
+/** A failure before any HTTP answer (refused, reset, TLS, timeout) → its catalogue code. */
+export function classifyTransport(err: NodeJS.ErrnoException, url: URL, timedOut: boolean): ScanError {
   const where = `${url.protocol}//${url.host}`;
   if (timedOut) return new ScanError('VAULT_TIMEOUT', `the vault at ${where} did not answer in time`);
   const code = err.code ?? '';

@@ -1,10 +1,12 @@
 // The vault types this build supports. A new type: one adapter file plus one line here.
 import type { VaultType } from '../../domain/categories.js';
 import type { VaultAdapter } from './adapter.js';
+import { awsSecretsManagerVault } from './aws-secrets-manager.js';
 import { hashicorpVault } from './hashicorp.js';
 
 export const vaultAdapters: Record<VaultType, VaultAdapter> = {
   hashicorp: hashicorpVault,
+  'aws-secrets-manager': awsSecretsManagerVault,
 };
 
 export function getVaultAdapter(type: string): VaultAdapter | undefined {

@@ -13,6 +13,7 @@ const TEST_SERVERS = [
   new RegExp(`^${escaped}/.*temporal server start-dev .*--headless`),
   new RegExp(`^${escaped}/.*temporal server start-dev (?!.*--db-filename).*--ui-codec-endpoint`),
   /sshd -D -e -f \/tmp\/vstest-sshd-/,
+  new RegExp(`^\\S*python\\S* ${escaped}/venv/bin/moto_server -H 127\\.0\\.0\\.1 `),
 ];
 
 export function orphanedTestServers(): number[] {
