@@ -204,6 +204,17 @@ describe('reading credentials', () => {
     ).toMatchObject({ code: 'VAULT_AUTH_FAILED', httpStatus: 401 });
   });
 
+  it('maxConcurrentRequests caps the calls in flight to one Password Safe', async () => {
+    fake.faults.push({ step: 'credentials', status: 200, body: ROOT_PW, delayMs: 150 });
+    const reads = await Promise.all(
+      Array.from({ length: 6 }, () => read({ config: config({ maxConcurrentRequests: 2 }) })),
+    );
+    expect(reads.map((r) => text(r.credential.password))).toEqual(Array(6).fill(ROOT_PW));
+    expect(fake.maxInFlight).toBe(2);
+    await Promise.all(reads.map((r) => r.release!().catch(() => undefined)));
+    expect(fake.liveSessions()).toBe(0);
+  });
+
   it('release long after the read: the expired session is signed in again to check in', async () => {
     const got = await read();
     fake.expireSessions();
@@ -374,6 +385,22 @@ describe('every failure is classified, with the vendor code; the loan is always 
     const e = await failure(read());
     expect(e).toMatchObject({ code: 'VAULT_UNAVAILABLE', httpStatus: 502, vendorCode: undefined });
     expect(e.message).toContain('an HTML page');
+    allReturned();
+  });
+  it.each([
+    ['garbage', { raw: 'not json at all', contentType: 'text/plain' }],
+    ['an account without AccountId', { body: { SystemId: 31, AccountName: 'root' } }],
+    ['a string id', { body: { SystemId: 31, AccountId: '57' } }],
+    ['null', { body: null }],
+  ])('a lookup answering %s → VAULT_BAD_RESPONSE, signed out, no request', async (_what, answer) => {
+    fake.faults.push({ step: 'lookup', status: 200, ...answer });
+    expect(await failure(read())).toMatchObject({ code: 'VAULT_BAD_RESPONSE', httpStatus: 200 });
+    expect(fake.requests).toHaveLength(0);
+    allReturned();
+  });
+  it('a 400 (our request malformed) → VAULT_BAD_RESPONSE with the vendor code', async () => {
+    fault('request', 400, '4002 - DurationMinutes must be between 1 and 525600');
+    expect(await failure(read())).toMatchObject({ code: 'VAULT_BAD_RESPONSE', httpStatus: 400, vendorCode: '4002' });
     allReturned();
   });
   it('an HTML page instead of the credential → VAULT_BAD_RESPONSE, checked in', async () => {

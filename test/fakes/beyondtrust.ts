@@ -103,6 +103,8 @@ export interface BeyondtrustFake {
   count(step: Step): number;
   openRequests(): AccessRequest[];
   liveSessions(): number;
+  /** The most calls it has had in flight at once since the last reset. */
+  maxInFlight: number;
   /** Every session ends now, as after 20 minutes of inactivity: the next call gets 401. */
   expireSessions(): void;
   /** Each new session ends right after sign-in, so every call after it gets 401. */
@@ -162,6 +164,7 @@ export async function startBeyondtrustFake(options: BeyondtrustFakeOptions): Pro
   const sessions = new Map<string, string>(); // cookie value → user
   const tokens = new Map<string, string>(); // OAuth access token → client id
   let nextRequestId = 1000;
+  let inFlight = 0;
 
   const fake: BeyondtrustFake = {
     options,
@@ -178,6 +181,7 @@ export async function startBeyondtrustFake(options: BeyondtrustFakeOptions): Pro
     count: (step) => fake.calls.filter((c) => c.step === step).length,
     openRequests: () => fake.requests.filter((r) => !r.checkedIn),
     liveSessions: () => sessions.size,
+    maxInFlight: 0,
     expireSessions: () => sessions.clear(),
     sessionsDieAtOnce: false,
     conflict: false,
@@ -195,6 +199,7 @@ export async function startBeyondtrustFake(options: BeyondtrustFakeOptions): Pro
       fake.requestIdBody = undefined;
       fake.credentialsRaw = undefined;
       fake.notFoundAs = '404';
+      fake.maxInFlight = 0;
     },
     close: async () => {
       await new Promise<void>((r) => {
@@ -431,7 +436,12 @@ export async function startBeyondtrustFake(options: BeyondtrustFakeOptions): Pro
     (req, res) => {
       const log: FakeCall = { method: req.method ?? '', path: req.url ?? '', step: 'other', status: 0, at: Date.now() };
       fake.calls.push(log);
-      res.on('finish', () => (log.status = res.statusCode));
+      inFlight += 1;
+      fake.maxInFlight = Math.max(fake.maxInFlight, inFlight);
+      res.on('close', () => {
+        inFlight -= 1;
+        log.status = res.statusCode;
+      });
       handle(req, res, log).catch((err: Error) => {
         if (!res.headersSent) json(res, 500, `5000 - ${err.message}`);
       });
