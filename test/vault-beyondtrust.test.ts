@@ -205,7 +205,7 @@ describe('reading credentials', () => {
   });
 
   it('maxConcurrentRequests caps the calls in flight to one Password Safe', async () => {
-    fake.faults.push({ step: 'credentials', status: 200, body: ROOT_PW, delayMs: 150 });
+    fake.slow(150);
     const reads = await Promise.all(
       Array.from({ length: 6 }, () => read({ config: config({ maxConcurrentRequests: 2 }) })),
     );
@@ -281,7 +281,7 @@ describe('every failure is classified, with the vendor code; the loan is always 
     expect(fake.requests).toHaveLength(0);
   });
   it('403 on the lookup → VAULT_PERMISSION_DENIED, signed out', async () => {
-    fault('lookup', 403, '4030 - User does not have permission to view managed accounts');
+    fake.deny('lookup');
     expect(await failure(read())).toMatchObject({
       code: 'VAULT_PERMISSION_DENIED',
       httpStatus: 403,
@@ -348,7 +348,7 @@ describe('every failure is classified, with the vendor code; the loan is always 
     allReturned();
   });
   it('429 with Retry-After is waited out, then the read goes on', async () => {
-    fault('credentials', 429, '4290 - Too many requests', { times: 1, headers: { 'retry-after': '1' } });
+    fake.throttle(1, 'credentials', 1);
     const got = await read();
     expect(text(got.credential.password)).toBe(ROOT_PW);
     const reads = fake.calls.filter((c) => c.step === 'credentials');
@@ -358,7 +358,7 @@ describe('every failure is classified, with the vendor code; the loan is always 
     allReturned();
   });
   it('429 asking for longer than the call may take → VAULT_RATE_LIMITED with the wait; checked in', async () => {
-    fault('credentials', 429, '4290 - Too many requests', { headers: { 'retry-after': '30' } });
+    fake.throttle(30);
     expect(await failure(read({ config: config({ timeoutMs: 2000 }) }))).toMatchObject({
       code: 'VAULT_RATE_LIMITED',
       httpStatus: 429,
@@ -376,6 +376,11 @@ describe('every failure is classified, with the vendor code; the loan is always 
     fault(step, status, `5000 - Service unavailable`);
     expect(await failure(read())).toMatchObject({ code: 'VAULT_UNAVAILABLE', httpStatus: status });
     if (step !== 'signin') allReturned();
+  });
+  it('503 with Retry-After → VAULT_UNAVAILABLE carrying the wait for the retry', async () => {
+    fake.unavailable('request', 503, 120);
+    expect(await failure(read())).toMatchObject({ code: 'VAULT_UNAVAILABLE', httpStatus: 503, retryAfterMs: 120_000 });
+    allReturned();
   });
   it('an HTML page → VAULT_BAD_RESPONSE (sign-in), VAULT_UNAVAILABLE without a vendor code (502 page)', async () => {
     fake.faults.push({ step: 'signin', status: 200, raw: '<!DOCTYPE html><html>Login</html>' });
@@ -404,7 +409,7 @@ describe('every failure is classified, with the vendor code; the loan is always 
     allReturned();
   });
   it('an HTML page instead of the credential → VAULT_BAD_RESPONSE, checked in', async () => {
-    fake.faults.push({ step: 'credentials', status: 200, raw: '<html>maintenance</html>' });
+    fake.html('credentials');
     expect(await failure(read())).toMatchObject({ code: 'VAULT_BAD_RESPONSE', httpStatus: 200 });
     allReturned();
   });
@@ -433,12 +438,12 @@ describe('every failure is classified, with the vendor code; the loan is always 
     allReturned();
   });
   it('a read slower than timeoutMs → VAULT_TIMEOUT; the check-in still happens, on its own time', async () => {
-    fake.faults.push({ step: 'credentials', status: 200, body: 'late', delayMs: 1500, times: 1 });
+    fake.slow(1500, 'credentials', 1);
     expect(await failure(read({ config: config({ timeoutMs: 400 }) }))).toMatchObject({ code: 'VAULT_TIMEOUT' });
     allReturned();
   });
   it('a scan cancelled mid-read is no vault failure, and the request is still checked in', async () => {
-    fake.faults.push({ step: 'credentials', status: 200, body: 'late', delayMs: 1500, times: 1 });
+    fake.slow(1500, 'credentials', 1);
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 300);
     await expect(read({ signal: controller.signal })).rejects.not.toBeInstanceOf(ScanError);

@@ -399,8 +399,8 @@ export const beyondtrustVault: VaultAdapter = {
       }
     });
     const credential: FetchedCredential = {};
+    const read = new Map<CredentialType, Buffer>();
     try {
-      const read = new Map<CredentialType, Buffer>();
       for (const [kind, type] of wanted) {
         let value = read.get(type);
         if (!value) {
@@ -409,11 +409,12 @@ export const beyondtrustVault: VaultAdapter = {
         }
         credential[kind] = Buffer.from(value);
       }
-      for (const value of read.values()) value.fill(0);
     } catch (err) {
       for (const value of Object.values(credential)) value.fill(0);
       await release().catch(() => undefined);
       throw err;
+    } finally {
+      for (const value of read.values()) value.fill(0);
     }
     return { credential, release, lentUntil };
   },

@@ -32,6 +32,7 @@ export type Step = 'token' | 'signin' | 'lookup' | 'request' | 'credentials' | '
 
 export interface Fault {
   step: Step;
+  /** 0: no answer of its own (with delayMs: the usual answer, late). */
   status: number;
   /** A JSON value to answer with (a string becomes a JSON string), or raw text with `raw`. */
   body?: unknown;
@@ -105,6 +106,17 @@ export interface BeyondtrustFake {
   liveSessions(): number;
   /** The most calls it has had in flight at once since the last reset. */
   maxInFlight: number;
+  // Named switches over `faults`, each in the shape this fake answers with (step: where it hits).
+  /** 403 with a permission text. */
+  deny(step?: Step, times?: number): void;
+  /** 429 with Retry-After (seconds). Password Safe documents no throttling: this is the generic shape. */
+  throttle(retryAfterSeconds: number, step?: Step, times?: number): void;
+  /** 503 (or the status given), optionally with Retry-After. */
+  unavailable(step?: Step, status?: number, retryAfterSeconds?: number, times?: number): void;
+  /** A 200 HTML page (a login or maintenance page in front of the API). */
+  html(step?: Step, times?: number): void;
+  /** Answers the step only after `ms` (a slow vault, for timeouts). */
+  slow(ms: number, step?: Step, times?: number): void;
   /** Every session ends now, as after 20 minutes of inactivity: the next call gets 401. */
   expireSessions(): void;
   /** Each new session ends right after sign-in, so every call after it gets 401. */
@@ -183,6 +195,30 @@ export async function startBeyondtrustFake(options: BeyondtrustFakeOptions): Pro
     liveSessions: () => sessions.size,
     maxInFlight: 0,
     expireSessions: () => sessions.clear(),
+    deny: (step = 'credentials', times) =>
+      fake.faults.push({ step, status: 403, body: '4030 - User does not have permission for this operation', times }),
+    throttle: (seconds, step = 'credentials', times) =>
+      fake.faults.push({
+        step,
+        status: 429,
+        body: '4290 - Too many requests',
+        headers: { 'retry-after': String(seconds) },
+        times,
+      }),
+    unavailable: (step = 'credentials', status = 503, seconds, times) =>
+      fake.faults.push({
+        step,
+        status,
+        body: '5030 - The service is unavailable',
+        ...(seconds !== undefined && { headers: { 'retry-after': String(seconds) } }),
+        times,
+      }),
+    html: (step = 'credentials', times) =>
+      fake.faults.push({ step, status: 200, raw: '<!DOCTYPE html><html><body>Sign in</body></html>', times }),
+    slow: (ms, step = 'credentials', times) => {
+      // The right answer, late: a fault that delays and then lets the normal handler answer.
+      fake.faults.push({ step, status: 0, delayMs: ms, times });
+    },
     sessionsDieAtOnce: false,
     conflict: false,
     pendingApproval: false,
@@ -286,12 +322,13 @@ export async function startBeyondtrustFake(options: BeyondtrustFakeOptions): Pro
         const sid = /(?:^|;\s*)ASP\.NET_SessionId=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
         if (sid) sessions.delete(sid);
       }
-      if (fault.raw !== undefined) {
+      // Status 0 (slow()): delayed, then answered as usual.
+      if (fault.status !== 0) {
+        if (fault.raw === undefined) return json(res, fault.status, fault.body, fault.headers);
         res.writeHead(fault.status, { 'content-type': fault.contentType ?? 'text/html', ...fault.headers });
         res.end(fault.raw);
         return;
       }
-      return json(res, fault.status, fault.body, fault.headers);
     }
 
     if (step === 'token') {
