@@ -460,6 +460,10 @@ describe('every failure is classified, with the vendor code; the loan is always 
     const { caCert: _ca, ...noCa } = config();
     expect((await failure(read({ config: noCa }))).code).toBe('VAULT_TLS_ERROR');
   });
+  it('a run-as user an HTTP header cannot carry → CONFIG_INVALID, not a crash', async () => {
+    expect((await failure(read({ config: config({ runAsUser: 'svc\u4e2d' }) }))).code).toBe('CONFIG_INVALID');
+    expect(fake.calls).toHaveLength(0);
+  });
   it('a field naming no BeyondTrust credential type → CONFIG_INVALID before any call', async () => {
     expect((await failure(read({ fields: { password: 'pwd' } }))).code).toBe('CONFIG_INVALID');
     expect((await failure(read({ fields: {} }))).code).toBe('CONFIG_INVALID');
@@ -516,6 +520,8 @@ describe('validation names the field and the reason', () => {
   it('access', () => {
     expect(accessField({})).toBe('access.apiKey');
     expect(accessField({ apiKey: 'a b' })).toBe('access.apiKey');
+    expect(accessField({ apiKey: 'a;runas=x' })).toBe('access.apiKey');
+    expect(accessField({ apiKey: 'ключ' })).toBe('access.apiKey');
     expect(accessField({ apiKey: 'k' })).toBeUndefined();
     expect(accessField({ apiKey: 'k', runAsPassword: 'p' })).toBe('access.runAsPassword');
     expect(

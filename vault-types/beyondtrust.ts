@@ -68,8 +68,8 @@ const access = Type.Object(
       Type.String({
         minLength: 1,
         maxLength: 1024,
-        pattern: '^[^;\\s]+$',
-        description: 'authMethod apiKey: the API registration key',
+        pattern: '^[!-:<-~]+$',
+        description: 'authMethod apiKey: the API registration key (printable ASCII, no ";")',
       }),
     ),
     runAsPassword: Type.Optional(

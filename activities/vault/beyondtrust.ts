@@ -192,6 +192,12 @@ class BeyondtrustSession {
       let header = `PS-Auth key=${this.access.apiKey ?? ''};`;
       if (c.runAsUser) header += ` runas=${c.runAsUser};`;
       if (c.runAsUser && this.access.runAsPassword) header += ` pwd=[${this.access.runAsPassword}];`;
+      // An HTTP header carries Latin-1 only: say which setting cannot go, rather than crash on it.
+      if (/[^\t\x20-\x7e\x80-\xff]/.test(header))
+        throw new ScanError(
+          'CONFIG_INVALID',
+          'the run-as user or password has characters an HTTP header cannot carry (Latin-1 only)',
+        );
       return header;
     }
     const res = await this.send('POST', 'Auth/connect/token', {
