@@ -96,6 +96,33 @@ describe("BeyondTrust's official Python client parses the fake", () => {
     expectEverythingReturned();
   });
 
+  it('its failures: not found (404), denied (403), pending approval, as the library reports them', async () => {
+    const attempt = (env: Record<string, string> = {}) =>
+      vendorClient({ BT_AUTH: 'apikey', BT_API_KEY: API_KEY, BT_MODE: 'failure', ...env });
+
+    const missing = await attempt({ BT_ACCOUNT: 'nobody' });
+    expect(missing.error).toEqual({ type: 'LookupError', message: expect.stringMatching(/4031 .*statuscode: 404/) });
+    expect(fake.calls.map((c) => c.step)).toEqual(['signin', 'lookup', 'signout']);
+
+    fake.reset();
+    fake.deny('lookup');
+    expect((await attempt()).error).toEqual({
+      type: 'LookupError',
+      message: expect.stringMatching(/4030 .*statuscode: 403/),
+    });
+
+    fake.reset();
+    fake.pendingApproval = true;
+    expect((await attempt()).error).toEqual({
+      type: 'LookupError',
+      message: expect.stringMatching(/pending approval.*statuscode: 403/),
+    });
+    // The library signs out after a failed read, but leaves the request open (no check-in):
+    // vaultscan's adapter checks it in.
+    expect(fake.calls.map((c) => c.step)).toEqual(['signin', 'lookup', 'request', 'credentials', 'signout']);
+    expect(fake.openRequests()).toHaveLength(1);
+  });
+
   it('OAuth client credentials, then Bearer', async () => {
     const out = await vendorClient({ BT_AUTH: 'oauth', BT_CLIENT_ID: CLIENT_ID, BT_CLIENT_SECRET: CLIENT_SECRET });
     expect(out).toMatchObject({ password: PASSWORD, dsskey: KEY, signedOut: true });

@@ -36,6 +36,15 @@ def main() -> int:
     out = {"signedInAs": signin.json()["UserName"]}
 
     accounts = managed_account.ManagedAccount(authentication=auth)
+    if env.get("BT_MODE") == "failure":
+        # The library's own flow against a fake switched to fail: how it reports it.
+        try:
+            accounts.get_secret(f'{env["BT_SYSTEM"]}/{env["BT_ACCOUNT"]}')
+        except Exception as err:  # the library's exceptions carry the vendor text and status
+            out["error"] = {"type": type(err).__name__, "message": str(err)}
+        print(json.dumps(out))
+        return 0
+
     # Both names: one object. The library's own flow (lookup, request, read, check-in).
     account = accounts.get_managed_accounts(system_name=env["BT_SYSTEM"], account_name=env["BT_ACCOUNT"])
     out["account"] = {"SystemId": account["SystemId"], "AccountId": account["AccountId"]}
