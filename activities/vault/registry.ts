@@ -2,11 +2,13 @@
 import type { VaultType } from '../../domain/categories.js';
 import type { VaultAdapter } from './adapter.js';
 import { awsSecretsManagerVault } from './aws-secrets-manager.js';
+import { beyondtrustVault } from './beyondtrust.js';
 import { hashicorpVault } from './hashicorp.js';
 
 export const vaultAdapters: Record<VaultType, VaultAdapter> = {
   hashicorp: hashicorpVault,
   'aws-secrets-manager': awsSecretsManagerVault,
+  beyondtrust: beyondtrustVault,
 };
 
 export function getVaultAdapter(type: string): VaultAdapter | undefined {
