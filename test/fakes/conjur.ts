@@ -63,6 +63,8 @@ export interface ConjurFake {
 }
 
 const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
+/** Ruby's Base64.encode64, which Conjur's batch uses: a newline after every 60 characters and at the end. */
+const encode64 = (b: Buffer) => `${(b.toString('base64').match(/.{1,60}/g) ?? []).join('\n')}\n`;
 
 export async function startConjurFake(options: ConjurFakeOptions): Promise<ConjurFake> {
   const dir = mkdtempSync(join(tmpdir(), 'vstest-conjur-'));
@@ -129,6 +131,11 @@ export async function startConjurFake(options: ConjurFakeOptions): Promise<Conju
     res.writeHead(401, { 'content-type': 'text/plain' });
     res.end('');
   };
+  /** Conjur's `head :forbidden`: no body. */
+  const forbidden = (res: ServerResponse) => {
+    res.writeHead(403);
+    res.end();
+  };
   const emptyOrMissing = (res: ServerResponse, id: string) =>
     error(res, 404, 'not_found', `CONJ00076E Variable ${account}:variable:${id} is empty or not found.`);
 
@@ -146,6 +153,7 @@ export async function startConjurFake(options: ConjurFakeOptions): Promise<Conju
     const url = new URL(req.url ?? '/', 'https://conjur');
     const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
     const acceptEncoding = req.headers['accept-encoding'];
+    const wantsBase64 = typeof acceptEncoding === 'string' && acceptEncoding.toLowerCase() === 'base64';
     fake.requests.push({
       method: req.method ?? '',
       path: rawPath,
@@ -184,7 +192,7 @@ export async function startConjurFake(options: ConjurFakeOptions): Promise<Conju
         return res.end('{"message":"ok"}');
       }
       const token = issueToken(login);
-      if (acceptEncoding === 'base64') {
+      if (wantsBase64) {
         res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'base64' });
         return res.end(Buffer.from(token).toString('base64'));
       }
@@ -212,10 +220,10 @@ export async function startConjurFake(options: ConjurFakeOptions): Promise<Conju
       const id = decodeURIComponent(segments.slice(3).join('/'));
       const versionParam = url.searchParams.get('version');
       if (fake.fault === 'unprocessable' || (versionParam !== null && !/^\d+$/.test(versionParam)))
-        return error(res, 422, 'unprocessable_entity', `CONJ00045E Invalid parameter value: version ${versionParam}`);
+        return error(res, 422, 'argument_error', `invalid value for version: ${versionParam}`);
       const can = access(who.login, id);
       if (can === 'none') return emptyOrMissing(res, id);
-      if (can === 'see') return error(res, 403, 'forbidden', 'Forbidden');
+      if (can === 'see') return forbidden(res);
       const values = options.variables[id]?.values ?? [];
       const value = versionParam === null ? values.at(-1) : values[Number(versionParam) - 1];
       if (value === undefined) return emptyOrMissing(res, id);
@@ -229,17 +237,17 @@ export async function startConjurFake(options: ConjurFakeOptions): Promise<Conju
     if (req.method === 'GET' && rawPath === '/secrets') {
       if (!who) return unauthorized(res);
       const list = url.searchParams.get('variable_ids');
-      if (!list) return error(res, 422, 'unprocessable_entity', 'CONJ00045E variable_ids is required');
+      if (!list) return error(res, 422, 'argument_error', 'variable_ids');
       const ids = list.split(',');
       const out: Record<string, string> = {};
-      const base64 = acceptEncoding === 'base64';
+      const base64 = wantsBase64;
       for (const full of ids) {
         const m = /^([^:]+):variable:(.+)$/.exec(full);
         const id = m?.[2] ?? full;
         if (m?.[1] !== account) return emptyOrMissing(res, id);
         const can = access(who.login, id);
         if (can === 'none') return emptyOrMissing(res, id);
-        if (can === 'see') return error(res, 403, 'forbidden', 'Forbidden');
+        if (can === 'see') return forbidden(res);
         const value = options.variables[id]?.values.at(-1);
         if (value === undefined) return emptyOrMissing(res, id);
         const bytes = Buffer.from(value);
@@ -248,9 +256,9 @@ export async function startConjurFake(options: ConjurFakeOptions): Promise<Conju
             res,
             406,
             'not_acceptable',
-            `CONJ00074E Variable ${full} contains binary data; request it with Accept-Encoding: base64`,
+            "CONJ00074E Issue encoding secret into JSON format, try including 'Accept-Encoding: base64' header in request.",
           );
-        out[full] = base64 ? bytes.toString('base64') : bytes.toString('utf8');
+        out[full] = base64 ? encode64(bytes) : bytes.toString('utf8');
       }
       fake.reads++;
       fake.variablesRead += ids.length;
