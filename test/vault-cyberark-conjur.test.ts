@@ -204,6 +204,12 @@ describe('every failure-table row is classified, with the vendor code kept', () 
       'VAULT_PERMISSION_DENIED',
     );
   });
+  it("the fake's denied and not-found switches", async () => {
+    expect((await withFault('forbidden', () => read(web))).code).toBe('VAULT_PERMISSION_DENIED');
+    expect(
+      (await withFault('notFound', () => read(web, { password: 'password', passphrase: 'passphrase' }))).code,
+    ).toBe('VAULT_SECRET_NOT_FOUND');
+  });
   it('no privilege at all: 404 CONJ00076E → VAULT_SECRET_NOT_FOUND, saying it may be permissions', async () => {
     const e = await failure(read({ path: 'prod/hidden' }));
     expect(e).toMatchObject({ code: 'VAULT_SECRET_NOT_FOUND', vendorCode: 'CONJ00076E', httpStatus: 404 });

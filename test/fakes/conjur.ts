@@ -22,7 +22,8 @@ export interface ConjurVariable {
   readOnly?: string[];
 }
 
-export type ConjurFault = 'none' | 'throttled' | 'unavailable' | 'serverError' | 'html' | 'unprocessable' | 'slow';
+export type ConjurFault =
+  'none' | 'forbidden' | 'notFound' | 'throttled' | 'unavailable' | 'serverError' | 'html' | 'unprocessable' | 'slow';
 
 export interface ConjurFakeOptions {
   account: string;
@@ -141,6 +142,8 @@ export async function startConjurFake(options: ConjurFakeOptions): Promise<Conju
 
   /** What a login may do with a variable: read it, see it (403), or nothing (404, as if absent). */
   const access = (login: string, id: string): 'read' | 'see' | 'none' => {
+    if (fake.fault === 'forbidden') return 'see';
+    if (fake.fault === 'notFound') return 'none';
     const v = options.variables[id];
     if (!v) return 'none';
     if (v.execute.includes(login)) return 'read';
