@@ -334,6 +334,35 @@ describe('every failure-table row is classified, with the vendor code kept', () 
       'VAULT_UNREACHABLE',
     );
   });
+  it('a cancelled fetch is no vault failure; a caller deadline is VAULT_TIMEOUT', async () => {
+    ccp.slowMs = 1500;
+    ccp.fault = 'slow';
+    try {
+      const controller = new AbortController();
+      const cancelled = cyberarkCcpVault.fetch({
+        config: config(ccp),
+        access: access(ccp),
+        locator: web01,
+        fields: { password: 'Content' },
+        reason: 'test',
+        signal: controller.signal,
+      });
+      setTimeout(() => controller.abort(), 100);
+      await expect(cancelled).rejects.not.toBeInstanceOf(ScanError);
+      await expect(
+        cyberarkCcpVault.fetch({
+          config: config(ccp),
+          access: access(ccp),
+          locator: web01,
+          fields: { password: 'Content' },
+          reason: 'test',
+          signal: AbortSignal.timeout(100),
+        }),
+      ).rejects.toMatchObject({ code: 'VAULT_TIMEOUT' });
+    } finally {
+      ccp.fault = 'none';
+    }
+  });
   it('naming no field is a configuration error', async () => {
     expect((await failure(read(config(ccp), access(ccp), web01, {}))).code).toBe('CONFIG_INVALID');
   });
@@ -399,7 +428,10 @@ describe('validation names the field', () => {
     expect(configField({ ...base, url: 'http://ccp' })).toBe('config.url');
     expect(configField({ ...base, appId: 'a;b' })).toBe('config.appId');
     expect(configField({ ...base, connectionTimeout: 30, timeoutMs: 30_000 })).toBe('config.timeoutMs');
-    expect(configField({ ...base, connectionTimeout: 30, timeoutMs: 31_000 })).toBeUndefined();
+    expect(
+      configField({ ...base, connectionTimeout: 30, timeoutMs: 31_000, maxConcurrentRequests: 8 }),
+    ).toBeUndefined();
+    expect(configField({ ...base, maxConcurrentRequests: 0 })).toBe('config.maxConcurrentRequests');
     expect(configField({ ...base, servicePath: '../PasswordVault' })).toBe('config.servicePath');
     expect(configField({ ...base, authMethod: 'cert' })).toBe('config.authMethod');
     expect(configField({ ...base, caCert: '-----BEGIN CERTIFICATE-----\nxx\n-----END CERTIFICATE-----' })).toBe(

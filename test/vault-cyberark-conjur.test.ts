@@ -4,7 +4,7 @@
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CredentialFields } from '../activities/vault/adapter.js';
-import { cyberarkConjurVault, variableId } from '../activities/vault/cyberark-conjur.js';
+import { cyberarkConjurVault, headerToken, variableId } from '../activities/vault/cyberark-conjur.js';
 import { getVaultAdapter } from '../activities/vault/registry.js';
 import { ApiProblem } from '../api/problems.js';
 import { checkLocator, checkVaultSettings } from '../api/vault-parts.js';
@@ -155,6 +155,17 @@ describe('reading credentials', () => {
     const n = conjur.requests.length;
     expect(text((await read({}, { password: ODD })).credential.password)).toBe('odd-pw');
     expect(since(n)[1]?.path).toBe('/secrets/myorg/variable/prod%2Fodd%20name%2B%26%3F%23%2Fpassword');
+  });
+
+  it('the token for the header: from a base64 answer, or from the JSON a server sends without Accept-Encoding', () => {
+    const token = JSON.stringify({ protected: 'eyJhbGciOiJ4In0', payload: 'eyJzdWIiOiJ4In0', signature: 'c2ln' });
+    const base64 = Buffer.from(token).toString('base64');
+    const answer = (text: string, headers: Record<string, string> = {}) =>
+      headerToken({ status: 200, headers, text, json: undefined });
+    expect(answer(token, { 'content-type': 'application/json' })).toBe(base64);
+    expect(answer(base64, { 'content-encoding': 'base64' })).toBe(base64);
+    expect(answer('{"message":"ok"}')).toBeUndefined();
+    expect(answer('<html></html>')).toBeUndefined();
   });
 
   it('an expired token is renewed once, silently', async () => {
