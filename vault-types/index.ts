@@ -3,6 +3,8 @@
 import type { VaultType } from '../domain/categories.js';
 import { awsSecretsManagerSpec } from './aws-secrets-manager.js';
 import { beyondtrustSpec } from './beyondtrust.js';
+import { cyberarkCcpSpec } from './cyberark-ccp.js';
+import { cyberarkConjurSpec } from './cyberark-conjur.js';
 import { hashicorpSpec } from './hashicorp.js';
 import type { VaultTypeSpec } from './spec.js';
 
@@ -10,6 +12,8 @@ export const VAULT_TYPE_SPECS: Record<VaultType, VaultTypeSpec> = {
   hashicorp: hashicorpSpec,
   'aws-secrets-manager': awsSecretsManagerSpec,
   beyondtrust: beyondtrustSpec,
+  'cyberark-ccp': cyberarkCcpSpec,
+  'cyberark-conjur': cyberarkConjurSpec,
 };
 
 export function vaultTypeSpec(type: string): VaultTypeSpec | undefined {

@@ -23,6 +23,8 @@ export interface VaultHttpRequest {
   body?: unknown;
   /** A form body (application/x-www-form-urlencoded), instead of JSON. */
   form?: Record<string, string>;
+  /** A plain-text body (text/plain), instead of JSON: e.g. Conjur's API key on authenticate. */
+  text?: string;
   tls?: VaultTls;
   /** Cookies of the session this call belongs to: sent, and updated from the answer. */
   cookies?: CookieJar;
@@ -104,6 +106,7 @@ function encodeBody(req: VaultHttpRequest): { payload?: Buffer; type?: string } 
       payload: Buffer.from(new URLSearchParams(req.form).toString()),
       type: 'application/x-www-form-urlencoded',
     };
+  if (req.text !== undefined) return { payload: Buffer.from(req.text, 'utf8'), type: 'text/plain' };
   if (req.body !== undefined) return { payload: Buffer.from(JSON.stringify(req.body)), type: 'application/json' };
   return {};
 }

@@ -3,12 +3,16 @@ import type { VaultType } from '../../domain/categories.js';
 import type { VaultAdapter } from './adapter.js';
 import { awsSecretsManagerVault } from './aws-secrets-manager.js';
 import { beyondtrustVault } from './beyondtrust.js';
+import { cyberarkCcpVault } from './cyberark-ccp.js';
+import { cyberarkConjurVault } from './cyberark-conjur.js';
 import { hashicorpVault } from './hashicorp.js';
 
 export const vaultAdapters: Record<VaultType, VaultAdapter> = {
   hashicorp: hashicorpVault,
   'aws-secrets-manager': awsSecretsManagerVault,
   beyondtrust: beyondtrustVault,
+  'cyberark-ccp': cyberarkCcpVault,
+  'cyberark-conjur': cyberarkConjurVault,
 };
 
 export function getVaultAdapter(type: string): VaultAdapter | undefined {
