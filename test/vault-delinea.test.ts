@@ -393,6 +393,24 @@ describe('every failure is classified, with the vendor code kept', () => {
       vendorCode: 'Authentication failed',
     });
   });
+  it('a 429 (should Secret Server send one) is waited out, then VAULT_RATE_LIMITED', async () => {
+    fake.switches.throttleStatus = 429;
+    fake.switches.throttleRetryAfter = '0';
+    fake.switches.throttle = 1;
+    expect(text((await fetchWith({ secretId: 42 })).credential.password)).toBe(PASSWORD);
+    fake.switches.throttle = 10;
+    expect(await failure(fetchWith({ secretId: 42 }))).toMatchObject({ code: 'VAULT_RATE_LIMITED', httpStatus: 429 });
+  });
+  it('a file field in any content type is taken as it is; an HTML page instead → VAULT_BAD_RESPONSE', async () => {
+    fake.switches.fileContentType = 'text/plain; charset=utf-8';
+    expect(text((await fetchWith({ secretId: 42 }, { privateKey: 'private-key' })).credential.privateKey)).toBe(KEY);
+    fake.switches.fileContentType = 'application/json';
+    expect(text((await fetchWith({ secretId: 42 }, { privateKey: 'private-key' })).credential.privateKey)).toBe(KEY);
+    fake.switches.fieldHtml = true;
+    const e = await failure(fetchWith({ secretId: 42 }, { privateKey: 'private-key' }));
+    expect(e.code).toBe('VAULT_BAD_RESPONSE');
+    expect(e.message).toMatch(/HTML/);
+  });
   it('5xx → VAULT_UNAVAILABLE', async () => {
     fake.switches.unavailable = 503;
     expect(await failure(fetchWith({ secretId: 42 }))).toMatchObject({ code: 'VAULT_UNAVAILABLE', httpStatus: 503 });

@@ -122,7 +122,12 @@ interface ApiCall {
   path: string;
   query?: Record<string, string | undefined>;
   body?: unknown;
+  /** The answer is a field's content (a file, or a value), not a JSON document. */
+  raw?: boolean;
 }
+
+const looksLikeHtml = (res: VaultHttpResponse) =>
+  /text\/html/i.test(res.headers['content-type'] ?? '') || /^\s*<(!doctype|html)/i.test(res.text.slice(0, 200));
 
 class DelineaClient {
   private readonly base: string;
@@ -240,10 +245,11 @@ class DelineaClient {
         throw failure('VAULT_PERMISSION_DENIED', `Secret Server refused ${what} (403, also after a pause)`, res);
       }
       if (res.status >= 500) throw failure('VAULT_UNAVAILABLE', `Secret Server failed ${what}`, res);
-      if (res.status === 200 && res.json === undefined && !/octet|text\/plain/i.test(res.headers['content-type'] ?? ''))
+      // A field's content may be anything but a web page; every other answer is JSON.
+      if (res.status === 200 && (call.raw ? looksLikeHtml(res) : res.json === undefined))
         throw new ScanError(
           'VAULT_BAD_RESPONSE',
-          `Secret Server answered ${what} with a body that is not JSON (an HTML page?)`,
+          `Secret Server answered ${what} with ${looksLikeHtml(res) ? 'an HTML page' : 'a body that is not JSON'}`,
           undefined,
           res.status,
         );
@@ -396,8 +402,8 @@ async function readSecret(
 
 /** A file field's content, or a text field read alone: raw, or one layer of JSON string quoting. */
 function fieldBody(res: VaultHttpResponse): string {
-  if (typeof res.json === 'string') return res.json;
-  return res.text;
+  const json = /json/i.test(res.headers['content-type'] ?? '');
+  return json && typeof res.json === 'string' ? res.json : res.text;
 }
 
 async function readFields(
@@ -431,7 +437,7 @@ async function readFields(
       const res =
         read.comment === undefined
           ? await client.api(
-              { method: 'GET', path: refPath(read.ref, `/fields/${path}`) },
+              { method: 'GET', path: refPath(read.ref, `/fields/${path}`), raw: true },
               `reading field "${name}" of ${what}`,
             )
           : await client.api(
@@ -439,6 +445,7 @@ async function readFields(
                 method: 'POST',
                 path: refPath(read.ref, `/restricted/fields/${path}`),
                 body: restrictedBody(read.comment),
+                raw: true,
               },
               `reading field "${name}" of ${what}`,
             );

@@ -50,6 +50,12 @@ export interface DelineaSwitches {
   unavailable?: number;
   /** The next N API calls answer 403 "too many requests" (Secret Server throttles with 403). */
   throttle?: number;
+  /** Throttle with this status instead of 403 (429, which Secret Server is not known to send). */
+  throttleStatus?: number;
+  /** File fields come with this content type (default application/octet-stream). */
+  fileContentType?: string;
+  /** Field reads answer 200 with an HTML page. */
+  fieldHtml?: boolean;
   /** The Retry-After header (seconds) sent with a throttling 403; none when undefined. */
   throttleRetryAfter?: string;
   /** The next N API calls answer 403 with a plain refusal (no throttling words). */
@@ -318,7 +324,7 @@ export async function startDelineaFake(
       sw.throttle--;
       return json(
         res,
-        403,
+        sw.throttleStatus ?? 403,
         { message: 'Too many requests. The request was throttled; try again later.' },
         sw.throttleRetryAfter !== undefined ? { 'retry-after': sw.throttleRetryAfter } : {},
       );
@@ -440,9 +446,10 @@ export async function startDelineaFake(
       const item = s.items.find((i) => i.slug === slug);
       if (!item) return badRequest(res, 'API_FieldNotFound', `Field ${slug} not found on Secret.`);
       fake.reads++;
+      if (sw.fieldHtml) return html(res);
       if (item.isFile) {
         res.writeHead(200, {
-          'content-type': 'application/octet-stream',
+          'content-type': sw.fileContentType ?? 'application/octet-stream',
           'content-disposition': `attachment; filename=${item.filename ?? `${slug}.txt`}`,
         });
         return res.end(item.value);
