@@ -448,6 +448,32 @@ describe('every failure is classified, with the vendor code kept', () => {
       ).code,
     ).toBe('VAULT_TIMEOUT');
   });
+  it('a cancelled fetch is no vault failure; a deadline is VAULT_TIMEOUT, also during the 403 pause', async () => {
+    fake.switches.slowMs = 2000;
+    const controller = new AbortController();
+    const cancelled = delineaVault.fetch({
+      config: config(),
+      access: access(),
+      locator: { secretId: 42 },
+      fields: { password: 'password' },
+      reason: 'r',
+      signal: controller.signal,
+    });
+    setTimeout(() => controller.abort(), 100);
+    await expect(cancelled).rejects.not.toBeInstanceOf(ScanError);
+    fake.switches.slowMs = 0;
+    fake.switches.throttle = 5;
+    fake.switches.throttleRetryAfter = '5';
+    const deadline = delineaVault.fetch({
+      config: config({ timeoutMs: 8000 }),
+      access: access(),
+      locator: { secretId: 42 },
+      fields: { password: 'password' },
+      reason: 'r',
+      signal: AbortSignal.timeout(300),
+    });
+    await expect(deadline).rejects.toMatchObject({ code: 'VAULT_TIMEOUT' });
+  });
   it('naming no field is a configuration error', async () => {
     expect((await failure(fetchWith({ secretId: 42 }, {}))).code).toBe('CONFIG_INVALID');
   });

@@ -47,7 +47,7 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 
 /** A field by its camelCase name, or PascalCase (older servers), or any other case. */
 function pick(obj: Json, name: string): unknown {
-  if (name in obj) return obj[name];
+  if (Object.hasOwn(obj, name)) return obj[name];
   const lower = name.toLowerCase();
   for (const key of Object.keys(obj)) if (key.toLowerCase() === lower) return obj[key];
   return undefined;
@@ -63,7 +63,8 @@ function vendorOf(res: VaultHttpResponse): { code?: string; message: string } {
   const code = pickString(res.json, 'errorCode') ?? pickString(res.json, 'error');
   const message =
     pickString(res.json, 'message') ?? pickString(res.json, 'error_description') ?? code ?? `HTTP ${res.status}`;
-  return { code, message: message.replace(/\s+/g, ' ').trim() };
+  const plain = message.replace(/\s+/g, ' ').trim();
+  return { code, message: plain.length > 300 ? `${plain.slice(0, 300)}…` : plain };
 }
 
 const failure = (code: ErrorCode, what: string, res: VaultHttpResponse) => {
@@ -147,7 +148,6 @@ class DelineaClient {
 
   private async send(method: 'GET' | 'POST', url: string, extra: { body?: unknown; form?: Record<string, string> }) {
     const once = async () => {
-      if (this.signal?.aborted) throw new Error('the vault request was cancelled');
       const res = await vaultHttp({
         method,
         url,
@@ -168,7 +168,13 @@ class DelineaClient {
     const wait = res.retryAfterMs ?? THROTTLE_PAUSE_MS;
     if (Date.now() + wait >= this.deadline) return false;
     await sleep(wait, this.signal);
-    return !this.signal?.aborted;
+    if (this.signal?.aborted) {
+      // As vaultHttp has it: the caller's deadline is a timeout, anything else a cancellation.
+      if ((this.signal.reason as Error | undefined)?.name === 'TimeoutError')
+        throw new ScanError('VAULT_TIMEOUT', 'Secret Server did not answer in time');
+      throw new Error('the vault request was cancelled');
+    }
+    return true;
   }
 
   /** The password grant. A refusal is VAULT_AUTH_FAILED with the OAuth error as vendor code. */
