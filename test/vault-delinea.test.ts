@@ -571,6 +571,7 @@ describe("Delinea's own client (python-tss-sdk) parses the fake", () => {
     });
     expect(out.byPath).toMatchObject({ id: 43, fields: { password: 'web-pw', 'private-key': KEY } });
     expect(out.search).toEqual({ total: 2, ids: [42, 52] });
+    expect(out.folderSecretIds).toEqual([48, 49, 50, 51]);
     expect(out.denied).toBe('Access Denied');
     expect(out.wrongPassword).toBe('Login failed.');
   });

@@ -56,6 +56,9 @@ def main():
     )
     out["search"] = {"total": search["total"], "ids": [r["id"] for r in search["records"]]}
 
+    # search-total, then a search that takes that many, as the SDK does it.
+    out["folderSecretIds"] = server.get_secret_ids_by_folderid(9)
+
     try:
         server.get_secret(int(denied_id))
         out["denied"] = None
