@@ -527,7 +527,7 @@ describe('validation names the field and the reason', () => {
     [{ secretPath: '\\A\\b', secretName: 'a' }, 'locator.secretPath'],
     [{ secretId: 1, folderId: 2 }, 'locator.folderId'],
     [{ secretPath: '\\' }, 'locator.secretPath'],
-    [{ secretPath: 'nofolder' }, 'locator.secretPath'],
+    [{ secretPath: '\\\\' }, 'locator.secretPath'],
     [{ secretPath: '\\A\\\\b' }, 'locator.secretPath'],
     [{ secretName: 'a\nb' }, 'locator.secretName'],
     [{ secretName: 'a', path: 'x' }, 'locator.path'],
@@ -541,6 +541,7 @@ describe('validation names the field and the reason', () => {
       { secretName: 'db01 svc_backup', folderId: 7 },
       { secretPath: '\\Servers\\Linux\\db01 svc_backup' },
       { secretPath: '/Servers/Linux/db01 svc_backup' },
+      { secretPath: '\\outside any folder' },
     ])
       expect(locatorField(l)).toBeUndefined();
   });

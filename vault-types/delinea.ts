@@ -34,10 +34,11 @@ const access = Type.Object(
 
 /** A folder path as Secret Server writes it (\Folder\Sub\Secret), forward slashes accepted. */
 const SecretPath = Type.String({
-  minLength: 2,
+  minLength: 1,
   maxLength: 1024,
-  // Segments separated by \ or /, none empty, no control characters.
-  pattern: '^[\\\\/]?[^\\\\/\\x00-\\x1f]+(?:[\\\\/][^\\\\/\\x00-\\x1f]+)+[\\\\/]?$',
+  // Segments separated by \ or /, none empty, no control characters; one segment is a secret
+  // outside any folder.
+  pattern: '^[\\\\/]?[^\\\\/\\x00-\\x1f]+(?:[\\\\/][^\\\\/\\x00-\\x1f]+)*[\\\\/]?$',
   description:
     'The secret by its full folder path and name, e.g. \\Servers\\Linux\\db01 root (or /Servers/Linux/db01 root)',
 });
