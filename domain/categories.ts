@@ -17,6 +17,7 @@ export const VAULT_TYPES = [
   'beyondtrust',
   'cyberark-ccp',
   'cyberark-conjur',
+  'delinea',
 ] as const;
 export type VaultType = (typeof VAULT_TYPES)[number];
 

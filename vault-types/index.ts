@@ -5,6 +5,7 @@ import { awsSecretsManagerSpec } from './aws-secrets-manager.js';
 import { beyondtrustSpec } from './beyondtrust.js';
 import { cyberarkCcpSpec } from './cyberark-ccp.js';
 import { cyberarkConjurSpec } from './cyberark-conjur.js';
+import { delineaSpec } from './delinea.js';
 import { hashicorpSpec } from './hashicorp.js';
 import type { VaultTypeSpec } from './spec.js';
 
@@ -14,6 +15,7 @@ export const VAULT_TYPE_SPECS: Record<VaultType, VaultTypeSpec> = {
   beyondtrust: beyondtrustSpec,
   'cyberark-ccp': cyberarkCcpSpec,
   'cyberark-conjur': cyberarkConjurSpec,
+  delinea: delineaSpec,
 };
 
 export function vaultTypeSpec(type: string): VaultTypeSpec | undefined {

@@ -5,6 +5,7 @@ import { awsSecretsManagerVault } from './aws-secrets-manager.js';
 import { beyondtrustVault } from './beyondtrust.js';
 import { cyberarkCcpVault } from './cyberark-ccp.js';
 import { cyberarkConjurVault } from './cyberark-conjur.js';
+import { delineaVault } from './delinea.js';
 import { hashicorpVault } from './hashicorp.js';
 
 export const vaultAdapters: Record<VaultType, VaultAdapter> = {
@@ -13,6 +14,7 @@ export const vaultAdapters: Record<VaultType, VaultAdapter> = {
   beyondtrust: beyondtrustVault,
   'cyberark-ccp': cyberarkCcpVault,
   'cyberark-conjur': cyberarkConjurVault,
+  delinea: delineaVault,
 };
 
 export function getVaultAdapter(type: string): VaultAdapter | undefined {
