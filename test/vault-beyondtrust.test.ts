@@ -204,17 +204,6 @@ describe('reading credentials', () => {
     ).toMatchObject({ code: 'VAULT_AUTH_FAILED', httpStatus: 401 });
   });
 
-  it('maxConcurrentRequests caps the calls in flight to one Password Safe', async () => {
-    fake.slow(150);
-    const reads = await Promise.all(
-      Array.from({ length: 6 }, () => read({ config: config({ maxConcurrentRequests: 2 }) })),
-    );
-    expect(reads.map((r) => text(r.credential.password))).toEqual(Array(6).fill(ROOT_PW));
-    expect(fake.maxInFlight).toBe(2);
-    await Promise.all(reads.map((r) => r.release!().catch(() => undefined)));
-    expect(fake.liveSessions()).toBe(0);
-  });
-
   it('release long after the read: the expired session is signed in again to check in', async () => {
     const got = await read();
     fake.expireSessions();

@@ -84,54 +84,11 @@ function failure(code: ErrorCode, what: string, res: VaultHttpResponse): ScanErr
 const badResponse = (what: string, res: VaultHttpResponse) =>
   new ScanError('VAULT_BAD_RESPONSE', what, undefined, res.status);
 
-/**
- * maxConcurrentRequests: the calls one appliance process has in flight to one Password Safe at
- * once (its URL); more wait their turn. Waiting for a turn counts against the caller's time.
- */
-class CallLimiter {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-  constructor(public max: number) {}
-
-  async run<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    if (this.active >= this.max) {
-      await new Promise<void>((resolve, reject) => {
-        const turn = () => {
-          signal?.removeEventListener('abort', cancel);
-          resolve();
-        };
-        const cancel = () => {
-          this.waiting.splice(this.waiting.indexOf(turn), 1);
-          reject(new Error('the vault request was cancelled'));
-        };
-        this.waiting.push(turn);
-        signal?.addEventListener('abort', cancel, { once: true });
-      });
-    } else this.active += 1;
-    try {
-      return await call();
-    } finally {
-      // The slot goes straight to the next in line, or is freed.
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active -= 1;
-    }
-  }
-}
-const limiters = new Map<string, CallLimiter>();
-function limiterFor(base: string, max: number): CallLimiter {
-  let limiter = limiters.get(base);
-  if (!limiter) limiters.set(base, (limiter = new CallLimiter(max)));
-  limiter.max = max;
-  return limiter;
-}
-
 /** One signed-in session: its cookies, and how to sign in again when it expires. */
 class BeyondtrustSession {
   private readonly base: string;
   private readonly tls: VaultTls;
   private readonly timeoutMs: number;
-  private readonly limiter: CallLimiter;
   private jar = new CookieJar();
   private signedIn = false;
 
@@ -147,7 +104,6 @@ class BeyondtrustSession {
       clientKeyPassphrase: access.clientKeyPassphrase,
     };
     this.timeoutMs = config.timeoutMs ?? DEFAULT_VAULT_TIMEOUT_MS;
-    this.limiter = limiterFor(this.base, config.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS);
   }
 
   /** One HTTP exchange; a 429 is waited out (Retry-After) while `deadline` allows. */
@@ -163,21 +119,17 @@ class BeyondtrustSession {
     },
   ): Promise<VaultHttpResponse> {
     const once = async () => {
-      const res = await this.limiter.run(
-        () =>
-          vaultHttp({
-            method,
-            url: `${this.base}/${path}`,
-            headers: opts.headers,
-            body: opts.body,
-            form: opts.form,
-            tls: this.tls,
-            cookies: this.jar,
-            timeoutMs: Math.max(1, Math.min(this.timeoutMs, opts.deadline - Date.now())),
-            signal: opts.signal,
-          }),
-        opts.signal,
-      );
+      const res = await vaultHttp({
+        method,
+        url: `${this.base}/${path}`,
+        headers: opts.headers,
+        body: opts.body,
+        form: opts.form,
+        tls: this.tls,
+        cookies: this.jar,
+        timeoutMs: Math.max(1, Math.min(this.timeoutMs, opts.deadline - Date.now())),
+        signal: opts.signal,
+      });
       if (res.status === 429)
         throw failure('VAULT_RATE_LIMITED', `Password Safe throttled ${method} ${path.replace(/\?.*/, '')}`, res);
       return res;
