@@ -8,7 +8,7 @@ import type { ErrorCode } from '../../domain/errors.js';
 import { ScanError } from '../../domain/scan-error.js';
 import { SECRET_FIELD_NAMES, type SecretField } from '../../domain/secret-fields.js';
 import { BEYONDTRUST_CREDENTIAL_TYPES, DEFAULT_BEYONDTRUST_DURATION_MINUTES } from '../../vault-types/beyondtrust.js';
-import { DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_VAULT_TIMEOUT_MS } from '../../vault-types/spec.js';
+import { DEFAULT_VAULT_TIMEOUT_MS } from '../../vault-types/spec.js';
 import type { FetchedCredential, VaultAccessRequest, VaultAdapter, VaultFetchRequest, VaultRead } from './adapter.js';
 import { vaultHttp, withThrottleRetries, type VaultHttpResponse, type VaultTls } from './http.js';
 
