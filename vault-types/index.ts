@@ -1,11 +1,13 @@
 // The vault types this build supports, by name (domain/categories.ts lists the names). A new
 // type: its spec file here, its adapter in activities/vault/, one line in each registry.
 import type { VaultType } from '../domain/categories.js';
+import { azureKeyVaultSpec } from './azure-key-vault.js';
 import { hashicorpSpec } from './hashicorp.js';
 import type { VaultTypeSpec } from './spec.js';
 
 export const VAULT_TYPE_SPECS: Record<VaultType, VaultTypeSpec> = {
   hashicorp: hashicorpSpec,
+  'azure-key-vault': azureKeyVaultSpec,
 };
 
 export function vaultTypeSpec(type: string): VaultTypeSpec | undefined {
