@@ -11,7 +11,7 @@ export type ReportCategory = (typeof REPORT_CATEGORIES)[number];
 export const TECHNOLOGIES = ['unix'] as const;
 export type Technology = (typeof TECHNOLOGIES)[number];
 
-export const VAULT_TYPES = ['hashicorp', 'azure-key-vault'] as const;
+export const VAULT_TYPES = ['hashicorp', 'azure-key-vault', 'gcp-secret-manager'] as const;
 export type VaultType = (typeof VAULT_TYPES)[number];
 
 /**

@@ -2,12 +2,14 @@
 // type: its spec file here, its adapter in activities/vault/, one line in each registry.
 import type { VaultType } from '../domain/categories.js';
 import { azureKeyVaultSpec } from './azure-key-vault.js';
+import { gcpSecretManagerSpec } from './gcp-secret-manager.js';
 import { hashicorpSpec } from './hashicorp.js';
 import type { VaultTypeSpec } from './spec.js';
 
 export const VAULT_TYPE_SPECS: Record<VaultType, VaultTypeSpec> = {
   hashicorp: hashicorpSpec,
   'azure-key-vault': azureKeyVaultSpec,
+  'gcp-secret-manager': gcpSecretManagerSpec,
 };
 
 export function vaultTypeSpec(type: string): VaultTypeSpec | undefined {
