@@ -279,6 +279,11 @@ describe('the failure table: code, vendor code, HTTP status', () => {
         )
       ).code,
     ).toBe('VAULT_TIMEOUT');
+    fake.switches.delayMs = 800;
+    expect((await failure(read({ secretName: 'web01-root' }, undefined, config({ timeoutMs: 300 })))).code).toBe(
+      'VAULT_TIMEOUT',
+    );
+    fake.switches.delayMs = 0;
     const closed = await freePort();
     expect(
       (
@@ -360,6 +365,9 @@ describe("Microsoft's own SDK parses the fake", () => {
       env: {
         ...process.env,
         NODE_EXTRA_CA_CERTS: fake.caFile,
+        // The fake is local: no proxy of the environment's may stand between.
+        NO_PROXY: '127.0.0.1,localhost',
+        no_proxy: '127.0.0.1,localhost',
         FAKE_URL: fake.url,
         FAKE_AUTHORITY: `https://${fake.authorityHost}`,
         FAKE_TENANT: fake.tenantId,

@@ -244,6 +244,9 @@ describe('the failure table: code, vendor code, HTTP status', () => {
         )
       ).code,
     ).toBe('VAULT_TIMEOUT');
+    fake.switches.delayMs = 800;
+    expect((await failure(read(at('web01-root'), undefined, config({ timeoutMs: 300 })))).code).toBe('VAULT_TIMEOUT');
+    fake.switches.delayMs = 0;
     const closed = await freePort();
     expect(
       (await failure(read(at('web01-root'), undefined, config({ tokenUri: `https://127.0.0.1:${closed}/token` }))))
@@ -307,6 +310,9 @@ describe("Google's own SDK parses the fake", () => {
       env: {
         ...process.env,
         NODE_EXTRA_CA_CERTS: fake.caFile,
+        // The fake is local: no proxy of the environment's may stand between.
+        NO_PROXY: '127.0.0.1,localhost',
+        no_proxy: '127.0.0.1,localhost',
         NODE_NO_WARNINGS: '1',
         FAKE_PORT: String(fake.port),
         SA_KEY: JSON.stringify(fake.keyFile),

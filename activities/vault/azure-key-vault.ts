@@ -120,8 +120,13 @@ class AzureClient {
    * SHA-256 thumbprint as x5t#S256 (what Entra documents today, and what MSAL sends).
    */
   private assertion(audience: string): string {
-    const cert = new X509Certificate(String(this.config.clientCertificate ?? ''));
+    let cert: X509Certificate;
     let key: KeyObject;
+    try {
+      cert = new X509Certificate(String(this.config.clientCertificate ?? ''));
+    } catch {
+      throw new ScanError('CONFIG_INVALID', "the app's certificate (config.clientCertificate) does not parse");
+    }
     try {
       key = createPrivateKey({
         key: String(this.access.clientCertificateKey ?? ''),
