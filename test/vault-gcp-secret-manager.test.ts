@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer as createTcpServer, type Server } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { crc32c, gcpSecretManager } from '../activities/vault/gcp-secret-manager.js';
+import { crc32c, gcpSecretManager, ownProject } from '../activities/vault/gcp-secret-manager.js';
 import type { CredentialFields } from '../activities/vault/adapter.js';
 import { ScanError } from '../domain/scan-error.js';
 import { ApiProblem } from '../api/problems.js';
@@ -110,10 +110,25 @@ describe('reading secrets', () => {
     fake.switches.omitCrc = true;
     expect(text((await read(at('web01-root'))).credential.password)).toBe(PASSWORD);
   });
-  it('checkAccess exchanges the JWT and reads nothing', async () => {
-    const [reads, tokens] = [fake.counts.reads, fake.counts.tokens];
+  it('checkAccess exchanges the JWT, lists one secret of its own project and reads nothing', async () => {
+    const [reads, tokens, api] = [fake.counts.reads, fake.counts.tokens, fake.counts.apiRequests];
     await gcpSecretManager.checkAccess({ config: config(), access: access() });
-    expect([fake.counts.reads, fake.counts.tokens]).toEqual([reads, tokens + 1]);
+    expect([fake.counts.reads, fake.counts.tokens, fake.counts.apiRequests]).toEqual([reads, tokens + 1, api + 1]);
+    // No list permission is still a working login.
+    fake.switches.permissionDenied = true;
+    await gcpSecretManager.checkAccess({ config: config(), access: access() });
+    fake.switches.permissionDenied = false;
+    fake.switches.unauthenticated = true;
+    expect((await failure(gcpSecretManager.checkAccess({ config: config(), access: access() }))).code).toBe(
+      'VAULT_AUTH_FAILED',
+    );
+    fake.switches.unauthenticated = false;
+    // A wrong API endpoint shows here, not at scan time.
+    expect(ownProject(fake.clientEmail)).toBe(fake.project);
+    const wrong = config({ endpoint: `https://127.0.0.1:${await freePort()}` });
+    expect((await failure(gcpSecretManager.checkAccess({ config: wrong, access: access() }))).code).toBe(
+      'VAULT_UNREACHABLE',
+    );
   });
 });
 

@@ -228,6 +228,11 @@ class GcpClient {
 
 const oauthCode = (res: VaultHttpResponse) => (isObject(res.json) && text(res.json.error)) || `HTTP ${res.status}`;
 
+/** The project a service account belongs to, from its e-mail (<name>@<project>.iam.gserviceaccount.com). */
+export function ownProject(clientEmail: string): string | undefined {
+  return /@([a-z][a-z0-9-]{4,28}[a-z0-9])\.iam\.gserviceaccount\.com$/.exec(clientEmail)?.[1];
+}
+
 function secretPath(l: GcpLocator): string {
   const e = encodeURIComponent;
   return `projects/${e(l.project)}${l.location ? `/locations/${e(l.location)}` : ''}/secrets/${e(l.secret)}`;
@@ -274,9 +279,20 @@ async function newestEnabled(client: GcpClient, l: GcpLocator, token: string, wh
 export const gcpSecretManager: VaultAdapter = {
   type: 'gcp-secret-manager',
 
-  /** The token exchange proves the service account and its key; nothing is read. */
+  /**
+   * The token exchange proves the service account and its key; then a list of one secret in
+   * the account's own project proves the API endpoint takes the token. Nothing is read: a 403
+   * (no list permission) or 404 still shows a working login.
+   */
   async checkAccess(request: VaultAccessRequest): Promise<void> {
-    await new GcpClient(request.config as unknown as GcpConfig, request.access, request.signal).token();
+    const config = request.config as unknown as GcpConfig;
+    const client = new GcpClient(config, request.access, request.signal);
+    const token = await client.token();
+    const project = ownProject(config.clientEmail);
+    if (!project) return;
+    const res = await client.get(`projects/${encodeURIComponent(project)}/secrets?pageSize=1`, token, 'the API');
+    if (res.status === 200 || res.status === 403 || res.status === 404) return;
+    throw failure(res, `the secrets of project ${project}`);
   },
 
   async fetch(request: VaultFetchRequest) {

@@ -226,6 +226,8 @@ export async function startFakeAzureKeyVault(): Promise<FakeAzureKeyVault> {
 
   async function token(req: IncomingMessage, res: ServerResponse, tenant: string): Promise<void> {
     counts.tokens++;
+    // Counted on arrival, answered after the delay: a timed-out request still counts as made.
+    if (switches.delayMs) await new Promise((r) => setTimeout(r, switches.delayMs));
     const form = new URLSearchParams(await readBody(req));
     if (switches.throttleToken && switches.throttleToken.times > 0) {
       switches.throttleToken.times--;
@@ -325,14 +327,16 @@ export async function startFakeAzureKeyVault(): Promise<FakeAzureKeyVault> {
     });
   }
 
-  function secret(
+  async function secret(
     req: IncomingMessage,
     res: ServerResponse,
     name: string,
     version: string,
     query: URLSearchParams,
-  ): void {
+  ): Promise<void> {
     counts.secretRequests++;
+    // Counted on arrival, answered after the delay: a timed-out request still counts as made.
+    if (switches.delayMs) await new Promise((r) => setTimeout(r, switches.delayMs));
     const apiVersion = query.get('api-version');
     if (!apiVersion)
       return json(
@@ -442,7 +446,6 @@ export async function startFakeAzureKeyVault(): Promise<FakeAzureKeyVault> {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const u = new URL(req.url ?? '/', 'https://fake');
-    if (switches.delayMs) await new Promise((r) => setTimeout(r, switches.delayMs));
     let m = /^\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/.exec(u.pathname);
     if (req.method === 'GET' && m) {
       const base = `https://${authorityHost}/${m[1]}`;

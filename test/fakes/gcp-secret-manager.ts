@@ -167,6 +167,8 @@ export async function startFakeGcpSecretManager(): Promise<FakeGcpSecretManager>
 
   async function token(req: IncomingMessage, res: ServerResponse): Promise<void> {
     counts.tokens++;
+    // Counted on arrival, answered after the delay: a timed-out request still counts as made.
+    if (switches.delayMs) await new Promise((r) => setTimeout(r, switches.delayMs));
     const form = new URLSearchParams(await readBody(req));
     if (switches.tokenUnavailable) return oauthError(res, 503, 'internal_failure', 'Backend Error');
     if (switches.tokenHtml) {
@@ -226,8 +228,10 @@ export async function startFakeGcpSecretManager(): Promise<FakeGcpSecretManager>
   const resourceName = (location: string, secret: string) =>
     `projects/${projectNumber}${location ? `/locations/${location}` : ''}/secrets/${secret}`;
 
-  function api(req: IncomingMessage, res: ServerResponse, u: URL): void {
+  async function api(req: IncomingMessage, res: ServerResponse, u: URL): Promise<void> {
     counts.apiRequests++;
+    // Counted on arrival, answered after the delay: a timed-out request still counts as made.
+    if (switches.delayMs) await new Promise((r) => setTimeout(r, switches.delayMs));
     if (!authenticated(req))
       return googleError(
         res,
@@ -343,12 +347,35 @@ export async function startFakeGcpSecretManager(): Promise<FakeGcpSecretManager>
         totalSize: matching.length,
       });
     }
+    m = /^\/v1\/projects\/([^/]+)\/secrets$/.exec(u.pathname);
+    if (req.method === 'GET' && m) {
+      const p = decodeURIComponent(m[1]!);
+      if (switches.permissionDenied || (p !== project && p !== projectNumber))
+        return googleError(
+          res,
+          'PERMISSION_DENIED',
+          `Permission 'secretmanager.secrets.list' denied for resource 'projects/${p}' (or it may not exist).`,
+        );
+      const names = [...secrets.keys()].filter((k) => k.startsWith('/')).map((k) => k.slice(1));
+      const pageSize = Math.min(Number(u.searchParams.get('pageSize')) || 25, 25_000);
+      return json(res, 200, {
+        ...(names.length > 0 && {
+          secrets: names.slice(0, pageSize).map((n) => ({
+            name: resourceName('', n),
+            replication: { automatic: {} },
+            createTime: secrets.get(`/${n}`)![0]!.createTime,
+            etag: `"${randomBytes(6).toString('hex')}"`,
+          })),
+        }),
+        ...(names.length > pageSize && { nextPageToken: Buffer.from(String(pageSize)).toString('base64url') }),
+        totalSize: names.length,
+      });
+    }
     googleError(res, 'NOT_FOUND', `The requested URL ${u.pathname} was not found on this server.`);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const u = new URL(req.url ?? '/', 'https://fake');
-    if (switches.delayMs) await new Promise((r) => setTimeout(r, switches.delayMs));
     if (req.method === 'POST' && u.pathname === '/token') return token(req, res);
     if (u.pathname.startsWith('/v1/')) return api(req, res, u);
     googleError(res, 'NOT_FOUND', `The requested URL ${u.pathname} was not found on this server.`);
