@@ -302,6 +302,10 @@ describe('validation names the field', () => {
       .privateKey.export({ type: 'pkcs8', format: 'pem' })
       .toString();
     expect(settingsField(good, { privateKey: ec })).toBe('access.privateKey');
+    const encrypted = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' })
+      .toString();
+    expect(settingsField(good, { privateKey: encrypted })).toBe('access.privateKey');
     expect(settingsField(good, { privateKey: fake.privateKey })).toBeUndefined();
     expect(settingsField(good, { privateKey: fake.privateKey, client_email: 'x' })).toBe('access.client_email');
   });

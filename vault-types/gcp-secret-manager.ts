@@ -104,7 +104,13 @@ export const gcpSecretManagerSpec: VaultTypeSpec = {
 
   checkAccess(a) {
     const problems = checkPrivateKey(a.privateKey, undefined, 'access.privateKey');
-    if (problems.length > 0) return problems;
+    // A key file's private_key is never encrypted: one that asks for a passphrase is not it.
+    if (problems.length > 0)
+      return problems.map((p) =>
+        p.field === 'access.privateKey'
+          ? p
+          : { field: 'access.privateKey', reason: "is encrypted: give the key file's private_key, which is not" },
+      );
     if (createPrivateKey(String(a.privateKey)).asymmetricKeyType !== 'rsa')
       return [{ field: 'access.privateKey', reason: 'must be an RSA key (service account keys sign RS256)' }];
     return [];
