@@ -18,6 +18,8 @@ export const VAULT_TYPES = [
   'cyberark-ccp',
   'cyberark-conjur',
   'delinea',
+  'azure-key-vault',
+  'gcp-secret-manager',
 ] as const;
 export type VaultType = (typeof VAULT_TYPES)[number];
 

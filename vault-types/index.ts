@@ -6,6 +6,8 @@ import { beyondtrustSpec } from './beyondtrust.js';
 import { cyberarkCcpSpec } from './cyberark-ccp.js';
 import { cyberarkConjurSpec } from './cyberark-conjur.js';
 import { delineaSpec } from './delinea.js';
+import { azureKeyVaultSpec } from './azure-key-vault.js';
+import { gcpSecretManagerSpec } from './gcp-secret-manager.js';
 import { hashicorpSpec } from './hashicorp.js';
 import type { VaultTypeSpec } from './spec.js';
 
@@ -16,6 +18,8 @@ export const VAULT_TYPE_SPECS: Record<VaultType, VaultTypeSpec> = {
   'cyberark-ccp': cyberarkCcpSpec,
   'cyberark-conjur': cyberarkConjurSpec,
   delinea: delineaSpec,
+  'azure-key-vault': azureKeyVaultSpec,
+  'gcp-secret-manager': gcpSecretManagerSpec,
 };
 
 export function vaultTypeSpec(type: string): VaultTypeSpec | undefined {

@@ -6,6 +6,8 @@ import { beyondtrustVault } from './beyondtrust.js';
 import { cyberarkCcpVault } from './cyberark-ccp.js';
 import { cyberarkConjurVault } from './cyberark-conjur.js';
 import { delineaVault } from './delinea.js';
+import { azureKeyVault } from './azure-key-vault.js';
+import { gcpSecretManager } from './gcp-secret-manager.js';
 import { hashicorpVault } from './hashicorp.js';
 
 export const vaultAdapters: Record<VaultType, VaultAdapter> = {
@@ -15,6 +17,8 @@ export const vaultAdapters: Record<VaultType, VaultAdapter> = {
   'cyberark-ccp': cyberarkCcpVault,
   'cyberark-conjur': cyberarkConjurVault,
   delinea: delineaVault,
+  'azure-key-vault': azureKeyVault,
+  'gcp-secret-manager': gcpSecretManager,
 };
 
 export function getVaultAdapter(type: string): VaultAdapter | undefined {
