@@ -15,7 +15,7 @@ import {
 } from '../db/repositories/index.js';
 import type { AuditEntry, HostResultInput, SkippedHost } from '../db/repositories/index.js';
 import { containsIp, hostsAt, normaliseIp } from '../domain/targets.js';
-import type { HostFailure, HostPlan, SecretRead, TargetPage } from '../domain/scan-types.js';
+import type { HostFailure, HostPlan, SecretRead, TargetPage, VaultLoan } from '../domain/scan-types.js';
 import type { ReportCategory, Technology } from '../domain/categories.js';
 import { groupBy } from '../domain/group-by.js';
 import { ScanError } from '../domain/scan-error.js';
@@ -317,6 +317,35 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
       };
       const use = { applianceId: appliance.id, scanId: vaultTestScope(input.testId), workflowId, runId };
       return { grant: await sealGrant(grant, parsePublicKey(appliance.publicKey), use) };
+    },
+
+    /**
+     * Loans the scan's vault reads took that no live process gave back (its holder did not
+     * answer at the scan's end): each goes into the audit trail, saying the vault itself ends
+     * it when the time it was lent for runs out. The Authentication Report lists them.
+     */
+    async recordUnreturnedLoans(input: { scanId: string; applianceId: string; loans: VaultLoan[] }): Promise<void> {
+      mustBeLocal();
+      await auditRepo.append(
+        db,
+        auditKeys,
+        input.loans.map((loan) => ({
+          actorKeyId: null,
+          actorName: 'control plane',
+          action: 'vault.loan-unreturned',
+          recordId: loan.vaultId,
+          scanId: input.scanId,
+          applianceId: input.applianceId,
+          outcome: 'failed',
+          detail: {
+            authRecordId: loan.authRecordId,
+            locator: loan.locator,
+            lentUntil: loan.lentUntil,
+            holder: loan.holder,
+            note: 'the appliance process holding it did not answer at the end of the scan: the vault ends the loan at lentUntil',
+          },
+        })),
+      );
     },
 
     async finishScan(input: {

@@ -5,7 +5,7 @@
 // sees an unterminated document, never a complete-looking one.
 import { Readable } from 'node:stream';
 import type { Database } from '../db/client.js';
-import { resultRepo, type ReportRow, type Scan } from '../db/repositories/index.js';
+import { auditRepo, resultRepo, type ReportRow, type Scan } from '../db/repositories/index.js';
 import { describeCode, isErrorCode } from '../domain/errors.js';
 import { csvHeader, csvLine } from './csv.js';
 
@@ -45,8 +45,25 @@ function reportLine(row: ReportRow): Record<(typeof REPORT_COLUMNS)[number], str
   };
 }
 
+/** The loans no live appliance process gave back at the scan's end (a handful at most: one per credential). */
+async function unreturnedLoans(db: Database, scanId: string) {
+  const found = await auditRepo.list(db, { scanId, action: 'vault.loan-unreturned', limit: 1_000 });
+  return found.rows.map((e) => ({
+    vaultId: e.recordId,
+    authRecordId: e.detail.authRecordId ?? null,
+    locator: e.detail.locator ?? null,
+    lentUntil: e.detail.lentUntil ?? null,
+    note: 'its appliance process did not answer at the end of the scan: the vault ends the loan at lentUntil',
+  }));
+}
+
 async function* asJson(db: Database, scan: Scan, pageSize: number): AsyncGenerator<string> {
-  const head = { scanId: scan.id, title: scan.title, status: scan.status };
+  const head = {
+    scanId: scan.id,
+    title: scan.title,
+    status: scan.status,
+    vaultLoansUnreturned: await unreturnedLoans(db, scan.id),
+  };
   yield `${JSON.stringify(head).slice(0, -1)},"hosts":[`;
   let separator = '';
   for await (const page of resultRepo.reportPages(db, scan.id, { pageSize })) {

@@ -103,4 +103,16 @@ export interface BatchOutcome {
   applianceUnavailable: boolean;
   /** The queues of the appliance processes that held the batch's secrets (absent before caching existed). */
   holders?: string[];
+  /** What the batch's vault reads borrowed (check-outs, access requests), and which process holds each. */
+  loans?: VaultLoan[];
+}
+
+/** A secret a vault lent: given back by the process holding it, or by the vault itself at lentUntil. */
+export interface VaultLoan {
+  /** The task queue of the appliance process that holds it. */
+  holder: string;
+  vaultId: string;
+  authRecordId: string;
+  locator: Record<string, unknown>;
+  lentUntil: string;
 }

@@ -403,6 +403,81 @@ describe('scanWorkflow', () => {
     }
   }, 60_000);
 
+  it('gives back what a vault lent when the scan ends, and reports the loans of a process that is gone by then', async () => {
+    const db = env.database.db;
+    const lending = { reads: 0, returned: 0 };
+    const lentFor = 10 * 60_000;
+    const lendingVault = {
+      ...instantVault,
+      fetch: async () => {
+        lending.reads++;
+        return {
+          credential: { password: Buffer.from('lent-password') },
+          lentUntil: new Date(Date.now() + lentFor),
+          release: async () => {
+            lending.returned++;
+          },
+        };
+      },
+    };
+    await env.api('POST', '/assets', { name: 'loan range', value: '192.0.2.96/28' });
+    const vault = await env.api('POST', '/vaults', {
+      name: 'simulated-lending',
+      type: 'hashicorp',
+      config: { url: 'https://127.0.0.1:1', authMethod: 'token' },
+      access: { token: 'sim' },
+    });
+    await env.api('POST', '/auth-records', {
+      name: 'loan hosts',
+      technology: 'unix',
+      targets: '192.0.2.96/28',
+      username: 'scanner',
+      vaultId: vault.body.id,
+      locator: { path: 'checked-out' },
+      fields: { password: 'password' },
+    });
+    const report = async (scanId: string) =>
+      (await env.api('GET', `/scans/${scanId}/authentication-report`)).body as {
+        vaultLoansUnreturned: { vaultId: string; lentUntil: string; locator: unknown }[];
+        hosts: { status: string }[];
+      };
+
+    // A live appliance process: one read, shared by the batches, given back when the scan ends.
+    const live = await applianceRepo.ensure(db, 'wf-loans-live');
+    const liveWorkers = await env.startSimulatedAppliance(live.id, {
+      vaults: () => lendingVault,
+      technologies: () => instantTechnology(),
+    });
+    const first = await runScan('192.0.2.96-192.0.2.99', ['unix'], {}, { applianceName: 'wf-loans-live' });
+    expect(first.summary.counts.PASSED).toBe(4);
+    expect([lending.reads, lending.returned]).toEqual([1, 1]);
+    expect(liveWorkers.cache.size).toBe(0);
+    expect((await report(first.scan.id)).vaultLoansUnreturned).toEqual([]);
+
+    // A process that is gone when the scan ends cannot give its loan back: the vault ends it at
+    // lentUntil, and the report says so.
+    const doomed = await applianceRepo.ensure(db, 'wf-loans-gone');
+    const dying: AuthTechnology = {
+      ...instantTechnology(),
+      async connect(...args) {
+        void workers.shutdown(); // stops polling; this login still completes
+        return instantTechnology().connect(...args);
+      },
+    };
+    const workers = await env.startSimulatedAppliance(doomed.id, {
+      vaults: () => lendingVault,
+      technologies: () => dying,
+    });
+    const before = Date.now();
+    const second = await runScan('192.0.2.100', ['unix'], {}, { applianceName: 'wf-loans-gone' });
+    expect(second.summary.status).toBe('FINISHED');
+    const loans = (await report(second.scan.id)).vaultLoansUnreturned;
+    expect(loans).toEqual([expect.objectContaining({ vaultId: vault.body.id, locator: { path: 'checked-out' } })]);
+    const until = Date.parse(loans[0]!.lentUntil);
+    expect(until).toBeGreaterThanOrEqual(before + lentFor - 60_000);
+    expect(until).toBeLessThanOrEqual(Date.now() + lentFor);
+  }, 90_000);
+
   it('stops asking a vault that keeps refusing the scanner: at most maxFailedLogins reads, the rest VAULT_ACCESS_SUSPENDED', async () => {
     const appliance = await applianceRepo.ensure(env.database.db, 'wf-vault-breaker');
     let vaultReads = 0;

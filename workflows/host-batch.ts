@@ -14,6 +14,7 @@ import type {
   HostFailure,
   ProfileSettings,
   SecretRead,
+  VaultLoan,
 } from '../domain/scan-types.js';
 import { HostCategoriesAttr, ScanStatusAttr } from '../domain/search-attributes.js';
 import type { HostScanResult } from '../activities/appliance.js';
@@ -53,6 +54,7 @@ interface AttemptTrail {
   servedFromCache: Map<string, string>;
   /** The queues of the processes that held this batch's secrets (their caches end with the scan). */
   holders: Set<string>;
+  loans: VaultLoan[];
 }
 
 /**
@@ -122,6 +124,15 @@ async function attemptOnce(
     return results;
   }
   trail.reads.push(...fetched.reads);
+  for (const read of fetched.reads)
+    if (read.lentUntil && !read.fromCache)
+      trail.loans.push({
+        holder: fetched.queue,
+        vaultId: read.vaultId,
+        authRecordId: read.authRecordId,
+        locator: read.locator,
+        lentUntil: read.lentUntil,
+      });
   for (const { ip, failure } of fetched.failed) results.set(ip, failed(ip, failure));
   for (const { ip, plainHttp, fromCache } of fetched.held) {
     if (plainHttp) trail.plainHttp.add(ip);
@@ -217,6 +228,7 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
     applianceUnavailable: false,
     servedFromCache: new Map(),
     holders: new Set(),
+    loans: [],
   };
   const secretUse = () => ({ scanId: batch.scanId, applianceId: input.applianceId, reads: trail.reads });
 
@@ -323,5 +335,11 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
     { key: ScanStatusAttr, value: 'FINISHED' },
     { key: HostCategoriesAttr, value: REPORT_CATEGORIES.filter((c) => counts[c] > 0) },
   ]);
-  return { counts, logins, applianceUnavailable: trail.applianceUnavailable, holders: [...trail.holders] };
+  return {
+    counts,
+    logins,
+    applianceUnavailable: trail.applianceUnavailable,
+    holders: [...trail.holders],
+    ...(trail.loans.length > 0 && { loans: trail.loans }),
+  };
 }

@@ -19,7 +19,7 @@ import {
   patched,
 } from '@temporalio/workflow';
 import { REPORT_CATEGORIES, type ReportCategory } from '../domain/categories.js';
-import type { BatchOutcome, HostBatch, HostPlan, ProfileSettings } from '../domain/scan-types.js';
+import type { BatchOutcome, HostBatch, HostPlan, ProfileSettings, VaultLoan } from '../domain/scan-types.js';
 import { ApplianceIdAttr, ScanIdAttr, ScanStatusAttr, TargetIpsAttr } from '../domain/search-attributes.js';
 import { controlPlane, purgeOnHolder } from './activity-stubs.js';
 import { CredentialBreaker, type BreakerState, type Suspension } from './credential-breaker.js';
@@ -40,6 +40,8 @@ export interface ScanInput {
   queued?: { hosts: QueuedHost[]; plans: Record<string, HostPlan> };
   /** Carried across continue-as-new: the appliance processes whose caches hold this scan's credentials. */
   holders?: string[];
+  /** Carried across continue-as-new: what the scan's vault reads borrowed, by holding process. */
+  loans?: VaultLoan[];
   /** Carried across continue-as-new: the credential breaker's counts. */
   breaker?: BreakerState;
   pageSize?: number;
@@ -103,12 +105,28 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
   let endStatus: ScanSummary['status'] | undefined = undefined;
   const running = new Set<Promise<void>>();
   const holders = new Set(input.holders ?? []);
-  /** When the scan ends, each process that cached its credentials purges them (the TTL would, later). */
+  const loans: VaultLoan[] = [...(input.loans ?? [])];
+  /**
+   * When the scan ends, each process that cached its credentials purges them and gives back
+   * what it borrowed (the TTL would, later). A process that does not answer is gone with its
+   * loans: the vault ends each when the time asked for runs out, and the scan's trail says so.
+   */
   const forgetCachedCredentials = async () => {
     if (!patched('forget-cached-credentials')) return;
-    await CancellationScope.nonCancellable(() =>
-      Promise.allSettled([...holders].map((queue) => purgeOnHolder(queue).forgetScan({ scanId: input.scanId }))),
-    );
+    await CancellationScope.nonCancellable(async () => {
+      const queues = [...holders];
+      const answers = await Promise.allSettled(
+        queues.map((queue) => purgeOnHolder(queue).forgetScan({ scanId: input.scanId })),
+      );
+      const gone = new Set(queues.filter((_, i) => answers[i]!.status === 'rejected'));
+      const unreturned = loans.filter((loan) => gone.has(loan.holder));
+      if (unreturned.length > 0)
+        await controlPlane.recordUnreturnedLoans({
+          scanId: input.scanId,
+          applianceId: input.applianceId,
+          loans: unreturned,
+        });
+    });
   };
   let runningHosts = 0;
   // Bumped whenever a batch ends: the loop waits for it when nothing can be handed out.
@@ -175,6 +193,7 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
       for (const category of REPORT_CATEGORIES) counts[category] += outcome.counts[category];
       breaker.reported(recordId, plan.vaultId, ips.length, outcome.logins);
       for (const queue of outcome.holders ?? []) holders.add(queue);
+      loans.push(...(outcome.loans ?? []));
       if (outcome.applianceUnavailable) applianceUnavailable = true;
     } catch (err) {
       if (isCancellation(err)) throw err;
@@ -314,6 +333,7 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
       queued: { hosts: queued, plans: queuedPlans },
       breaker: breaker.snapshot(),
       holders: [...holders],
+      loans,
     });
   }
   const status = cancelRequested ? 'CANCELED' : 'FINISHED';

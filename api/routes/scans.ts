@@ -229,7 +229,7 @@ export async function scanRoutes(
         params: IdParams,
         querystring: ReportQuery,
         description:
-          'Every host of the scan in address order, streamed: JSON (the scan, then its hosts) or, with format=csv, CSV with the same columns.',
+          'Every host of the scan in address order, streamed: JSON (the scan, the vault loans no appliance process gave back, then its hosts) or, with format=csv, CSV with the same columns.',
       },
     },
     async (req, reply) => {

@@ -36,6 +36,7 @@ export interface AuditFilter extends KeysetPage {
   actorKeyId?: string;
   recordId?: string;
   scanId?: string;
+  action?: string;
 }
 
 export type AuditVerdict =
@@ -129,6 +130,7 @@ export const auditRepo = {
     if (filter.actorKeyId) where.push(eq(auditEvents.actorKeyId, filter.actorKeyId));
     if (filter.recordId) where.push(eq(auditEvents.recordId, filter.recordId));
     if (filter.scanId) where.push(eq(auditEvents.scanId, filter.scanId));
+    if (filter.action) where.push(eq(auditEvents.action, filter.action));
     if (before !== undefined) {
       if (!/^\d{1,18}$/.test(before)) throw new InvalidValueError('cursor', 'names no position in this list');
       where.push(lt(auditEvents.seq, Number(before)));
