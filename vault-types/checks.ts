@@ -68,7 +68,14 @@ export function checkPrivateKey(value: unknown, passphrase: unknown, field: stri
     return [];
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? '';
-    if (/PASSPHRASE|BAD_DECRYPT/i.test(code) || /passphrase|bad decrypt/i.test((err as Error).message))
+    // An encrypted key that does not open is the passphrase's fault: a missing one fails as
+    // "interrupted or cancelled", and a wrong one now and then decrypts (padding and all) to
+    // bytes that fail as "unsupported" rather than "bad decrypt".
+    if (
+      /ENCRYPTED/.test(String(value)) ||
+      /PASSPHRASE|BAD_DECRYPT/i.test(code) ||
+      /passphrase|bad decrypt/i.test((err as Error).message)
+    )
       return [{ field: `${field}Passphrase`, reason: 'does not open the private key (wrong or missing passphrase)' }];
     return [{ field, reason: 'must be a PEM private key that parses (-----BEGIN PRIVATE KEY----- …)' }];
   }

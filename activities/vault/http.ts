@@ -2,6 +2,7 @@
 // client certificate, a session's cookies, Retry-After read; transport failures classified the
 // same way for every vault. Nothing here logs: a request carries access secrets, a response
 // target secrets.
+import { createPrivateKey } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { CookieJar } from 'tough-cookie';
@@ -127,6 +128,25 @@ export async function vaultHttp(req: VaultHttpRequest): Promise<VaultHttpRespons
     ...(tls.clientKey && { key: tls.clientKey }),
     ...(tls.clientKeyPassphrase && { passphrase: tls.clientKeyPassphrase }),
   };
+  // The client key must open on every call. https.request throws a key that does not open
+  // out of itself unclassified, and the keep-alive pool does not tell sockets apart by
+  // passphrase: a socket opened with the right one would be reused for a wrong one.
+  if (url.protocol === 'https:' && tls.clientKey) {
+    try {
+      createPrivateKey({
+        key: tls.clientKey,
+        format: 'pem',
+        ...(tls.clientKeyPassphrase && { passphrase: tls.clientKeyPassphrase }),
+      });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new ScanError(
+        'CONFIG_INVALID',
+        `the client certificate's key for ${url.protocol}//${url.host} does not open: ${code ?? 'unreadable key'}`,
+        code,
+      );
+    }
+  }
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   const response = await new Promise<VaultHttpResponse>((resolve, reject) => {
     let timedOut = false;

@@ -1,14 +1,20 @@
 // A real OpenBao dev server (the HashiCorp Vault API) for tests, on a free loopback port,
 // plus the few admin calls the tests need, made over its HTTP API with the root token.
+// With `tls`, it also listens on HTTPS (tlsUrl) with the given certificate: what TLS-certificate
+// login needs; the admin calls stay on the plain listener.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { baoPath } from '../../scripts/tools.mjs';
 import { freePort, waitForPort } from '../../runtime/net.js';
 
 export interface OpenBaoServer {
   url: string;
+  /** The HTTPS listener's URL, when started with `tls`. */
+  tlsUrl?: string;
   rootToken: string;
   request(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; json: any }>;
   writeKv2(mount: string, path: string, data: Record<string, unknown>): Promise<void>;
@@ -32,14 +38,51 @@ function portIsFree(port: number): Promise<boolean> {
 const live = new Set<() => void>();
 process.once('exit', () => live.forEach((kill) => kill()));
 
-export async function startOpenBao(): Promise<OpenBaoServer> {
+/** A free port whose successor is free too: each listener also takes port+1 for its cluster address. */
+async function freePortPair(): Promise<number> {
+  let port = await freePort();
+  while (!(await portIsFree(port + 1))) port = await freePort();
+  return port;
+}
+
+export interface OpenBaoOptions {
+  /** PEM files (paths) of the HTTPS listener's certificate and key. */
+  tls?: { certFile: string; keyFile: string };
+}
+
+export async function startOpenBao(options: OpenBaoOptions = {}): Promise<OpenBaoServer> {
   const bin = baoPath();
   if (!existsSync(bin))
     throw new Error(`OpenBao is not installed at ${bin}: run "node scripts/bootstrap.mjs --for-tests"`);
-  // The dev server also takes port+1 for its cluster listener: find a pair that is free.
-  let port = await freePort();
-  while (!(await portIsFree(port + 1))) port = await freePort();
+  const port = await freePortPair();
   const rootToken = `root-${randomBytes(12).toString('hex')}`;
+  // Dev mode merges -config files into its own: the TLS listener is added beside the plain one.
+  // The listener asks for (but does not require) a client certificate, as cert auth needs.
+  let tlsPort: number | undefined;
+  let configDir: string | undefined;
+  const configArgs: string[] = [];
+  if (options.tls) {
+    tlsPort = await freePortPair();
+    while (tlsPort === port || tlsPort === port + 1 || tlsPort + 1 === port) tlsPort = await freePortPair();
+    configDir = mkdtempSync(join(tmpdir(), 'vstest-bao-'));
+    const file = join(configDir, 'tls-listener.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        listener: [
+          {
+            tcp: {
+              address: `127.0.0.1:${tlsPort}`,
+              cluster_address: `127.0.0.1:${tlsPort + 1}`,
+              tls_cert_file: options.tls.certFile,
+              tls_key_file: options.tls.keyFile,
+            },
+          },
+        ],
+      }),
+    );
+    configArgs.push(`-config=${file}`);
+  }
   const child = spawn(
     bin,
     [
@@ -48,6 +91,7 @@ export async function startOpenBao(): Promise<OpenBaoServer> {
       `-dev-root-token-id=${rootToken}`,
       `-dev-listen-address=127.0.0.1:${port}`,
       '-dev-no-store-token',
+      ...configArgs,
     ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -58,7 +102,11 @@ export async function startOpenBao(): Promise<OpenBaoServer> {
   child.stdout.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
   child.stderr.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const kill = () => child.kill('SIGKILL');
+  const removeConfig = () => configDir && rmSync(configDir, { recursive: true, force: true });
+  const kill = () => {
+    child.kill('SIGKILL');
+    removeConfig();
+  };
   live.add(kill);
   const url = `http://127.0.0.1:${port}`;
 
@@ -80,6 +128,7 @@ export async function startOpenBao(): Promise<OpenBaoServer> {
 
   try {
     await waitForPort('127.0.0.1', port, 30_000, () => child.exitCode === null);
+    if (tlsPort !== undefined) await waitForPort('127.0.0.1', tlsPort, 30_000, () => child.exitCode === null);
     for (let i = 0; i < 100; i++) {
       const health = await fetch(`${url}/v1/sys/health`).catch(() => undefined);
       if (health?.status === 200) break;
@@ -93,6 +142,7 @@ export async function startOpenBao(): Promise<OpenBaoServer> {
   let policies = 0;
   return {
     url,
+    ...(tlsPort !== undefined && { tlsUrl: `https://127.0.0.1:${tlsPort}` }),
     rootToken,
     request,
     async writeKv2(mount, path, data) {
@@ -128,6 +178,7 @@ export async function startOpenBao(): Promise<OpenBaoServer> {
       const timer = setTimeout(kill, 5_000);
       await exited;
       clearTimeout(timer);
+      removeConfig();
     },
   };
 }
