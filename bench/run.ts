@@ -1,4 +1,4 @@
-// `npm run bench [pipeline|orchestration|scale|publish|api|report]`: runs the benchmarks and writes
+// `npm run bench [pipeline|orchestration|scale|publish|api|report|vault-reads]`: runs the benchmarks and writes
 // their raw figures into BENCHMARKS.md (between the markers). Each figure's line carries the
 // date and command of the run that produced it; a run of some figures replaces only theirs.
 // Not part of npm test.
@@ -10,6 +10,7 @@ import { benchPublish } from './publish.js';
 import { benchApiLoad } from './api-load.js';
 import { benchScale } from './scale.js';
 import { benchReport } from './report.js';
+import { benchVaultReads } from './vault-reads.js';
 
 const only = process.argv.slice(2);
 const wanted = (name: string) => only.length === 0 || only.includes(name);
@@ -36,6 +37,12 @@ if (wanted('report'))
     6,
     'a 100,000-host Authentication Report',
     (await benchReport({ small: 10_000, large: 100_000, runs: 3 })).text,
+  );
+if (wanted('vault-reads'))
+  record(
+    7,
+    'vault reads with the credential cache',
+    (await benchVaultReads({ hosts: 10_000, credentials: 3, processes: 2, parallel: 200, runs: 3 })).text,
   );
 
 const file = new URL('../BENCHMARKS.md', import.meta.url);

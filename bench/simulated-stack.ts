@@ -1,8 +1,12 @@
 // The stack that figures 2, 3 and 5 share: the whole product on a fresh PostgreSQL database
 // (API, Temporal dev server, control-plane worker), one authentication record over a large
 // range, and appliance workers whose vault and technology answer at once (simulated.ts).
+// The vault-reads figure splits the range among several records and runs several appliance
+// worker sets, each with its own vault adapter.
 import { startScanEnvironment, type ScanEnvironment } from '../test/harness/scan-env.js';
 import { instantTechnology, instantVault } from '../test/harness/simulated.js';
+import type { VaultAdapter } from '../activities/vault/adapter.js';
+import type { AuthTechnology } from '../activities/auth/technology.js';
 import { freshPostgres, scanFinished } from './common.js';
 
 export interface SimulatedStack {
@@ -21,6 +25,13 @@ export async function startSimulatedStack(options: {
   range: string;
   parallel: number;
   packagesPerHost?: number;
+  /** Authentication records, each a vault item (locator path) over some targets; default one over the range. */
+  records?: { targets: string; path: string }[];
+  /**
+   * One appliance worker set (store, cache, workers: what an appliance process has) per entry,
+   * each with its own vault adapter and, if given, technology; default one with instantVault.
+   */
+  appliances?: { vault: VaultAdapter; technology?: AuthTechnology }[];
 }): Promise<SimulatedStack> {
   const pg = await freshPostgres();
   await pg.database.close();
@@ -35,15 +46,18 @@ export async function startSimulatedStack(options: {
         access: { token: 'sim' },
       })
     ).body;
-    await env.api('POST', '/auth-records', {
-      name: 'all',
-      technology: 'unix',
-      targets: options.range,
-      username: 'scanner',
-      vaultId: vault.id,
-      locator: { path: 'x' },
-      fields: { password: 'password' },
-    });
+    for (const [i, record] of (options.records ?? [{ targets: options.range, path: 'x' }]).entries()) {
+      const res = await env.api('POST', '/auth-records', {
+        name: options.records ? `record ${i + 1}` : 'all',
+        technology: 'unix',
+        targets: record.targets,
+        username: 'scanner',
+        vaultId: vault.id,
+        locator: { path: record.path },
+        fields: { password: 'password' },
+      });
+      if (res.status !== 201) throw new Error(`creating the bench record failed: ${res.text}`);
+    }
     const profile = (
       await env.api('POST', '/option-profiles', {
         name: 'bench',
@@ -55,11 +69,13 @@ export async function startSimulatedStack(options: {
     ).body;
     const appliance = (await env.api('POST', '/appliances', { name: 'bench' })).body;
     const technology = instantTechnology(options.packagesPerHost ?? 0);
-    await env.startSimulatedAppliance(appliance.id, {
-      vaults: () => instantVault,
-      technologies: () => technology,
-      maxConcurrentActivities: 400,
-    });
+    for (const set of options.appliances ?? [{ vault: instantVault }]) {
+      await env.startSimulatedAppliance(appliance.id, {
+        vaults: () => set.vault,
+        technologies: () => set.technology ?? technology,
+        maxConcurrentActivities: 400,
+      });
+    }
     return {
       env,
       databaseUrl: pg.url,

@@ -21,3 +21,31 @@ export function instantTechnology(packages = 0): AuthTechnology {
     }),
   };
 }
+
+/** A simulated vault that counts its reads where the vault would see them: in its fetch. */
+export interface CountingVault {
+  adapter: VaultAdapter;
+  /** Every fetch that reached this vault. */
+  reads: number;
+  /** The same, per item (the locator's path). */
+  readsByPath: Map<string, number>;
+}
+
+/** Answers at once, like instantVault, with a password of its own for each item (locator path). */
+export function countingVault(): CountingVault {
+  const counter: CountingVault = {
+    reads: 0,
+    readsByPath: new Map(),
+    adapter: {
+      type: 'hashicorp',
+      checkAccess: async () => undefined,
+      fetch: async ({ locator }) => {
+        const path = String(locator.path);
+        counter.reads++;
+        counter.readsByPath.set(path, (counter.readsByPath.get(path) ?? 0) + 1);
+        return { credential: { password: Buffer.from(`simulated-password:${path}`) } };
+      },
+    },
+  };
+  return counter;
+}
