@@ -15,6 +15,8 @@ const tag = randomBytes(3).toString('hex');
 const admin = { name: `vstest-ua-${tag}`, password: `ua-${randomBytes(8).toString('hex')}` };
 const plain = { name: `vstest-up-${tag}`, password: `up-${randomBytes(8).toString('hex')}` };
 const keyUser = `vstest-uk-${tag}`;
+/** Logs in with a key; sudo asks for a password, which the vault supplies as the root-delegation password. */
+const delegating = { name: `vstest-ur-${tag}`, password: `ur-${randomBytes(8).toString('hex')}` };
 const keyPass = `kp-${tag}`;
 let key: { privateKey: string; publicKey: string };
 let protectedKey: { privateKey: string; publicKey: string };
@@ -28,6 +30,7 @@ beforeAll(async () => {
   await createTestUser({ ...admin, sudo: 'password' });
   await createTestUser({ ...plain, sudo: 'none' });
   await createTestUser({ name: keyUser, authorizedKey: `${key.publicKey}\n${protectedKey.publicKey}`, sudo: 'none' });
+  await createTestUser({ ...delegating, authorizedKey: key.publicKey, sudo: 'password' });
   sshd = await startSshd({ address: '127.0.0.2' });
   keysOnly = await startSshd({ address: '127.0.0.3', passwordAuthentication: false });
 });
@@ -225,6 +228,32 @@ describe('unix over SSH', () => {
       'AUTH_FAILED',
       'the passphrase from the vault does not decrypt the private key',
     ]);
+  });
+
+  it("a key login escalates with the vault's root-delegation password; a wrong one is named, not tried as the login", async () => {
+    const privateKey = () => Buffer.from(key.privateKey);
+    const right = await login(sshd, {
+      username: delegating.name,
+      privateKey: privateKey(),
+      rootPassword: Buffer.from(delegating.password),
+    });
+    expect(await right.checkPrivileges()).toEqual({ ok: true, method: 'sudo' });
+    await right.close();
+    const wrong = await login(sshd, {
+      username: delegating.name,
+      privateKey: privateKey(),
+      rootPassword: Buffer.from('not-the-sudo-password'),
+    });
+    expect(await wrong.checkPrivileges()).toMatchObject({
+      ok: false,
+      code: 'PRIVILEGE_ESCALATION_FAILED',
+      message: 'sudo refused: the password was not accepted for sudo',
+    });
+    await wrong.close();
+    // Without one, a key login has no password to give sudo.
+    const none = await login(sshd, { username: delegating.name, privateKey: privateKey() });
+    expect(await none.checkPrivileges()).toMatchObject({ ok: false, code: 'PRIVILEGE_ESCALATION_FAILED' });
+    await none.close();
   });
 
   it('an unusable private key is named precisely, before any connection is made', async () => {

@@ -326,33 +326,6 @@ describe('transport, deadline and concurrency', () => {
     const e = await failure(read({ secretId: 'db/web' }, undefined, configFor(`http://127.0.0.1:${port}`)));
     expect(['VAULT_BAD_RESPONSE', 'VAULT_UNREACHABLE']).toContain(e.code);
   });
-  it('maxConcurrentRequests bounds the calls in flight to one vault', async () => {
-    proxy.inject({ kind: 'delay', ms: 150 });
-    const config = viaProxy({ maxConcurrentRequests: 2 });
-    const all = await Promise.all(Array.from({ length: 6 }, () => read({ secretId: 'db/web' }, undefined, config)));
-    expect(all.map((r) => text(r.credential.password))).toEqual(Array(6).fill(PASSWORD));
-    expect(proxy.reads()).toBe(6);
-    expect(proxy.maxInFlight).toBe(2);
-  });
-  it('a call waiting for its turn keeps its own deadline', async () => {
-    proxy.inject({ kind: 'hang' }, 1);
-    const first = failure(
-      read({ secretId: 'db/web' }, undefined, viaProxy({ maxConcurrentRequests: 1, timeoutMs: 1500 })),
-    );
-    await new Promise((r) => setTimeout(r, 100));
-    const started = Date.now();
-    const second = await failure(
-      read({ secretId: 'db/web' }, undefined, viaProxy({ maxConcurrentRequests: 1, timeoutMs: 300 })),
-    );
-    expect(second.code).toBe('VAULT_TIMEOUT');
-    expect(Date.now() - started).toBeLessThan(1000);
-    expect((await first).code).toBe('VAULT_TIMEOUT');
-    // The second never reached the vault; the lane is free again afterwards.
-    expect(proxy.reads()).toBe(1);
-    expect(
-      text((await read({ secretId: 'db/web' }, undefined, viaProxy({ maxConcurrentRequests: 1 }))).credential.password),
-    ).toBe(PASSWORD);
-  });
   it('HTTPS: an unknown CA → VAULT_TLS_ERROR; with caCert it is trusted', async () => {
     const ca = createCa(tmp, 'aws-ca');
     const leaf = issueCertificate(ca, tmp, 'aws-server', 'server');

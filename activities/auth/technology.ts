@@ -8,6 +8,8 @@ export interface TargetCredentials {
   password?: Buffer;
   privateKey?: Buffer;
   passphrase?: Buffer;
+  /** The password root delegation asks for (sudo), when the vault holds one apart from the login's. */
+  rootPassword?: Buffer;
 }
 
 export interface TargetEndpoint {

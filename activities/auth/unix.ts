@@ -88,7 +88,8 @@ class UnixSession implements AuthSession {
   async checkPrivileges(): Promise<PrivilegeCheck> {
     const id = await exec(this.client, 'id -u', this.commandTimeoutMs, this.signal);
     if (id.stdout.trim() === '0') return { ok: true, method: 'root' };
-    const password = this.credentials.password;
+    // The vault's root-delegation password when it holds one, else the login password.
+    const password = this.credentials.rootPassword?.length ? this.credentials.rootPassword : this.credentials.password;
     // -S reads the password from stdin, -k ignores cached credentials, -p '' prints no prompt:
     // the password goes through the channel, never onto a command line. The channel takes our
     // Buffer as it is (no string is made of it).

@@ -17,7 +17,7 @@ import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/creden
 import type { ErrorCode } from '../../domain/errors.js';
 import { ScanError } from '../../domain/scan-error.js';
 import { SECRET_FIELD_NAMES } from '../../domain/secret-fields.js';
-import { DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_VAULT_TIMEOUT_MS } from '../../vault-types/spec.js';
+import { DEFAULT_VAULT_TIMEOUT_MS } from '../../vault-types/spec.js';
 import type {
   CredentialFields,
   FetchedCredential,
@@ -147,40 +147,6 @@ function assumingRole(roleArn: string, options: Parameters<typeof fromTemporaryC
   };
 }
 
-/** A few calls at a time to one vault, per appliance process (the record's maxConcurrentRequests). */
-const lanes = new Map<string, { active: number; waiting: (() => void)[] }>();
-async function inLane<T>(key: string, limit: number, signal: AbortSignal, work: () => Promise<T>): Promise<T> {
-  let lane = lanes.get(key);
-  if (!lane) lanes.set(key, (lane = { active: 0, waiting: [] }));
-  const l = lane;
-  if (l.active < limit) l.active++;
-  else {
-    // Wait for a finishing call to hand over its place, unless the deadline or a cancel comes first.
-    const handedOver = await new Promise<boolean>((resolve) => {
-      const turn = () => {
-        signal.removeEventListener('abort', giveUp);
-        resolve(true);
-      };
-      const giveUp = () => {
-        l.waiting.splice(l.waiting.indexOf(turn), 1);
-        resolve(false);
-      };
-      l.waiting.push(turn);
-      if (signal.aborted) giveUp();
-      else signal.addEventListener('abort', giveUp, { once: true });
-    });
-    // Without a place: the work fails at once on the aborted signal, as a timeout or a cancel.
-    if (!handedOver) return work();
-  }
-  try {
-    return await work();
-  } finally {
-    const next = l.waiting.shift();
-    if (next) next();
-    else if (--l.active === 0) lanes.delete(key);
-  }
-}
-
 class AwsClient {
   readonly deadline: number;
   private readonly signal: AbortSignal;
@@ -190,7 +156,6 @@ class AwsClient {
   private readonly stsWhere: URL;
   /** Whether the last failure came from getting credentials (AssumeRole), not from Secrets Manager. */
   credentialsFailed = false;
-  private readonly laneKey: string;
 
   constructor(
     private readonly config: AwsConfig,
@@ -203,12 +168,6 @@ class AwsClient {
     this.signal = callerSignal ? AbortSignal.any([callerSignal, deadlineSignal]) : deadlineSignal;
     this.where = new URL(config.endpoint ?? `https://secretsmanager.${config.region}.amazonaws.com`);
     this.stsWhere = new URL(config.stsEndpoint ?? `https://sts.${config.region}.amazonaws.com`);
-    this.laneKey = JSON.stringify([
-      config.region,
-      config.endpoint ?? '',
-      config.credentialSource,
-      config.roleArn ?? '',
-    ]);
     const requestHandler = {
       connectionTimeout: timeoutMs,
       requestTimeout: timeoutMs,
@@ -260,9 +219,7 @@ class AwsClient {
         throw this.classify(err, what);
       }
     };
-    return inLane(this.laneKey, this.config.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS, this.signal, () =>
-      withThrottleRetries(once, { deadline: this.deadline, signal: this.signal }),
-    );
+    return withThrottleRetries(once, { deadline: this.deadline, signal: this.signal });
   }
 
   destroy() {
