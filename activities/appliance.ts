@@ -12,7 +12,7 @@ import { packCollectedData, type PackedCollectedData } from './collected-data.js
 import { classified, toHostFailure } from './failures.js';
 import { copyCredential, wipeCredential, type SecretLease, type SecretStore } from './secrets/secret-store.js';
 import { failedVaultTest, vaultTestScope, type VaultTestItem, type VaultTestOutcome } from '../domain/vault-test.js';
-import { SECRET_FIELD_NAMES, type SecretField } from '../domain/secret-fields.js';
+import { SECRET_FIELD_NAMES, type CredentialFieldNames, type SecretField } from '../domain/secret-fields.js';
 import type { CredentialCache } from './secrets/credential-cache.js';
 import {
   assertSealedFor,
@@ -22,7 +22,7 @@ import {
   type AppliancePrivateKey,
   type SealedGrant,
 } from './secrets/sealed-access.js';
-import type { VaultAdapter } from './vault/adapter.js';
+import type { FetchedCredential, VaultAdapter } from './vault/adapter.js';
 import { vaultTypeSpec } from '../vault-types/index.js';
 import type { AuthTechnology, PrivilegeCheck } from './auth/technology.js';
 import type { LoginSlots } from './login-slots.js';
@@ -168,72 +168,141 @@ export function createApplianceActivities(deps: ApplianceDeps) {
       byRecord.set(host.authRecordId, [...(byRecord.get(host.authRecordId) ?? []), granted]);
     }
     await Promise.all(
-      [...byRecord].map(async ([recordId, recordHosts]) => {
+      [...byRecord].flatMap(([recordId, recordHosts]) => {
         const record = grant.records[recordId];
-        const read: SecretRead = {
-          vaultId: grant.vault.id,
-          authRecordId: recordId,
-          locator: record?.locator ?? {},
-          hosts: recordHosts.length,
-          outcome: 'success',
-          code: null,
-          vendorCode: null,
-          plainHttp,
-          fromCache: false,
-        };
-        try {
-          if (!record) throw new ScanError('SEALED_ACCESS_INVALID', `the sealed grant lacks record ${recordId}`);
-          if (!adapter)
-            throw new ScanError(
-              'CONFIG_INVALID',
-              `this appliance does not support the vault type "${grant.vault.type}"`,
-            );
-          if (plainHttp && grant.vault.config.allowInsecureHttp !== true) {
-            throw new ScanError('CONFIG_INVALID', 'refusing to send the vault access secret over plain http');
-          }
-          const source = { scanId: input.scanId, vault: grant.vault, locator: record.locator, fields: record.fields };
-          const readVault = () =>
-            adapter.fetch({
-              config: grant.vault.config,
-              access: grant.vault.access,
-              locator: record.locator,
-              fields: record.fields,
-              reason: `vaultscan authenticated scan ${input.scanId}`,
-              signal,
-            });
-          let cached;
-          if (input.refresh?.includes(recordId)) {
-            const refreshed = await deps.cache.refresh(source, readVault);
-            if (!refreshed.changed) {
-              result.failed.push(
-                ...failAll(
-                  recordHosts,
-                  new ScanError('CREDENTIAL_UNCHANGED', 'the vault, read again, holds the secret the host refused'),
-                ),
-              );
-              return;
-            }
-            cached = refreshed.entry;
-          } else cached = await deps.cache.get(source, readVault);
-          read.fromCache = cached.fromCache;
-          if (cached.lentUntil) read.lentUntil = cached.lentUntil.toISOString();
-          for (const host of recordHosts) {
-            const target = { ip: host.ip, port: record.port, username: record.username, hostKey: host.hostKey };
-            const handle = deps.store.put(copyCredential(deps.cache.credential(cached.handle)), {
-              target,
-              ...(input.holdForMs !== undefined && { maxLifetimeMs: input.holdForMs }),
-            });
-            result.held.push({ ip: host.ip, handle, plainHttp, fromCache: cached.fromCache });
-          }
-        } catch (err) {
-          const failure = toHostFailure(err);
-          Object.assign(read, { outcome: 'failed', code: failure.code, vendorCode: failure.vendorCode });
-          result.failed.push(...failAll(recordHosts, err));
-        } finally {
-          result.reads.push(read);
-        }
+        // The record's item in this vault, and any other it reads here (its root-delegation password).
+        const items = record
+          ? [{ locator: record.locator, fields: record.fields }, ...(record.also ?? [])]
+          : [undefined];
+        return items.map((item) =>
+          readItem(grant, recordId, recordHosts, item, { adapter, plainHttp, signal, result, input }),
+        );
       }),
     );
+  };
+
+  /** The hosts' copies of one item read for one record: through the cache, or a refresh after a refusal. */
+  const readItem = async (
+    grant: AccessGrant,
+    recordId: string,
+    recordHosts: { ip: string; hostKey: string | null }[],
+    item: { locator: Record<string, unknown>; fields: CredentialFieldNames } | undefined,
+    context: {
+      adapter: VaultAdapter | undefined;
+      plainHttp: boolean;
+      signal: AbortSignal;
+      result: FetchCredentialsResult;
+      input: Pick<FetchCredentialsInput, 'scanId' | 'holdForMs' | 'refresh'>;
+    },
+  ) => {
+    const { adapter, plainHttp, signal, result, input } = context;
+    const record = grant.records[recordId];
+    const read: SecretRead = {
+      vaultId: grant.vault.id,
+      authRecordId: recordId,
+      locator: item?.locator ?? {},
+      hosts: recordHosts.length,
+      outcome: 'success',
+      code: null,
+      vendorCode: null,
+      plainHttp,
+      fromCache: false,
+    };
+    try {
+      if (!record || !item) throw new ScanError('SEALED_ACCESS_INVALID', `the sealed grant lacks record ${recordId}`);
+      if (!adapter)
+        throw new ScanError('CONFIG_INVALID', `this appliance does not support the vault type "${grant.vault.type}"`);
+      if (plainHttp && grant.vault.config.allowInsecureHttp !== true) {
+        throw new ScanError('CONFIG_INVALID', 'refusing to send the vault access secret over plain http');
+      }
+      const source = { scanId: input.scanId, vault: grant.vault, locator: item.locator, fields: item.fields };
+      const readVault = () =>
+        adapter.fetch({
+          config: grant.vault.config,
+          access: grant.vault.access,
+          locator: item.locator,
+          fields: item.fields,
+          reason: `vaultscan authenticated scan ${input.scanId}`,
+          signal,
+        });
+      // A refusal is about the login's secret: only an item that supplies one is read again.
+      const login = Boolean(item.fields.password || item.fields.privateKey);
+      let cached;
+      if (login && input.refresh?.includes(recordId)) {
+        const refreshed = await deps.cache.refresh(source, readVault);
+        if (!refreshed.changed) {
+          result.failed.push(
+            ...failAll(
+              recordHosts,
+              new ScanError('CREDENTIAL_UNCHANGED', 'the vault, read again, holds the secret the host refused'),
+            ),
+          );
+          return;
+        }
+        cached = refreshed.entry;
+      } else cached = await deps.cache.get(source, readVault);
+      read.fromCache = cached.fromCache;
+      if (cached.lentUntil) read.lentUntil = cached.lentUntil.toISOString();
+      for (const host of recordHosts) {
+        const target = { ip: host.ip, port: record.port, username: record.username, hostKey: host.hostKey };
+        const handle = deps.store.put(copyCredential(deps.cache.credential(cached.handle)), {
+          target,
+          ...(input.holdForMs !== undefined && { maxLifetimeMs: input.holdForMs }),
+        });
+        if (login) loginHandles.add(handle);
+        result.held.push({ ip: host.ip, handle, plainHttp, fromCache: cached.fromCache });
+      }
+    } catch (err) {
+      const failure = toHostFailure(err);
+      Object.assign(read, { outcome: 'failed', code: failure.code, vendorCode: failure.vendorCode });
+      result.failed.push(...failAll(recordHosts, err));
+    } finally {
+      result.reads.push(read);
+    }
+  };
+
+  /** Handles whose secret is a login's (not only a root-delegation password): see oneHandlePerHost. */
+  const loginHandles = new Set<string>();
+
+  /**
+   * A host whose secrets came from several items (its login's, its root delegation's, perhaps
+   * from two vaults) gets one handle holding them all; a host any of whose reads failed gets
+   * none (its copies are purged): it fails with the reason.
+   */
+  const oneHandlePerHost = async (result: FetchCredentialsResult, holdForMs: number | undefined) => {
+    // A host two of whose reads failed reports the first reason, once.
+    const failed = new Set<string>();
+    result.failed = result.failed.filter((f) => !failed.has(f.ip) && Boolean(failed.add(f.ip)));
+    const byIp = new Map<string, FetchCredentialsResult['held']>();
+    for (const held of result.held) byIp.set(held.ip, [...(byIp.get(held.ip) ?? []), held]);
+    const merged: FetchCredentialsResult['held'] = [];
+    for (const [ip, parts] of byIp) {
+      const login = parts.find((p) => loginHandles.has(p.handle)) ?? parts[0]!;
+      if (failed.has(ip) || parts.length > 1) {
+        if (!failed.has(ip)) {
+          const credential: FetchedCredential = {};
+          for (const part of [login, ...parts.filter((p) => p !== login)]) {
+            const { credential: from } = deps.store.entry(part.handle);
+            for (const field of SECRET_FIELD_NAMES)
+              if (from[field] && !credential[field]) credential[field] = Buffer.from(from[field]);
+          }
+          const { target } = deps.store.entry(login.handle);
+          const handle = deps.store.put(credential, {
+            ...(target && { target }),
+            ...(holdForMs !== undefined && { maxLifetimeMs: holdForMs }),
+          });
+          merged.push({ ip, handle, plainHttp: parts.some((p) => p.plainHttp), fromCache: login.fromCache });
+        }
+        for (const part of parts) {
+          loginHandles.delete(part.handle);
+          await deps.store.purge(part.handle);
+        }
+      } else {
+        loginHandles.delete(login.handle);
+        merged.push(login);
+      }
+    }
+    result.held = merged;
   };
 
   /**
@@ -322,6 +391,7 @@ export function createApplianceActivities(deps: ApplianceDeps) {
             }
           }),
         );
+        await oneHandlePerHost(result, input.holdForMs);
         // A host no grant covered would have no credential: say so rather than drop it.
         const answered = new Set([...result.held.map((h) => h.ip), ...result.failed.map((f) => f.ip)]);
         const orphans = input.hosts.filter((h) => !answered.has(h.ip));

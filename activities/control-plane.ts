@@ -8,12 +8,13 @@ import {
   auditChainKeys,
   auditRepo,
   authRecordRepo,
+  rootDelegationOf,
   knownHostKeyRepo,
   resultRepo,
   scanRepo,
   vaultRepo,
 } from '../db/repositories/index.js';
-import type { AuditEntry, HostResultInput, SkippedHost } from '../db/repositories/index.js';
+import type { AuditEntry, AuthRecord, HostResultInput, SkippedHost } from '../db/repositories/index.js';
 import { containsIp, hostsAt, normaliseIp } from '../domain/targets.js';
 import type { HostFailure, HostPlan, SecretRead, TargetPage, VaultLoan } from '../domain/scan-types.js';
 import type { ReportCategory, Technology } from '../domain/categories.js';
@@ -246,23 +247,41 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
       );
       const grants: SealedGrant[] = [];
       let grantBytes = 0;
-      for (const [vaultId, hosts] of groupBy(usable, (h) => records.get(h.authRecordId)!.vaultId)) {
+      // What each vault is read for: a record's login item in its own vault, and its
+      // root-delegation item in the vault that holds it (the same one, or another).
+      const byVault = new Map<string, { records: AccessGrant['records']; hosts: typeof usable }>();
+      const readFrom = (
+        vaultId: string,
+        record: AuthRecord,
+        item: { locator: Record<string, unknown>; fields: Record<string, string | undefined> },
+        hosts: typeof usable,
+      ) => {
+        const entry = byVault.get(vaultId) ?? { records: {}, hosts: [] };
+        byVault.set(vaultId, entry);
+        const existing = entry.records[record.id];
+        if (existing) existing.also = [...(existing.also ?? []), item];
+        else {
+          entry.records[record.id] = {
+            technology: record.technology as Technology,
+            username: record.username,
+            port: record.port,
+            ...item,
+          };
+          entry.hosts.push(...hosts);
+        }
+      };
+      for (const [recordId, hosts] of groupBy(usable, (h) => h.authRecordId)) {
+        const record = records.get(recordId)!;
+        readFrom(record.vaultId, record, { locator: record.locator, fields: { ...record.fields } }, hosts);
+        const root = rootDelegationOf(record);
+        if (root)
+          readFrom(root.vaultId, record, { locator: root.locator, fields: { rootPassword: root.field } }, hosts);
+      }
+      for (const [vaultId, { records: granted, hosts }] of byVault) {
         const vault = await vaultRepo.loadWithAccess(db, box, vaultId);
-        const used = [...new Set(hosts.map((h) => h.authRecordId))].map((id) => records.get(id)!);
         const grant: AccessGrant = {
           vault: { id: vault.id, type: vault.type, config: vault.config, access: vault.access },
-          records: Object.fromEntries(
-            used.map((r) => [
-              r.id,
-              {
-                technology: r.technology as Technology,
-                username: r.username,
-                port: r.port,
-                locator: r.locator,
-                fields: { ...r.fields },
-              },
-            ]),
-          ),
+          records: granted,
           hosts: hosts.map((h) => ({
             ...h,
             hostKey: pinned.get(knownHostKeyRepo.endpointKey(h.ip, records.get(h.authRecordId)!.port)) ?? null,

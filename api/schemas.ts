@@ -161,6 +161,19 @@ export const CredentialFields = Type.Object(
   ),
   { additionalProperties: false, minProperties: 1, description: 'Names of the vault item fields holding each secret' },
 );
+/** The root-delegation password from another vault record, when the login's vault does not hold it. */
+const RootDelegation = Type.Object(
+  {
+    vaultId: Id,
+    locator: anyVaultPart('locator', "Where the root-delegation password lives in that vault, in its type's terms"),
+    field: Type.String({ minLength: 1, maxLength: 256, description: "The item's field holding it" }),
+  },
+  {
+    additionalProperties: false,
+    description:
+      "Take the root-delegation password (sudo) from this vault record's item instead of fields.rootPassword of the login's item",
+  },
+);
 export const AuthRecordBody = Type.Object(
   {
     name: Name,
@@ -171,10 +184,19 @@ export const AuthRecordBody = Type.Object(
     vaultId: Id,
     locator: anyVaultPart('locator', "Where the secret lives in the vault, in the vault type's terms"),
     fields: CredentialFields,
+    rootDelegation: Type.Optional(RootDelegation),
   },
   { additionalProperties: false },
 );
-export const AuthRecordPatch = Type.Partial(AuthRecordBody, { additionalProperties: false });
+export const AuthRecordPatch = Type.Partial(
+  Type.Object({
+    ...Type.Omit(AuthRecordBody, ['rootDelegation']).properties,
+    rootDelegation: Type.Union([RootDelegation, Type.Null()], {
+      description: "Where the root-delegation password lives; null takes it from the record's own item again",
+    }),
+  }),
+  { additionalProperties: false },
+);
 export const AuthRecord = Type.Object({
   id: Id,
   name: Type.String(),
@@ -185,6 +207,10 @@ export const AuthRecord = Type.Object({
   vaultId: Id,
   locator: Type.Record(Type.String(), Type.Unknown()),
   fields: Type.Record(Type.String(), Type.Unknown()),
+  rootDelegation: Type.Union([
+    Type.Object({ vaultId: Id, locator: Type.Record(Type.String(), Type.Unknown()), field: Type.String() }),
+    Type.Null(),
+  ]),
   ...Timestamps,
 });
 

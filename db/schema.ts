@@ -129,11 +129,21 @@ export const authRecords = pgTable(
       .references(() => vaultRecords.id, { onDelete: 'restrict' }),
     locator: jsonb('locator').$type<Record<string, unknown>>().notNull(),
     fields: jsonb('fields').$type<CredentialFieldNames>().notNull(),
+    // Root delegation from another vault record's item (all three, or none). RESTRICT: that
+    // vault cannot be deleted while a record takes its root password from it.
+    rootVaultId: uuid('root_vault_id').references(() => vaultRecords.id, { onDelete: 'restrict' }),
+    rootLocator: jsonb('root_locator').$type<Record<string, unknown>>(),
+    rootField: text('root_field'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
   (t) => [
     index('auth_records_vault_idx').on(t.vaultId),
+    index('auth_records_root_vault_idx').on(t.rootVaultId),
+    check(
+      'auth_records_root_delegation_check',
+      sql`(${t.rootVaultId} is null) = (${t.rootLocator} is null) and (${t.rootVaultId} is null) = (${t.rootField} is null)`,
+    ),
     check('auth_records_port_check', sql`${t.port} between 1 and 65535`),
   ],
 );

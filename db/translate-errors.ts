@@ -39,6 +39,12 @@ export const FOREIGN_KEYS: Record<string, ForeignKeyRule> = {
     entity: 'vault record',
     inUse: 'the vault record is used by authentication records; delete them or point them at another vault first',
   },
+  auth_records_root_vault_id_vault_records_id_fk: {
+    field: 'rootDelegation.vaultId',
+    entity: 'vault record',
+    inUse:
+      'the vault record holds the root-delegation password of authentication records; point their rootDelegation elsewhere first',
+  },
   scans_option_profile_id_option_profiles_id_fk: {
     field: 'optionProfileId',
     entity: 'option profile',
@@ -73,6 +79,7 @@ export const CHECK_CONSTRAINTS: Record<string, { field: string; reason: string }
   assets_kind_check: { field: 'kind', reason: "must be 'ip', 'range' or 'cidr'" },
   assets_ip_version_check: { field: 'value', reason: 'must be an IPv4 or IPv6 target' },
   auth_records_port_check: { field: 'port', reason: 'must be between 1 and 65535' },
+  auth_records_root_delegation_check: { field: 'rootDelegation', reason: 'needs vaultId, locator and field together' },
   option_profiles_parallel_check: { field: 'maxParallelHosts', reason: 'must be at least 1' },
   option_profiles_failed_logins_check: { field: 'maxFailedLogins', reason: 'must be at least 1' },
   scans_status_check: { field: 'status', reason: 'is not a scan status' },

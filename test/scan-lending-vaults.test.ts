@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startScanEnvironment, type ScanEnvironment } from './harness/scan-env.js';
-import { cleanupAll, createTestUser, startSshd, type SshdServer } from './harness/ssh-targets.js';
+import { cleanupAll, createTestUser, generateKeyPair, startSshd, type SshdServer } from './harness/ssh-targets.js';
 import { startDelineaFake, type DelineaFake } from './fakes/delinea.js';
 import { startBeyondtrustFake, type BeyondtrustFake } from './fakes/beyondtrust.js';
 
@@ -15,6 +15,11 @@ const user = `vstest-lend-${suffix}`;
 const password = `lend-${randomBytes(9).toString('hex')}`;
 const API_KEY = 'k'.repeat(64) + 'Q7x2'.repeat(16);
 const hosts = { delinea: '127.0.4.1', beyondtrust: '127.0.4.2' };
+// A key login whose sudo password lives in another vault: key from Delinea, password from BeyondTrust.
+const admin = `vstest-root-${suffix}`;
+const adminPassword = `root-${randomBytes(9).toString('hex')}`;
+const adminKey = generateKeyPair();
+const delegatedHost = '127.0.4.3';
 
 let env: ScanEnvironment;
 let delinea: DelineaFake;
@@ -25,7 +30,8 @@ beforeAll(async () => {
   await cleanupAll();
   env = await startScanEnvironment();
   await createTestUser({ name: user, password, sudo: 'none' });
-  for (const address of Object.values(hosts)) sshds.push(await startSshd({ address }));
+  await createTestUser({ name: admin, password: adminPassword, authorizedKey: adminKey.publicKey, sudo: 'password' });
+  for (const address of [...Object.values(hosts), delegatedHost]) sshds.push(await startSshd({ address }));
   delinea = await startDelineaFake({
     secrets: [
       {
@@ -37,11 +43,21 @@ beforeAll(async () => {
         checkOutEnabled: true,
         checkOutIntervalMinutes: 20,
       },
+      {
+        id: 71,
+        name: 'admin key',
+        folderId: 3,
+        folderPath: '\\Servers',
+        items: [{ slug: 'private-key', fieldName: 'Private Key', value: adminKey.privateKey, isFile: true }],
+      },
     ],
   });
   beyondtrust = await startBeyondtrustFake({
     apiKey: API_KEY,
-    accounts: [{ systemId: 5, accountId: 9, systemName: 'web02', accountName: user, password }],
+    accounts: [
+      { systemId: 5, accountId: 9, systemName: 'web02', accountName: user, password },
+      { systemId: 6, accountId: 10, systemName: 'web03', accountName: admin, password: adminPassword },
+    ],
   });
 }, 240_000);
 
@@ -141,5 +157,103 @@ describe('a scan whose credentials are lent by Delinea and BeyondTrust', () => {
     );
     expect(reads.map((r) => r.recordId).sort()).toEqual([ss.body.id, ps.body.id].sort());
     for (const read of reads) expect(Date.parse(read.detail.lentUntil)).toBeGreaterThan(Date.now());
+  }, 180_000);
+
+  it('logs in with a key from one vault and escalates with a root-delegation password from another', async () => {
+    const applianceId = (await env.api('POST', '/appliances', { name: 'delegating' })).body.id;
+    await env.startAppliance(applianceId);
+    await env.api('POST', '/assets', { name: 'delegation lab', value: delegatedHost });
+    const ss = await env.api('POST', '/vaults', {
+      name: 'secret server (keys)',
+      type: 'delinea',
+      config: { url: delinea.url, caCert: delinea.caCert, username: delinea.username },
+      access: { password: delinea.password },
+    });
+    const ps = await env.api('POST', '/vaults', {
+      name: 'password safe (root)',
+      type: 'beyondtrust',
+      config: { url: beyondtrust.url, caCert: beyondtrust.caCert, authMethod: 'apiKey', durationMinutes: 15 },
+      access: { apiKey: API_KEY },
+    });
+    const body = {
+      name: 'key login, sudo from password safe',
+      technology: 'unix',
+      targets: delegatedHost,
+      username: admin,
+      port: sshds[2]!.port,
+      vaultId: ss.body.id,
+      locator: { secretId: 71 },
+      fields: { privateKey: 'private-key' },
+    };
+    const rootDelegation = {
+      vaultId: ps.body.id,
+      locator: { systemName: 'web03', accountName: admin },
+      field: 'password',
+    };
+
+    // Bad input first: each names its field, and nothing is stored.
+    const unknownVault = await env.api('POST', '/auth-records', {
+      ...body,
+      rootDelegation: { ...rootDelegation, vaultId: '00000000-0000-4000-8000-000000000000' },
+    });
+    expect(unknownVault.status).toBe(400);
+    expect(unknownVault.text).toContain('rootDelegation.vaultId');
+    const twoSources = await env.api('POST', '/auth-records', {
+      ...body,
+      fields: { privateKey: 'private-key', rootPassword: 'password' },
+      rootDelegation,
+    });
+    expect(twoSources.status).toBe(400);
+    expect(twoSources.text).toContain('rootDelegation');
+    const wrongLocator = await env.api('POST', '/auth-records', {
+      ...body,
+      rootDelegation: { ...rootDelegation, locator: { secretId: 71 } },
+    });
+    expect(wrongLocator.status).toBe(400);
+    expect(wrongLocator.text).toContain('rootDelegation.locator');
+
+    const record = await env.api('POST', '/auth-records', { ...body, rootDelegation });
+    expect(record.status, record.text).toBe(201);
+    expect(record.body.rootDelegation).toEqual(rootDelegation);
+    // The vault the root password comes from cannot go while the record takes it from there.
+    expect((await env.api('DELETE', `/vaults/${ps.body.id}`)).status).toBe(409);
+
+    const profile = await env.api('POST', '/option-profiles', {
+      name: 'delegating',
+      technologies: ['unix'],
+      timeouts: { connectMs: 10_000, commandMs: 30_000, vaultMs: 10_000 },
+      retry: { maxAttempts: 1, initialIntervalMs: 100, maxIntervalMs: 100 },
+    });
+    const psReadsBefore = beyondtrust.reads();
+    const scan = await env.api('POST', '/scans', {
+      title: 'root delegation from another vault',
+      targets: delegatedHost,
+      optionProfileId: profile.body.id,
+      applianceId,
+    });
+    expect(scan.status, scan.text).toBe(202);
+    const deadline = Date.now() + 120_000;
+    let status = scan.body.status as string;
+    while (!['FINISHED', 'CANCELED', 'FAILED'].includes(status) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      status = (await env.api('GET', `/scans/${scan.body.id}`)).body.status;
+    }
+    expect(status).toBe('FINISHED');
+    // Logged in by key, and sudo took the password only the other vault holds: root, so PASSED.
+    const report = (await env.api('GET', `/scans/${scan.body.id}/authentication-report`)).body;
+    expect(report.hosts.map((h: { ip: string; status: string }) => [h.ip, h.status])).toEqual([
+      [delegatedHost, 'PASSED'],
+    ]);
+    expect(sshds[2]!.log()).not.toMatch(/Failed password/);
+    expect(beyondtrust.reads() - psReadsBefore).toBe(1);
+    const reads = ((await env.api('GET', `/audit?scan=${scan.body.id}`)).body.items as Record<string, any>[]).filter(
+      (e) => e.action === 'vault.read',
+    );
+    expect(reads.map((r) => r.recordId).sort()).toEqual([ss.body.id, ps.body.id].sort());
+
+    // Back to the record's own item: the delegation can be removed, and then the vault can go.
+    const cleared = await env.api('PATCH', `/auth-records/${record.body.id}`, { rootDelegation: null });
+    expect(cleared.status, cleared.text).toBe(200);
+    expect(cleared.body.rootDelegation).toBeNull();
   }, 180_000);
 });

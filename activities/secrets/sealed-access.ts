@@ -24,6 +24,8 @@ export interface AccessGrant {
       port: number;
       locator: Record<string, unknown>;
       fields: Record<string, string | undefined>;
+      /** Other items of this vault the record reads too (its root-delegation password). */
+      also?: { locator: Record<string, unknown>; fields: Record<string, string | undefined> }[];
     }
   >;
   /** Each host with the record that covers it and the SSH host key pinned for it, if any. */

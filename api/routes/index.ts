@@ -4,10 +4,13 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Client } from '@temporalio/client';
 import type { Database } from '../../db/client.js';
 import type { SecretBox } from '../../db/crypto.js';
+import type { CredentialFieldNames } from '../../domain/secret-fields.js';
 import {
   applianceRepo,
   assetRepo,
   authRecordRepo,
+  rootDelegationOf,
+  type RootDelegation,
   knownHostKeyRepo,
   profileRepo,
   vaultRepo,
@@ -67,6 +70,24 @@ async function validateLocator(db: Database, vaultId: string, locator: Record<st
     throw badRequest('vaultId', `vault ${vaultId} does not exist`);
   });
   checkLocator(vault.type, locator);
+}
+
+/** A root delegation from another vault: that vault exists, the locator fits its type, and it is the only source. */
+async function validateRootDelegation(
+  db: Database,
+  delegation: RootDelegation | null | undefined,
+  fields: CredentialFieldNames,
+) {
+  if (!delegation) return;
+  if (fields.rootPassword !== undefined)
+    throw badRequest(
+      'rootDelegation',
+      'cannot be given with fields.rootPassword: take the root-delegation password from one place',
+    );
+  const vault = await vaultRepo.get(db, delegation.vaultId).catch(() => {
+    throw badRequest('rootDelegation.vaultId', `vault ${delegation.vaultId} does not exist`);
+  });
+  checkLocator(vault.type, delegation.locator, 'rootDelegation.locator');
 }
 
 export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDeps): Promise<void> {
@@ -167,16 +188,24 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
       vaultId: r.vaultId,
       locator: r.locator,
       fields: { ...r.fields },
+      rootDelegation: rootDelegationOf(r),
       ...stamps(r),
     }),
     list: (_query, page) => authRecordRepo.list(db, page),
     create: async (tx, b) => {
       await validateLocator(tx, b.vaultId, b.locator);
+      await validateRootDelegation(tx, b.rootDelegation, b.fields);
       return authRecordRepo.create(tx, { ...b, port: b.port ?? 22 });
     },
     update: async (tx, id, b) => {
       const current = await authRecordRepo.get(tx, id);
       if (b.locator || b.vaultId) await validateLocator(tx, b.vaultId ?? current.vaultId, b.locator ?? current.locator);
+      if (b.rootDelegation || b.fields)
+        await validateRootDelegation(
+          tx,
+          b.rootDelegation === undefined ? rootDelegationOf(current) : b.rootDelegation,
+          b.fields ?? current.fields,
+        );
       return authRecordRepo.update(tx, id, b);
     },
     remove: (tx, id) => authRecordRepo.remove(tx, id),

@@ -35,6 +35,32 @@ export interface AuthRecordInput {
   vaultId: string;
   locator: Record<string, unknown>;
   fields: CredentialFieldNames;
+  /** The root-delegation password from another vault record's item; null removes it. */
+  rootDelegation?: RootDelegation | null;
+}
+
+/** Where the root-delegation password lives when another vault record holds it. */
+export interface RootDelegation {
+  vaultId: string;
+  locator: Record<string, unknown>;
+  /** The item's field holding it. */
+  field: string;
+}
+
+/** The record's root delegation, if it takes it from another vault record. */
+export function rootDelegationOf(record: AuthRecord): RootDelegation | null {
+  return record.rootVaultId && record.rootLocator && record.rootField
+    ? { vaultId: record.rootVaultId, locator: record.rootLocator, field: record.rootField }
+    : null;
+}
+
+/** The input's root delegation as the table's columns (all null to remove it). */
+function rootColumns(delegation: RootDelegation | null) {
+  return {
+    rootVaultId: delegation?.vaultId ?? null,
+    rootLocator: delegation?.locator ?? null,
+    rootField: delegation?.field ?? null,
+  };
 }
 
 const parseRecordTargets = (targets: string): IpRange[] => parseTargetField('targets', () => parseTargets(targets));
@@ -44,6 +70,7 @@ function checkInput(input: Partial<AuthRecordInput>): void {
     throw new InvalidValueError('technology', `must be one of ${TECHNOLOGIES.join(', ')}`);
   }
   if (input.vaultId !== undefined) requireReference('vaultId', 'vault record', input.vaultId);
+  if (input.rootDelegation) requireReference('rootDelegation.vaultId', 'vault record', input.rootDelegation.vaultId);
 }
 
 /**
@@ -97,7 +124,8 @@ export const authRecordRepo = {
 
   async create(db: Database, input: AuthRecordInput): Promise<AuthRecord> {
     checkInput(input);
-    const values = { ...input, ranges: parseRecordTargets(input.targets) };
+    const { rootDelegation, ...rest } = input;
+    const values = { ...rest, ...rootColumns(rootDelegation ?? null), ranges: parseRecordTargets(input.targets) };
     const [row] = await withDbErrors({ operation: 'write', name: input.name }, () =>
       db.transaction(async (tx) => {
         await refuseOverlap(tx, values.technology, values.ranges);
@@ -110,9 +138,13 @@ export const authRecordRepo = {
   async update(db: Database, id: string, patch: Partial<AuthRecordInput>): Promise<AuthRecord> {
     requireId(ENTITY, id);
     checkInput(patch);
-    const changes = Object.fromEntries(
-      Object.entries(patch).filter(([, v]) => v !== undefined),
-    ) as Partial<AuthRecordInput> & { ranges?: IpRange[] };
+    const { rootDelegation, ...rest } = patch;
+    const changes = {
+      ...(Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<
+        Omit<AuthRecordInput, 'rootDelegation'>
+      > & { ranges?: IpRange[] }),
+      ...(rootDelegation !== undefined && rootColumns(rootDelegation)),
+    };
     if (patch.targets !== undefined) changes.ranges = parseRecordTargets(patch.targets);
     if (Object.keys(changes).length === 0) return authRecordRepo.get(db, id);
     const rows = await withDbErrors({ operation: 'write', name: patch.name }, () =>

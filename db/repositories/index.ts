@@ -2,7 +2,13 @@
 export { assetRepo, type Asset, type AssetInput } from './assets.js';
 export { applianceRepo, type Appliance, type ApplianceInput } from './appliances.js';
 export { vaultRepo, vaultAad, type VaultInput, type VaultPatch, type VaultRecord } from './vaults.js';
-export { authRecordRepo, type AuthRecord, type AuthRecordInput } from './auth-records.js';
+export {
+  authRecordRepo,
+  rootDelegationOf,
+  type AuthRecord,
+  type AuthRecordInput,
+  type RootDelegation,
+} from './auth-records.js';
 export {
   profileRepo,
   profileSettings,
