@@ -244,7 +244,13 @@ export function createApplianceActivities(deps: ApplianceDeps) {
       read.fromCache = cached.fromCache;
       if (cached.lentUntil) read.lentUntil = cached.lentUntil.toISOString();
       for (const host of recordHosts) {
-        const target = { ip: host.ip, port: record.port, username: record.username, hostKey: host.hostKey };
+        const target = {
+          ip: host.ip,
+          port: record.port,
+          username: record.username,
+          hostKey: host.hostKey,
+          settings: record.settings,
+        };
         const handle = deps.store.put(copyCredential(deps.cache.credential(cached.handle)), {
           target,
           ...(input.holdForMs !== undefined && { maxLifetimeMs: input.holdForMs }),
@@ -336,6 +342,7 @@ export function createApplianceActivities(deps: ApplianceDeps) {
           commandTimeoutMs: input.commandTimeoutMs,
           signal: work,
           expectedHostKey: target.hostKey,
+          settings: target.settings ?? {},
         },
       );
       deps.store.attachSession(host.handle, session);

@@ -265,6 +265,7 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
             technology: record.technology as Technology,
             username: record.username,
             port: record.port,
+            settings: record.settings,
             ...item,
           };
           entry.hosts.push(...hosts);

@@ -3,6 +3,7 @@
 // types' schemas, each titled by its type, instead of an opaque object. The routes check such a
 // part by the stored vault's type (vault-parts.ts).
 import { VAULT_TYPE_SPECS } from '../vault-types/index.js';
+import { TECHNOLOGY_SPECS } from '../technologies/index.js';
 
 type Part = 'config' | 'access' | 'locator';
 const isPart = (value: unknown): value is Part => value === 'config' || value === 'access' || value === 'locator';
@@ -20,6 +21,12 @@ function rewrite(node: unknown): unknown {
   const record = node as Record<string, unknown>;
   const part = record['x-vault-part'];
   if (isPart(part)) return { description: record.description, anyOf: partSchemas(part) };
+  // An authentication record's settings: one of the technologies' (its technology's).
+  if (record['x-technology-settings'])
+    return {
+      description: record.description,
+      anyOf: Object.values(TECHNOLOGY_SPECS).map((spec) => JSON.parse(JSON.stringify(spec.settings)) as unknown),
+    };
   return Object.fromEntries(Object.entries(record).map(([key, value]) => [key, rewrite(value)]));
 }
 

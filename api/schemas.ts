@@ -155,7 +155,11 @@ export const CredentialFields = Type.Object(
     SECRET_FIELD_NAMES.map((f) => [
       f,
       Type.Optional(
-        Type.String({ minLength: 1, maxLength: 256, description: `The item's field holding ${SECRET_FIELDS[f]}` }),
+        Type.String({
+          minLength: 1,
+          maxLength: 256,
+          description: `The item's field holding ${SECRET_FIELDS[f].description}`,
+        }),
       ),
     ]),
   ),
@@ -174,17 +178,27 @@ const RootDelegation = Type.Object(
       "Take the root-delegation password (sudo) from this vault record's item instead of fields.rootPassword of the login's item",
   },
 );
+/** An authentication record's settings for its technology; shown per technology in the OpenAPI document. */
+const technologySettings = (description: string) =>
+  Type.Record(Type.String(), Type.Unknown(), {
+    description: `${description} (the shape of each technology: GET /api/v1/technologies)`,
+    maxJsonBytes: 4 * 1024,
+    'x-technology-settings': true,
+  });
 export const AuthRecordBody = Type.Object(
   {
     name: Name,
     technology: Type.Enum(TECHNOLOGIES),
     targets: Type.String({ minLength: 1, maxLength: 10_000 }),
     username: Type.String({ minLength: 1, maxLength: 256 }),
-    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    port: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 65535, description: "Default: the technology's port (unix 22)" }),
+    ),
     vaultId: Id,
     locator: anyVaultPart('locator', "Where the secret lives in the vault, in the vault type's terms"),
     fields: CredentialFields,
     rootDelegation: Type.Optional(RootDelegation),
+    settings: Type.Optional(technologySettings("The technology's own settings; default {}")),
   },
   { additionalProperties: false },
 );
@@ -211,6 +225,7 @@ export const AuthRecord = Type.Object({
     Type.Object({ vaultId: Id, locator: Type.Record(Type.String(), Type.Unknown()), field: Type.String() }),
     Type.Null(),
   ]),
+  settings: Type.Record(Type.String(), Type.Unknown()),
   ...Timestamps,
 });
 

@@ -19,6 +19,7 @@ import {
 } from 'drizzle-orm/pg-core';
 import { REPORT_CATEGORIES } from '../domain/categories.js';
 import { API_ROLES } from '../domain/roles.js';
+import type { CredentialFieldNames } from '../domain/secret-fields.js';
 import type { ProfileSettings } from '../domain/scan-types.js';
 import type { IpRange } from '../domain/targets.js';
 
@@ -26,13 +27,6 @@ export const SCAN_STATUSES = ['QUEUED', 'RUNNING', 'FINISHED', 'CANCELED', 'FAIL
 export type ScanStatus = (typeof SCAN_STATUSES)[number];
 
 export const ASSET_KINDS = ['ip', 'range', 'cidr'] as const;
-
-/** Names of the vault item's fields that hold each kind of target secret — names, not values. */
-export interface CredentialFieldNames {
-  password?: string;
-  privateKey?: string;
-  passphrase?: string;
-}
 
 const oneOf = (values: readonly string[]) => sql.raw(values.map((v) => `'${v}'`).join(', '));
 const id = () =>
@@ -134,6 +128,8 @@ export const authRecords = pgTable(
     rootVaultId: uuid('root_vault_id').references(() => vaultRecords.id, { onDelete: 'restrict' }),
     rootLocator: jsonb('root_locator').$type<Record<string, unknown>>(),
     rootField: text('root_field'),
+    /** The technology's own settings (technologies/<name>.ts), checked by the API. */
+    settings: jsonb('settings').$type<Record<string, unknown>>().notNull().default({}),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

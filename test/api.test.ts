@@ -118,6 +118,13 @@ describe('records: create, list, get, update, delete', () => {
     expect(inUse.status).toBe(409);
     expect((await env.api('GET', `/vaults/${vault.id}`)).status).toBe(200);
     expect((await env.api('PATCH', `/auth-records/${created.body.id}`, { port: 2222 })).body.port).toBe(2222);
+    // Settings are the technology's: an unknown one is a 400 naming it, and nothing changes.
+    expect(created.body.settings).toEqual({});
+    const badSettings = await env.api('PATCH', `/auth-records/${created.body.id}`, { settings: { bogus: 1 } });
+    expect([badSettings.status, badSettings.body.field]).toEqual([400, 'settings.bogus']);
+    expect((await env.api('GET', `/auth-records/${created.body.id}`)).body.settings).toEqual({});
+    const notAnObject = await env.api('POST', '/auth-records', { ...body, name: 'unix-e', settings: [] });
+    expect([notAnObject.status, notAnObject.body.field]).toEqual([400, 'settings']);
     expect((await env.api('DELETE', `/auth-records/${created.body.id}`)).status).toBe(204);
     expect((await env.api('DELETE', `/vaults/${vault.id}`)).status).toBe(204);
   });
@@ -560,6 +567,15 @@ describe('the vault support matrix', () => {
     // An auditor may read it; nothing in it is secret.
     const auditor = await env.createKey('auditor');
     expect((await env.api('GET', '/vault-types', undefined, { key: auditor })).status).toBe(200);
+  });
+
+  it('GET /technologies lists each technology with its default port, settings schema and the vaults that serve it', async () => {
+    const { items } = (await env.api('GET', '/technologies')).body as {
+      items: { technology: string; defaultPort: number; vaultTypes: string[]; settings: object }[];
+    };
+    const unix = items.find((t) => t.technology === 'unix');
+    expect(unix).toMatchObject({ defaultPort: 22, settings: { type: 'object' } });
+    expect(unix!.vaultTypes).toContain('hashicorp');
   });
 
   it('the README shows the same table', () => {

@@ -40,6 +40,7 @@ const grant = (): AccessGrant => ({
       technology: 'unix',
       username: 'scanner',
       port: 22,
+      settings: {},
       locator: { path: 'p' },
       fields: { password: 'pw' },
     },

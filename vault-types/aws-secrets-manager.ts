@@ -3,6 +3,7 @@
 import { Type } from 'typebox';
 import { commonConfig, type ValidationProblem, type VaultTypeSpec } from './spec.js';
 import { checkCertificates, checkVaultUrl, isPlainHttpUrl, missing } from './checks.js';
+import { SECRET_FIELD_NAMES } from '../domain/secret-fields.js';
 
 const CREDENTIAL_SOURCES = ['static', 'default-chain'] as const;
 
@@ -131,7 +132,8 @@ export const awsSecretsManagerSpec: VaultTypeSpec = {
   access,
   locator,
   // A JSON SecretString supplies any of them by key; a plain SecretString a password, a SecretBinary a private key.
-  secretFields: ['password', 'privateKey', 'passphrase', 'rootPassword'],
+  // Any field of an item: every kind of target secret.
+  secretFields: SECRET_FIELD_NAMES,
   destinationFields: [
     'region',
     'endpoint',

@@ -4,6 +4,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { Type } from 'typebox';
 import { commonConfig, httpsConfig, type ValidationProblem, type VaultTypeSpec } from './spec.js';
 import { checkCertificates, checkPrivateKey, checkVaultUrl, missing } from './checks.js';
+import { SECRET_FIELD_NAMES } from '../domain/secret-fields.js';
 
 export const AZURE_AUTH_METHODS = ['clientSecret', 'clientCertificate'] as const;
 export const DEFAULT_AUTHORITY_HOST = 'login.microsoftonline.com';
@@ -110,7 +111,8 @@ export const azureKeyVaultSpec: VaultTypeSpec = {
   config,
   access,
   locator,
-  secretFields: ['password', 'privateKey', 'passphrase', 'rootPassword'],
+  // Any field of an item: every kind of target secret.
+  secretFields: SECRET_FIELD_NAMES,
   destinationFields: ['vaultUrl', 'authorityHost', 'tenantId', 'clientId', 'authMethod', 'clientCertificate', 'caCert'],
   usesPlainHttp: () => false,
 

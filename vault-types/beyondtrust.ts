@@ -11,6 +11,7 @@ import {
   type VaultTypeSpec,
 } from './spec.js';
 import { checkClientCertificate, checkHttpsConfig, isPlainHttpUrl, missing } from './checks.js';
+import { SECRET_FIELD_NAMES } from '../domain/secret-fields.js';
 
 export const BEYONDTRUST_AUTH_METHODS = ['apiKey', 'oauth'] as const;
 /** What an access request asks for when the record does not say (the official client's default). */
@@ -120,7 +121,8 @@ export const beyondtrustSpec: VaultTypeSpec = {
   access,
   locator,
   // rootPassword: the managed account's own password, for sudo that asks for it.
-  secretFields: ['password', 'privateKey', 'passphrase', 'rootPassword'],
+  // Any field of an item: every kind of target secret.
+  secretFields: SECRET_FIELD_NAMES,
   destinationFields: ['url', 'caCert', 'clientCert', 'authMethod', 'runAsUser', 'clientId'],
   usesPlainHttp: (c) => isPlainHttpUrl(c.url),
 

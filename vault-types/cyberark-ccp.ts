@@ -12,6 +12,7 @@ import {
   type ValidationProblem,
   type VaultTypeSpec,
 } from './spec.js';
+import { SECRET_FIELD_NAMES } from '../domain/secret-fields.js';
 
 /** CCP's own default for ConnectionTimeout (seconds it tries to reach the Vault). */
 export const CCP_DEFAULT_CONNECTION_TIMEOUT_S = 30;
@@ -89,7 +90,8 @@ export const cyberarkCcpSpec: VaultTypeSpec = {
   config,
   access,
   locator,
-  secretFields: ['password', 'privateKey', 'passphrase', 'rootPassword'],
+  // Any field of an item: every kind of target secret.
+  secretFields: SECRET_FIELD_NAMES,
   destinationFields: ['url', 'allowInsecureHttp', 'caCert', 'clientCert', 'servicePath'],
   usesPlainHttp: (c) => isPlainHttpUrl(c.url),
 

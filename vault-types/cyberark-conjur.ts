@@ -10,6 +10,7 @@ import {
   type ValidationProblem,
   type VaultTypeSpec,
 } from './spec.js';
+import { SECRET_FIELD_NAMES } from '../domain/secret-fields.js';
 
 /** A Conjur identifier (account, login, variable id): printable, no control characters. */
 const ConjurId = (description: string, maxLength = 512) =>
@@ -69,7 +70,8 @@ export const cyberarkConjurSpec: VaultTypeSpec = {
   config,
   access,
   locator,
-  secretFields: ['password', 'privateKey', 'passphrase', 'rootPassword'],
+  // Any field of an item: every kind of target secret.
+  secretFields: SECRET_FIELD_NAMES,
   destinationFields: ['url', 'allowInsecureHttp', 'caCert', 'clientCert', 'account', 'login'],
   usesPlainHttp: (c) => isPlainHttpUrl(c.url),
 

@@ -4,6 +4,7 @@
 import { Type } from 'typebox';
 import { commonConfig, httpsConfig, type ValidationProblem, type VaultTypeSpec } from './spec.js';
 import { checkHttpsConfig, isPlainHttpUrl } from './checks.js';
+import { SECRET_FIELD_NAMES } from '../domain/secret-fields.js';
 
 const config = Type.Object(
   {
@@ -70,7 +71,8 @@ export const delineaSpec: VaultTypeSpec = {
   config,
   access,
   locator,
-  secretFields: ['password', 'privateKey', 'passphrase', 'rootPassword'],
+  // Any field of an item: every kind of target secret.
+  secretFields: SECRET_FIELD_NAMES,
   // The password goes to this server, trusted through this CA, for this AD domain.
   destinationFields: ['url', 'allowInsecureHttp', 'caCert', 'domain'],
   usesPlainHttp: (c) => isPlainHttpUrl(c.url),

@@ -4,6 +4,7 @@ import { createPrivateKey } from 'node:crypto';
 import { Type } from 'typebox';
 import { commonConfig, httpsConfig, type ValidationProblem, type VaultTypeSpec } from './spec.js';
 import { checkCertificates, checkPrivateKey, checkVaultUrl } from './checks.js';
+import { SECRET_FIELD_NAMES } from '../domain/secret-fields.js';
 
 export const DEFAULT_GCP_TOKEN_URI = 'https://oauth2.googleapis.com/token';
 export const DEFAULT_GCP_ENDPOINT = 'https://secretmanager.googleapis.com';
@@ -90,7 +91,8 @@ export const gcpSecretManagerSpec: VaultTypeSpec = {
   config,
   access,
   locator,
-  secretFields: ['password', 'privateKey', 'passphrase', 'rootPassword'],
+  // Any field of an item: every kind of target secret.
+  secretFields: SECRET_FIELD_NAMES,
   destinationFields: ['clientEmail', 'tokenUri', 'endpoint', 'caCert'],
   usesPlainHttp: () => false,
 

@@ -10,6 +10,7 @@ import {
   type VaultTypeSpec,
 } from './spec.js';
 import { checkClientCertificate, checkHttpsConfig, isPlainHttpUrl, missing } from './checks.js';
+import { SECRET_FIELD_NAMES } from '../domain/secret-fields.js';
 
 const AUTH_METHODS = ['token', 'approle', 'userpass', 'cert'] as const;
 
@@ -73,7 +74,8 @@ export const hashicorpSpec: VaultTypeSpec = {
   config,
   access,
   locator,
-  secretFields: ['password', 'privateKey', 'passphrase', 'rootPassword'],
+  // Any field of an item: every kind of target secret.
+  secretFields: SECRET_FIELD_NAMES,
   destinationFields: [
     'url',
     'allowInsecureHttp',

@@ -1,7 +1,7 @@
 // The vault support matrix, generated from the registrations: served by GET /api/v1/vault-types
 // and shown in the README (a test keeps the README's table equal to this one).
 import { TECHNOLOGIES, TECHNOLOGY_LOGIN_SECRETS, type Technology } from '../domain/categories.js';
-import { SECRET_FIELD_NAMES, type SecretField } from '../domain/secret-fields.js';
+import { SECRET_FIELDS, SECRET_FIELD_NAMES, type SecretField } from '../domain/secret-fields.js';
 import { VAULT_TYPE_SPECS } from './index.js';
 import type { VaultTypeSpec } from './spec.js';
 
@@ -30,13 +30,6 @@ export function describeVaultType(spec: VaultTypeSpec): VaultTypeDescription {
 
 export const vaultMatrix = (): VaultTypeDescription[] => Object.values(VAULT_TYPE_SPECS).map(describeVaultType);
 
-const SECRET_LABELS: Record<string, string> = {
-  password: 'password',
-  privateKey: 'private key',
-  passphrase: 'passphrase',
-  rootPassword: 'root-delegation password',
-};
-
 /** The matrix as the README's Markdown table. */
 export function vaultMatrixMarkdown(): string {
   const requiredOf = (schema: JsonSchema) => ((schema.required as string[] | undefined) ?? []).join(', ') || '—';
@@ -44,7 +37,7 @@ export function vaultMatrixMarkdown(): string {
     [
       `\`${v.type}\``,
       v.label,
-      v.secretFields.map((f) => SECRET_LABELS[f] ?? f).join(', '),
+      v.secretFields.map((f) => SECRET_FIELDS[f].label).join(', '),
       v.technologies.join(', '),
       requiredOf(v.schemas.locator),
     ].join(' | '),

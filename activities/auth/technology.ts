@@ -2,15 +2,10 @@
 // this one, registered in registry.ts.
 import type { ErrorCode } from '../../domain/errors.js';
 import type { Technology } from '../../domain/categories.js';
+import type { SecretValues } from '../../domain/secret-fields.js';
 
-export interface TargetCredentials {
-  username: string;
-  password?: Buffer;
-  privateKey?: Buffer;
-  passphrase?: Buffer;
-  /** The password root delegation asks for (sudo), when the vault holds one apart from the login's. */
-  rootPassword?: Buffer;
-}
+/** The account and the secrets fetched for it (domain/secret-fields.ts says which kinds). */
+export type TargetCredentials = { username: string } & SecretValues;
 
 export interface TargetEndpoint {
   ip: string;
@@ -23,6 +18,8 @@ export interface ConnectOptions {
   signal?: AbortSignal;
   /** The host key pinned for this endpoint: any other key fails with HOST_KEY_MISMATCH before credentials are sent. */
   expectedHostKey?: string | null;
+  /** The record's technology settings (technologies/<name>.ts), checked by the API and sealed in its grant. */
+  settings?: Record<string, unknown>;
 }
 
 export interface PackageRecord {

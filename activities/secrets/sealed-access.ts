@@ -22,6 +22,8 @@ export interface AccessGrant {
       technology: Technology;
       username: string;
       port: number;
+      /** The record's technology settings (how to log in and escalate): sealed, so nobody on the way changes them. */
+      settings: Record<string, unknown>;
       locator: Record<string, unknown>;
       fields: Record<string, string | undefined>;
       /** Other items of this vault the record reads too (its root-delegation password). */

@@ -21,6 +21,8 @@ export interface TargetBinding {
   username: string;
   /** The SSH host key pinned for the endpoint; any other key stops the login. */
   hostKey: string | null;
+  /** The record's technology settings, as its grant sealed them. */
+  settings?: Record<string, unknown>;
 }
 
 interface Held {

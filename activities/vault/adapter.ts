@@ -2,12 +2,12 @@
 // What the type is (its schemas, checks and secret fields) lives in vault-types/; the adapter
 // is one file beside this one, registered in registry.ts.
 import type { VaultType } from '../../domain/categories.js';
-import type { CredentialFieldNames, SecretField } from '../../domain/secret-fields.js';
+import type { CredentialFieldNames, SecretValues } from '../../domain/secret-fields.js';
 
 export type CredentialFields = CredentialFieldNames;
 
 /** What came back from the vault. Buffers, so the purge can zero-fill them. */
-export type FetchedCredential = Partial<Record<SecretField, Buffer>>;
+export type FetchedCredential = SecretValues;
 
 export interface VaultAccessRequest {
   /** The vault record's non-secret settings, valid for its type (checked when stored). */

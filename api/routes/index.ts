@@ -19,6 +19,7 @@ import {
 } from '../../db/repositories/index.js';
 import { checkLocator, checkVaultSettings, specOf } from '../vault-parts.js';
 import { applianceQueue } from '../../workflows/activity-stubs.js';
+import { checkTechnologySettings, technologySpecOf } from '../technology-settings.js';
 import { badRequest } from '../problems.js';
 import * as S from '../schemas.js';
 import { registerResource } from './records.js';
@@ -27,6 +28,7 @@ import { applianceEnrolmentRoutes, ENROLMENT_CODE_TTL_MS } from './appliances.js
 import { apiKeyRoutes } from './api-keys.js';
 import { auditRoutes } from './audit.js';
 import { vaultTypeRoutes } from './vault-types.js';
+import { technologyRoutes } from './technologies.js';
 import { vaultTestRoutes } from './vault-test.js';
 import type { KeyChecker } from '../key-checker.js';
 import { createListCursors, listCursorKeys } from '../paging.js';
@@ -189,13 +191,16 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
       locator: r.locator,
       fields: { ...r.fields },
       rootDelegation: rootDelegationOf(r),
+      settings: r.settings,
       ...stamps(r),
     }),
     list: (_query, page) => authRecordRepo.list(db, page),
     create: async (tx, b) => {
       await validateLocator(tx, b.vaultId, b.locator);
       await validateRootDelegation(tx, b.rootDelegation, b.fields);
-      return authRecordRepo.create(tx, { ...b, port: b.port ?? 22 });
+      const settings = b.settings ?? {};
+      checkTechnologySettings(b.technology, settings);
+      return authRecordRepo.create(tx, { ...b, settings, port: b.port ?? technologySpecOf(b.technology).defaultPort });
     },
     update: async (tx, id, b) => {
       const current = await authRecordRepo.get(tx, id);
@@ -206,6 +211,9 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
           b.rootDelegation === undefined ? rootDelegationOf(current) : b.rootDelegation,
           b.fields ?? current.fields,
         );
+      // Settings belong to a technology: a change of either is checked as the record would be.
+      if (b.settings || b.technology)
+        checkTechnologySettings(b.technology ?? current.technology, b.settings ?? current.settings);
       return authRecordRepo.update(tx, id, b);
     },
     remove: (tx, id) => authRecordRepo.remove(tx, id),
@@ -271,5 +279,6 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
   await api.register(apiKeyRoutes, { db, keys: deps.keys, cursors });
   await api.register(auditRoutes, { db, cursors });
   await api.register(vaultTypeRoutes);
+  await api.register(technologyRoutes);
   await api.register(vaultTestRoutes, deps);
 }

@@ -3,7 +3,8 @@
 import { and, asc, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { Database, Transaction } from '../client.js';
 import { ConflictError, InUseError, InvalidValueError } from '../errors.js';
-import { authRecords, scans, type CredentialFieldNames } from '../schema.js';
+import { authRecords, scans } from '../schema.js';
+import type { CredentialFieldNames } from '../../domain/secret-fields.js';
 import { withDbErrors } from '../translate-errors.js';
 import { TECHNOLOGIES } from '../../domain/categories.js';
 import { formatRange, overlappingRanges, parseTargets, type IpRange } from '../../domain/targets.js';
@@ -37,6 +38,8 @@ export interface AuthRecordInput {
   fields: CredentialFieldNames;
   /** The root-delegation password from another vault record's item; null removes it. */
   rootDelegation?: RootDelegation | null;
+  /** The technology's own settings (default {}). */
+  settings?: Record<string, unknown>;
 }
 
 /** Where the root-delegation password lives when another vault record holds it. */

@@ -1,0 +1,1 @@
+ALTER TABLE "auth_records" ADD COLUMN "settings" jsonb DEFAULT '{}'::jsonb NOT NULL;
