@@ -16,8 +16,8 @@ import {
 } from '../db/repositories/index.js';
 import type { AuditEntry, AuthRecord, HostResultInput, SkippedHost } from '../db/repositories/index.js';
 import { containsIp, hostsAt, normaliseIp } from '../domain/targets.js';
-import type { HostFailure, HostPlan, SecretRead, TargetPage, VaultLoan } from '../domain/scan-types.js';
-import type { ReportCategory, Technology } from '../domain/categories.js';
+import type { HostFailure, HostPlan, SecretRead, SkippedTarget, TargetPage, VaultLoan } from '../domain/scan-types.js';
+import { TECHNOLOGIES, type ReportCategory, type Technology } from '../domain/categories.js';
 import { groupBy } from '../domain/group-by.js';
 import { ScanError } from '../domain/scan-error.js';
 import { toHostFailure } from './failures.js';
@@ -99,7 +99,13 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
       await scanRepo.markRunning(db, input.scanId);
     },
 
-    /** One page of the scan's hosts with the record that covers each, and those records' plans. */
+    /**
+     * One page of the scan's addresses: each host with the record that covers it for each
+     * technology the profile scans, and those records' plans. What will not be tried is said
+     * per technology: a scanned technology no record covers the host for (NO_AUTH_RECORD), a
+     * switched-off one a record does cover it for (TECHNOLOGY_DISABLED), and a host nothing
+     * at all is tried on.
+     */
     async resolveTargets(input: {
       scanId: string;
       offset: number;
@@ -109,8 +115,29 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
       mustBeLocal();
       const scan = await scanRepo.get(db, input.scanId);
       const ips = hostsAt(scan.ranges, input.offset, input.limit);
-      const records = await authRecordRepo.listForTechnologies(db, input.technologies);
-      const hosts = ips.map((ip) => ({ ip, authRecordId: records.find((r) => containsIp(r.ranges, ip))?.id ?? null }));
+      const allRecords = await authRecordRepo.listForTechnologies(db, [...TECHNOLOGIES]);
+      const enabled = new Set<string>(input.technologies);
+      const records = allRecords.filter((r) => enabled.has(r.technology));
+      const hosts: TargetPage['hosts'] = [];
+      const skipped: SkippedTarget[] = [];
+      for (const ip of ips) {
+        const covering = allRecords.filter((r) => containsIp(r.ranges, ip));
+        for (const technology of input.technologies) {
+          const record = covering.find((r) => r.technology === technology);
+          if (record) hosts.push({ ip, authRecordId: record.id });
+          else skipped.push({ ip, technology, code: 'NO_AUTH_RECORD' });
+        }
+        for (const record of covering.filter((r) => !enabled.has(r.technology)))
+          skipped.push({
+            ip,
+            technology: record.technology as Technology,
+            code: 'TECHNOLOGY_DISABLED',
+            authRecordId: record.id,
+            login: record.username,
+          });
+        if (input.technologies.length === 0 && covering.length === 0)
+          skipped.push({ ip, technology: TECHNOLOGIES[0], code: 'TECHNOLOGY_DISABLED' });
+      }
       const plans: Record<string, HostPlan> = {};
       for (const record of records.filter((r) => hosts.some((h) => h.authRecordId === r.id))) {
         plans[record.id] = {
@@ -121,7 +148,7 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
           port: record.port,
         };
       }
-      return { hosts, plans };
+      return { hosts, plans, skipped, addresses: ips.length };
     },
 
     /** Hosts that are not tried, with the reason; returns the new results per category. */

@@ -312,7 +312,12 @@ export const Scan = Type.Object({
   createdAt: Type.String(),
   startedAt: Type.Union([Type.String(), Type.Null()]),
   finishedAt: Type.Union([Type.String(), Type.Null()]),
-  progress: Type.Object({ doneHosts: Type.Integer(), totalHosts: Type.Integer(), counts: Counts }),
+  progress: Type.Object({
+    doneHosts: Type.Integer({ description: 'Hosts with at least one result' }),
+    doneResults: Type.Integer({ description: 'Results so far: one per host and technology (the sum of counts)' }),
+    totalHosts: Type.Integer(),
+    counts: Counts,
+  }),
 });
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);

@@ -36,9 +36,27 @@ export interface HostPlan {
   port: number;
 }
 
+/** A host and one technology that will not be tried on it, with the reason. */
+export interface SkippedTarget {
+  ip: string;
+  technology: Technology;
+  code: 'NO_AUTH_RECORD' | 'TECHNOLOGY_DISABLED';
+  /** The record of a switched-off technology that covers the host. */
+  authRecordId?: string;
+  login?: string;
+}
+
+/**
+ * One page of the scan's addresses: each host once per technology it will be scanned with
+ * (the record that covers it), and what will not be tried (`skipped`). Pages from before
+ * several technologies per host carry no `skipped` and a null record for an uncovered host.
+ */
 export interface TargetPage {
   hosts: { ip: string; authRecordId: string | null }[];
   plans: Record<string, HostPlan>;
+  skipped?: SkippedTarget[];
+  /** How many addresses the page read (a host scanned with two technologies is listed twice). */
+  addresses?: number;
 }
 
 export interface AttemptRecord {

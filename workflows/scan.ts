@@ -19,7 +19,15 @@ import {
   patched,
 } from '@temporalio/workflow';
 import { REPORT_CATEGORIES, type ReportCategory } from '../domain/categories.js';
-import type { BatchOutcome, HostBatch, HostPlan, ProfileSettings, VaultLoan } from '../domain/scan-types.js';
+import type {
+  BatchOutcome,
+  HostBatch,
+  HostPlan,
+  ProfileSettings,
+  SkippedTarget,
+  VaultLoan,
+} from '../domain/scan-types.js';
+import { groupBy } from '../domain/group-by.js';
 import { ApplianceIdAttr, ScanIdAttr, ScanStatusAttr, TargetIpsAttr } from '../domain/search-attributes.js';
 import { controlPlane, purgeOnHolder } from './activity-stubs.js';
 import { CredentialBreaker, type BreakerState, type Suspension } from './credential-breaker.js';
@@ -260,17 +268,32 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
       limit: Math.min(pageSize, (batchesPerRun - startedThisRun) * hostsPerBatch),
       technologies,
     });
-    if (page.hosts.length === 0) return false;
-    cursor += page.hosts.length;
+    const addresses = page.addresses ?? page.hosts.length;
+    if (addresses === 0) return false;
+    cursor += addresses;
     Object.assign(plans, page.plans);
-    const uncovered = page.hosts.filter((h) => h.authRecordId === null);
-    if (uncovered.length > 0) {
-      const code = technologies.length === 0 ? 'TECHNOLOGY_DISABLED' : 'NO_AUTH_RECORD';
+    // What will not be tried, per technology. A page from before several technologies per
+    // host has no `skipped`: its uncovered hosts have a null record, for the first technology.
+    const skipped: SkippedTarget[] =
+      page.skipped ??
+      page.hosts
+        .filter((h) => h.authRecordId === null)
+        .map((h) => ({
+          ip: h.ip,
+          technology: technologies[0] ?? 'unix',
+          code: technologies.length === 0 ? 'TECHNOLOGY_DISABLED' : 'NO_AUTH_RECORD',
+        }));
+    for (const [technology, hosts] of groupBy(skipped, (h) => h.technology)) {
       tally(
         await controlPlane.publishSkipped({
           scanId: input.scanId,
-          technology: technologies[0] ?? 'unix',
-          hosts: uncovered.map((h) => ({ ip: h.ip, code })),
+          technology,
+          hosts: hosts.map(({ ip, code, authRecordId, login }) => ({
+            ip,
+            code,
+            ...(authRecordId && { authRecordId }),
+            ...(login && { login }),
+          })),
         }),
       );
     }

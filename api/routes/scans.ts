@@ -53,7 +53,9 @@ export async function scanRoutes(
   const reader = { role: 'reader' as const };
   const view = async (scan: Awaited<ReturnType<typeof scanRepo.get>>) => {
     const counts = await resultRepo.countByCategory(db, scan.id);
-    const doneHosts = Object.values(counts).reduce((a, b) => a + b, 0);
+    // A host has one result per technology it is scanned with: counts are of results.
+    const doneResults = Object.values(counts).reduce((a, b) => a + b, 0);
+    const doneHosts = doneResults === 0 ? 0 : await resultRepo.countHosts(db, scan.id);
     return {
       id: scan.id,
       title: scan.title,
@@ -67,7 +69,7 @@ export async function scanRoutes(
       createdAt: scan.createdAt.toISOString(),
       startedAt: iso(scan.startedAt),
       finishedAt: iso(scan.finishedAt),
-      progress: { doneHosts, totalHosts: scan.hostCount, counts },
+      progress: { doneHosts, doneResults, totalHosts: scan.hostCount, counts },
     };
   };
   // What GET /scans/:id answers: at most a second old while the scan runs, kept once it ended.

@@ -1,6 +1,6 @@
 // What a scan found, per host and technology: the verdict, every attempt, the package inventory.
 // publish is idempotent — a retried publishResults activity leaves exactly one copy.
-import { and, asc, count, eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, countDistinct, eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Database, Transaction } from '../client.js';
 import { InvalidValueError } from '../errors.js';
 import { authRecords, hostAttempts, hostPackages, hostResults } from '../schema.js';
@@ -300,6 +300,16 @@ export const resultRepo = {
     const counts: Partial<Record<ReportCategory, number>> = {};
     for (const { category } of inserted) counts[category] = (counts[category] ?? 0) + 1;
     return counts;
+  },
+
+  /** How many of the scan's hosts have at least one result (a host has one per technology). */
+  async countHosts(db: Database, scanId: string): Promise<number> {
+    if (!isUuid(scanId)) return 0;
+    const [row] = await db
+      .select({ n: countDistinct(hostResults.ip) })
+      .from(hostResults)
+      .where(eq(hostResults.scanId, scanId));
+    return Number(row?.n ?? 0);
   },
 
   async countByCategory(db: Database, scanId: string): Promise<Record<ReportCategory, number>> {
