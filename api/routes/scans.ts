@@ -2,27 +2,10 @@
 import type { FastifyInstance } from 'fastify';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import {
-  applianceRepo,
-  assetRepo,
-  profileRepo,
-  profileSettings,
-  resultRepo,
-  scanRepo,
-} from '../../db/repositories/index.js';
-import {
-  countHosts,
-  formatRange,
-  MAX_SCAN_HOSTS,
-  parseTargets,
-  TargetSpecError,
-  rangesWithin,
-} from '../../domain/targets.js';
-import { ApplianceIdAttr, ScanIdAttr, ScanStatusAttr } from '../../domain/search-attributes.js';
-import type { scanWorkflow } from '../../workflows/scan.js';
-import { CONTROL_PLANE_QUEUE } from '../../workflows/activity-stubs.js';
+import { resultRepo, scanRepo } from '../../db/repositories/index.js';
 import { cancelSignal } from '../../workflows/messages.js';
 import { ApiProblem, badRequest } from '../problems.js';
+import { createScanService, ScanRequestError, ScanStartError } from '../../services/scan-service.js';
 import { withAudit } from '../plugins/audit.js';
 import {
   HostResultView,
@@ -49,6 +32,7 @@ export async function scanRoutes(
   { db, temporal, cursors }: ApiDeps & { cursors: ListCursors },
 ): Promise<void> {
   const api = parent.withTypeProvider<TypeBoxTypeProvider>();
+  const scans = createScanService({ db, temporal });
   const operator = { role: 'operator' as const };
   const reader = { role: 'reader' as const };
   const view = async (scan: Awaited<ReturnType<typeof scanRepo.get>>) => {
@@ -88,86 +72,29 @@ export async function scanRoutes(
       },
     },
     async (request, reply) => {
-      const body = request.body;
-      let ranges;
+      let prepared;
       try {
-        ranges = parseTargets(body.targets);
+        prepared = await scans.start(request.body);
       } catch (err) {
-        if (err instanceof TargetSpecError) throw badRequest('targets', err.message);
+        if (err instanceof ScanRequestError) throw badRequest(err.field, err.reason, err.detail);
+        if (err instanceof ScanStartError) {
+          request.log.error({ err: err.cause }, 'could not start the scan workflow');
+          throw new ApiProblem(503, err.message);
+        }
         throw err;
       }
-      const hostCount = countHosts(ranges);
-      if (hostCount > BigInt(MAX_SCAN_HOSTS))
-        throw badRequest('targets', `covers ${hostCount} hosts; one scan takes at most ${MAX_SCAN_HOSTS}`);
-      const outside = rangesWithin(ranges, await assetRepo.coveredRanges(db));
-      if (outside.length > 0) {
-        const names = outside.map(formatRange);
-        throw badRequest(
-          'targets',
-          `not within any registered asset: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''}`,
-          { outside: names },
-        );
-      }
-      const profile = body.optionProfileId
-        ? await profileRepo.get(db, body.optionProfileId).catch(() => {
-            throw badRequest('optionProfileId', `option profile ${body.optionProfileId} does not exist`);
-          })
-        : await profileRepo.getDefault(db);
-      const appliance = body.applianceId
-        ? await applianceRepo.get(db, body.applianceId).catch(() => {
-            throw badRequest('applianceId', `appliance ${body.applianceId} does not exist`);
-          })
-        : (await applianceRepo.list(db, { limit: 1 })).rows[0];
-      if (!appliance)
-        throw badRequest('applianceId', 'no appliance is registered: register one with POST /api/v1/appliances first');
-      if (!appliance.keyId)
-        throw badRequest(
-          'applianceId',
-          `appliance "${appliance.name}" has not enrolled its key, so no vault access can be sealed to it: start its worker with an enrolment code (POST /api/v1/appliances/${appliance.id}/enrolment-codes)`,
-        );
-
-      const scan = await scanRepo.create(db, {
-        title: body.title,
-        targets: body.targets,
-        ranges,
-        optionProfileId: profile.id,
-        applianceId: appliance.id,
-      });
-      const workflowId = `scan-${scan.id}`;
-      try {
-        await temporal.workflow.start<typeof scanWorkflow>('scanWorkflow', {
-          taskQueue: CONTROL_PLANE_QUEUE,
-          workflowId,
-          args: [
-            {
-              scanId: scan.id,
-              applianceId: String(appliance.id),
-              profile: profileSettings(profile),
-              totalHosts: Number(hostCount),
-            },
-          ],
-          typedSearchAttributes: [
-            { key: ScanIdAttr, value: scan.id },
-            { key: ApplianceIdAttr, value: String(appliance.id) },
-            { key: ScanStatusAttr, value: 'RUNNING' },
-          ],
-        });
-      } catch (err) {
-        // Nothing half-written: a scan that never started leaves no row behind.
-        await scanRepo.remove(db, scan.id);
-        request.log.error({ err }, 'could not start the scan workflow');
-        throw new ApiProblem(503, 'the scan could not be started: Temporal is unavailable');
-      }
+      const { scan, workflowId } = prepared;
+      const applianceId = prepared.input.applianceId;
       await withAudit(
         request,
         (tx) => scanRepo.setWorkflowId(tx, scan.id, workflowId),
-        () => ({ recordId: scan.id, scanId: scan.id, applianceId: appliance.id }),
+        () => ({ recordId: scan.id, scanId: scan.id, applianceId }),
         202,
       );
       const warnings: string[] = [];
-      if (!(await applianceIsAlive(temporal, appliance.id).catch(() => true))) {
+      if (!(await applianceIsAlive(temporal, applianceId).catch(() => true))) {
         warnings.push(
-          `appliance "${appliance.name}" has no worker running: its hosts are NOT_ATTEMPTED (APPLIANCE_UNAVAILABLE) unless one starts within the option profile's applianceUnavailableMs (workers/appliance/main.ts with VAULTSCAN_APPLIANCE_ID=${appliance.id})`,
+          `appliance "${prepared.applianceName}" has no worker running: its hosts are NOT_ATTEMPTED (APPLIANCE_UNAVAILABLE) unless one starts within the option profile's applianceUnavailableMs (workers/appliance/main.ts with VAULTSCAN_APPLIANCE_ID=${applianceId})`,
         );
       }
       return reply.code(202).send({ ...(await view({ ...scan, workflowId })), warnings });

@@ -1,0 +1,160 @@
+// Where every scan starts: the API's POST /scans, a schedule's run, and later the CLI. It checks
+// the request (targets within registered assets, the option profile, an appliance that can be
+// sealed to), stores the scan row and starts the scan workflow. Failures are typed (400 naming
+// the field, 503 when Temporal is away) and leave nothing half-written.
+import type { Client } from '@temporalio/client';
+import type { TypedSearchAttributes } from '@temporalio/common';
+import type { Database } from '../db/client.js';
+import {
+  applianceRepo,
+  assetRepo,
+  profileRepo,
+  profileSettings,
+  scanRepo,
+  type Scan,
+} from '../db/repositories/index.js';
+import {
+  countHosts,
+  formatRange,
+  MAX_SCAN_HOSTS,
+  parseTargets,
+  rangesWithin,
+  TargetSpecError,
+} from '../domain/targets.js';
+import { ApplianceIdAttr, ScanIdAttr, ScanStatusAttr } from '../domain/search-attributes.js';
+import type { ScanInput, scanWorkflow } from '../workflows/scan.js';
+import { CONTROL_PLANE_QUEUE } from '../workflows/activity-stubs.js';
+
+export interface ScanRequest {
+  title: string;
+  /** Addresses, ranges and CIDRs, within registered assets. */
+  targets: string;
+  optionProfileId?: string;
+  applianceId?: string;
+}
+
+/** A scan row stored and ready to run: what its workflow is started with. */
+export interface PreparedScan {
+  scan: Scan;
+  applianceName: string;
+  workflowId: string;
+  input: ScanInput;
+  searchAttributes: { scanId: string; applianceId: string };
+}
+
+/** The request cannot make a scan: the field at fault and why (the API answers 400). */
+export class ScanRequestError extends Error {
+  override readonly name = 'ScanRequestError';
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+    readonly detail: Record<string, unknown> = {},
+  ) {
+    super(`${field}: ${reason}`);
+  }
+}
+
+/** The scan's workflow could not be started (Temporal is away): nothing was kept. */
+export class ScanStartError extends Error {
+  override readonly name = 'ScanStartError';
+  constructor(override readonly cause: unknown) {
+    super('the scan could not be started: Temporal is unavailable');
+  }
+}
+
+/** The search attributes a scan workflow carries, from its start. */
+export function scanSearchAttributes(ids: { scanId: string; applianceId: string }) {
+  return [
+    { key: ScanIdAttr, value: ids.scanId },
+    { key: ApplianceIdAttr, value: ids.applianceId },
+    { key: ScanStatusAttr, value: 'RUNNING' },
+  ] satisfies Parameters<TypedSearchAttributes['updateCopy']>[0];
+}
+
+export function createScanService(deps: { db: Database; temporal?: Client }) {
+  const { db } = deps;
+
+  /** Checks the request and stores the scan row; throws ScanRequestError naming the field. */
+  const prepare = async (request: ScanRequest): Promise<PreparedScan> => {
+    let ranges;
+    try {
+      ranges = parseTargets(request.targets);
+    } catch (err) {
+      if (err instanceof TargetSpecError) throw new ScanRequestError('targets', err.message);
+      throw err;
+    }
+    const hostCount = countHosts(ranges);
+    if (hostCount > BigInt(MAX_SCAN_HOSTS))
+      throw new ScanRequestError('targets', `covers ${hostCount} hosts; one scan takes at most ${MAX_SCAN_HOSTS}`);
+    const outside = rangesWithin(ranges, await assetRepo.coveredRanges(db));
+    if (outside.length > 0) {
+      const names = outside.map(formatRange);
+      throw new ScanRequestError(
+        'targets',
+        `not within any registered asset: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''}`,
+        { outside: names },
+      );
+    }
+    const profile = request.optionProfileId
+      ? await profileRepo.get(db, request.optionProfileId).catch(() => {
+          throw new ScanRequestError('optionProfileId', `option profile ${request.optionProfileId} does not exist`);
+        })
+      : await profileRepo.getDefault(db);
+    const appliance = request.applianceId
+      ? await applianceRepo.get(db, request.applianceId).catch(() => {
+          throw new ScanRequestError('applianceId', `appliance ${request.applianceId} does not exist`);
+        })
+      : (await applianceRepo.list(db, { limit: 1 })).rows[0];
+    if (!appliance)
+      throw new ScanRequestError(
+        'applianceId',
+        'no appliance is registered: register one with POST /api/v1/appliances first',
+      );
+    if (!appliance.keyId)
+      throw new ScanRequestError(
+        'applianceId',
+        `appliance "${appliance.name}" has not enrolled its key, so no vault access can be sealed to it: start its worker with an enrolment code (POST /api/v1/appliances/${appliance.id}/enrolment-codes)`,
+      );
+    const scan = await scanRepo.create(db, {
+      title: request.title,
+      targets: request.targets,
+      ranges,
+      optionProfileId: profile.id,
+      applianceId: appliance.id,
+    });
+    return {
+      scan,
+      applianceName: appliance.name,
+      workflowId: `scan-${scan.id}`,
+      input: {
+        scanId: scan.id,
+        applianceId: String(appliance.id),
+        profile: profileSettings(profile),
+        totalHosts: Number(hostCount),
+      },
+      searchAttributes: { scanId: scan.id, applianceId: String(appliance.id) },
+    };
+  };
+
+  /** prepare, then start the workflow; if it cannot start, the row goes again (ScanStartError). */
+  const start = async (request: ScanRequest): Promise<PreparedScan> => {
+    if (!deps.temporal) throw new Error('this scan service has no Temporal client: it can only prepare scans');
+    const prepared = await prepare(request);
+    try {
+      await deps.temporal.workflow.start<typeof scanWorkflow>('scanWorkflow', {
+        taskQueue: CONTROL_PLANE_QUEUE,
+        workflowId: prepared.workflowId,
+        args: [prepared.input],
+        typedSearchAttributes: scanSearchAttributes(prepared.searchAttributes),
+      });
+    } catch (err) {
+      await scanRepo.remove(db, prepared.scan.id);
+      throw new ScanStartError(err);
+    }
+    return prepared;
+  };
+
+  return { prepare, start };
+}
+
+export type ScanService = ReturnType<typeof createScanService>;

@@ -1,0 +1,78 @@
+// The scan service every entry point starts scans through: a request that cannot make a scan
+// names its field and stores nothing; a scan whose workflow cannot start leaves no row behind.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client, Connection } from '@temporalio/client';
+import { openDatabase, type OpenedDatabase } from '../db/client.js';
+import { applianceRepo, assetRepo, scanRepo } from '../db/repositories/index.js';
+import { createScanService, ScanRequestError, ScanStartError } from '../services/scan-service.js';
+
+let database: OpenedDatabase;
+let applianceId: string;
+
+beforeAll(async () => {
+  database = await openDatabase({ pgliteDir: 'memory://' });
+  const { db } = database;
+  await assetRepo.create(db, { name: 'lab', value: '10.9.0.0/29' });
+  applianceId = (await applianceRepo.create(db, { name: 'local' })).id;
+  const { code } = await applianceRepo.createEnrolmentCode(db, applianceId, 60_000);
+  await applianceRepo.enrol(db, applianceId, code, { publicKey: 'A'.repeat(43), keyId: 'key-1' });
+});
+
+afterAll(async () => {
+  await database?.close();
+});
+
+const scanCount = async () => (await scanRepo.list(database.db, { limit: 100 })).rows.length;
+
+describe('the scan service', () => {
+  it('prepares a scan: the row, and the workflow input with the host count and profile', async () => {
+    const prepared = await createScanService({ db: database.db }).prepare({
+      title: 'weekly',
+      targets: '10.9.0.1-10.9.0.4',
+      applianceId,
+    });
+    expect(prepared.workflowId).toBe(`scan-${prepared.scan.id}`);
+    expect(prepared.input).toMatchObject({ scanId: prepared.scan.id, applianceId, totalHosts: 4 });
+    expect((await scanRepo.get(database.db, prepared.scan.id)).status).toBe('QUEUED');
+    await scanRepo.remove(database.db, prepared.scan.id);
+  });
+
+  it.each([
+    [{ targets: 'not-an-address' }, 'targets', /./],
+    [{ targets: '10.9.0.1-10.9.0.20' }, 'targets', /not within any registered asset: 10\.9\.0\.8-10\.9\.0\.20/],
+    [{ optionProfileId: '00000000-0000-4000-8000-000000000000' }, 'optionProfileId', /does not exist/],
+    [{ applianceId: '00000000-0000-4000-8000-000000000000' }, 'applianceId', /does not exist/],
+  ])('refuses %j naming %s, and stores nothing', async (change, field, reason) => {
+    const before = await scanCount();
+    const attempt = createScanService({ db: database.db }).prepare({
+      title: 'bad',
+      targets: '10.9.0.1',
+      applianceId,
+      ...change,
+    });
+    const err = await attempt.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ScanRequestError);
+    expect((err as ScanRequestError).field).toBe(field);
+    expect((err as ScanRequestError).reason).toMatch(reason);
+    expect(await scanCount()).toBe(before);
+  });
+
+  it('refuses an appliance that has not enrolled its key', async () => {
+    const unenrolled = await applianceRepo.create(database.db, { name: 'new' });
+    const err = await createScanService({ db: database.db })
+      .prepare({ title: 'x', targets: '10.9.0.1', applianceId: unenrolled.id })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ field: 'applianceId', reason: expect.stringMatching(/has not enrolled its key/) });
+  });
+
+  it('a scan whose workflow cannot start (Temporal away) fails with ScanStartError and leaves no row', async () => {
+    // A real client, pointed at a port nothing listens on.
+    const temporal = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1', connectTimeout: '1s' }) });
+    const before = await scanCount();
+    const err = await createScanService({ db: database.db, temporal })
+      .start({ title: 'nowhere', targets: '10.9.0.1', applianceId })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ScanStartError);
+    expect(await scanCount()).toBe(before);
+  }, 60_000);
+});
