@@ -1,6 +1,13 @@
 // Request and response schemas: validation (400 naming the field) and the OpenAPI document.
 import { Type, type TSchema } from '@fastify/type-provider-typebox';
-import { TECHNOLOGIES, REPORT_CATEGORIES, VAULT_TYPES, type VaultType } from '../domain/categories.js';
+import {
+  BUSINESS_IMPACTS,
+  TECHNOLOGIES,
+  REPORT_CATEGORIES,
+  VAULT_TYPES,
+  type VaultType,
+} from '../domain/categories.js';
+import { MAX_GROUP_ASSETS } from '../db/repositories/asset-groups.js';
 import { SECRET_FIELDS, SECRET_FIELD_NAMES } from '../domain/secret-fields.js';
 import { VAULT_TYPE_SPECS, type VaultTypeSpec } from '../vault-types/index.js';
 
@@ -53,6 +60,33 @@ export const Asset = Type.Object({
   kind: Type.String(),
   value: Type.String(),
   ...Timestamps,
+});
+
+export const AssetGroupBody = Type.Object(
+  {
+    name: Name,
+    businessImpact: Type.Enum(BUSINESS_IMPACTS, {
+      description: 'How much the business loses if these assets are compromised',
+    }),
+    description: Type.Optional(Type.String({ maxLength: 2000 })),
+    assetIds: Type.Array(Id, {
+      maxItems: MAX_GROUP_ASSETS,
+      description: 'The member assets (the whole membership: a PATCH with assetIds replaces it)',
+    }),
+  },
+  { additionalProperties: false },
+);
+export const AssetGroup = Type.Object({
+  id: Id,
+  name: Type.String(),
+  businessImpact: Type.String(),
+  description: Type.String(),
+  assetIds: Type.Array(Id),
+  ...Timestamps,
+});
+export const GroupHosts = Type.Object({
+  items: Type.Array(Type.String(), { description: "The addresses the group's assets cover, in order" }),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
 });
 
 export const ApplianceBody = Type.Object(

@@ -17,7 +17,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { REPORT_CATEGORIES } from '../domain/categories.js';
+import { BUSINESS_IMPACTS, REPORT_CATEGORIES } from '../domain/categories.js';
 import { API_ROLES } from '../domain/roles.js';
 import type { CredentialFieldNames } from '../domain/secret-fields.js';
 import type { ProfileSettings } from '../domain/scan-types.js';
@@ -59,6 +59,34 @@ export const assets = pgTable(
     check('assets_kind_check', sql`${t.kind} in (${oneOf(ASSET_KINDS)})`),
     check('assets_ip_version_check', sql`${t.ipVersion} in (4, 6)`),
   ],
+);
+
+/** A named set of assets, with its business impact: a target of scans and schedules. */
+export const assetGroups = pgTable(
+  'asset_groups',
+  {
+    id: id(),
+    name: text('name').notNull().unique(),
+    businessImpact: text('business_impact', { enum: BUSINESS_IMPACTS }).notNull(),
+    description: text('description').notNull().default(''),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [check('asset_groups_business_impact_check', sql`${t.businessImpact} in (${oneOf(BUSINESS_IMPACTS)})`)],
+);
+
+/** A group's assets. An asset deleted leaves its groups; a group deleted frees its assets. */
+export const assetGroupMembers = pgTable(
+  'asset_group_members',
+  {
+    groupId: uuid('group_id')
+      .notNull()
+      .references(() => assetGroups.id, { onDelete: 'cascade' }),
+    assetId: uuid('asset_id')
+      .notNull()
+      .references(() => assets.id, { onDelete: 'cascade' }),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.assetId] }), index('asset_group_members_asset_idx').on(t.assetId)],
 );
 
 export const appliances = pgTable('appliances', {

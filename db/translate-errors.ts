@@ -18,6 +18,8 @@ export const UNIQUE_CONSTRAINTS: Record<string, UniqueRule> = {
   host_attempts_result_attempt: { field: 'attemptNo', what: 'an attempt with this number' },
   known_host_keys_endpoint_unique: { field: 'ip', what: 'a pinned host key for this address and port' },
   api_keys_name_unique: { field: 'name', what: 'an API key' },
+  asset_groups_name_unique: { field: 'name', what: 'an asset group' },
+  asset_group_members_group_id_asset_id_pk: { field: 'assetIds', what: 'this asset in the group' },
   // Random 256-bit values: a clash is never a user's doing, but is still named rather than a 500.
   api_keys_key_hash_unique: { field: 'key', what: 'an API key with this value' },
   api_sessions_token_hash_unique: { field: 'session', what: 'a session with this token' },
@@ -44,6 +46,12 @@ export const FOREIGN_KEYS: Record<string, ForeignKeyRule> = {
     entity: 'vault record',
     inUse:
       'the vault record holds the root-delegation password of authentication records; point their rootDelegation elsewhere first',
+  },
+  asset_group_members_asset_id_assets_id_fk: { field: 'assetIds', entity: 'asset', inUse: 'the asset is in groups' },
+  asset_group_members_group_id_asset_groups_id_fk: {
+    field: 'groupId',
+    entity: 'asset group',
+    inUse: 'the group has members',
   },
   scans_option_profile_id_option_profiles_id_fk: {
     field: 'optionProfileId',
@@ -76,6 +84,10 @@ export const FOREIGN_KEYS: Record<string, ForeignKeyRule> = {
 };
 
 export const CHECK_CONSTRAINTS: Record<string, { field: string; reason: string }> = {
+  asset_groups_business_impact_check: {
+    field: 'businessImpact',
+    reason: 'must be critical, high, medium, low or minor',
+  },
   assets_kind_check: { field: 'kind', reason: "must be 'ip', 'range' or 'cidr'" },
   assets_ip_version_check: { field: 'value', reason: 'must be an IPv4 or IPv6 target' },
   auth_records_port_check: { field: 'port', reason: 'must be between 1 and 65535' },

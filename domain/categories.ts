@@ -8,6 +8,10 @@ export const REPORT_CATEGORIES = [
 ] as const;
 export type ReportCategory = (typeof REPORT_CATEGORIES)[number];
 
+/** How much the business loses if a group's assets are compromised (the scale Qualys uses). */
+export const BUSINESS_IMPACTS = ['critical', 'high', 'medium', 'low', 'minor'] as const;
+export type BusinessImpact = (typeof BUSINESS_IMPACTS)[number];
+
 export const TECHNOLOGIES = ['unix'] as const;
 export type Technology = (typeof TECHNOLOGIES)[number];
 

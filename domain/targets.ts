@@ -242,6 +242,22 @@ export function hostsAt(ranges: IpRange[], offset: number | bigint, limit: numbe
   return hosts;
 }
 
+/**
+ * Up to `limit` IPs of the (merged, ordered) ranges that come after `after` (from the start
+ * without it): a keyset page of addresses, as cheap deep in a /8 as at its start.
+ */
+export function hostsAfter(ranges: IpRange[], after: string | undefined, limit: number): string[] {
+  const from = after === undefined ? undefined : parseAddress(after).value + 1n;
+  const hosts: string[] = [];
+  for (const span of mergeSpans(ranges.map(toSpan))) {
+    if (hosts.length >= limit) break;
+    if (from !== undefined && span.hi < from) continue;
+    const lo = from !== undefined && from > span.lo ? from : span.lo;
+    for (let value = lo; value <= span.hi && hosts.length < limit; value++) hosts.push(formatValue(value));
+  }
+  return hosts;
+}
+
 export function containsIp(ranges: IpRange[], ip: string): boolean {
   const value = parseAddress(ip).value;
   return ranges.some((range) => {

@@ -129,6 +129,58 @@ describe('records: create, list, get, update, delete', () => {
     expect((await env.api('DELETE', `/vaults/${vault.id}`)).status).toBe(204);
   });
 
+  it('asset groups: members by id, a business impact, and the hosts they cover now, page by page', async () => {
+    const a = (await env.api('POST', '/assets', { name: 'group-a', value: '10.7.0.1-10.7.0.3' })).body;
+    const b = (await env.api('POST', '/assets', { name: 'group-b', value: '10.7.0.8/30' })).body;
+    const body = { name: 'web tier', businessImpact: 'high', assetIds: [b.id, a.id] };
+    const created = await env.api('POST', '/groups', body);
+    expect(created.status, created.text).toBe(201);
+    expect(created.body).toMatchObject({ name: 'web tier', businessImpact: 'high', description: '' });
+    expect(created.body.assetIds).toEqual([a.id, b.id]);
+    const id = created.body.id;
+
+    // The hosts, in address order, three at a time: 10.7.0.1-3 and 10.7.0.8-11.
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { status: number; text: string; body: any } = await env.api(
+        'GET',
+        `/groups/${id}/hosts?limit=3${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      expect(page.status, page.text).toBe(200);
+      seen.push(...page.body.items);
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(['10.7.0.1', '10.7.0.2', '10.7.0.3', '10.7.0.8', '10.7.0.9', '10.7.0.10', '10.7.0.11']);
+    const first = await env.api('GET', `/groups/${id}/hosts?limit=2`);
+    const tampered = `${first.body.nextCursor.slice(0, -2)}${first.body.nextCursor.endsWith('A') ? 'BB' : 'AA'}`;
+    expect((await env.api('GET', `/groups/${id}/hosts?cursor=${tampered}`)).status).toBe(400);
+
+    // Bad input names the field; nothing changes.
+    const unknown = await env.api('POST', '/groups', {
+      ...body,
+      name: 'other',
+      assetIds: [a.id, '00000000-0000-4000-8000-000000000000'],
+    });
+    expect([unknown.status, unknown.body.field]).toEqual([400, 'assetIds.1']);
+    const twice = await env.api('PATCH', `/groups/${id}`, { assetIds: [a.id, a.id] });
+    expect([twice.status, twice.body.field]).toEqual([400, 'assetIds.1']);
+    const impact = await env.api('POST', '/groups', { ...body, name: 'other', businessImpact: 'huge' });
+    expect([impact.status, impact.body.field]).toEqual([400, 'businessImpact']);
+    expect((await env.api('POST', '/groups', body)).status).toBe(409);
+    expect((await env.api('GET', `/groups/${id}`)).body.assetIds).toEqual([a.id, b.id]);
+    expect((await env.api('GET', '/groups')).body.items.map((g: { name: string }) => g.name)).toEqual(['web tier']);
+
+    // Membership follows the assets: a deleted asset leaves the group.
+    expect((await env.api('DELETE', `/assets/${b.id}`)).status).toBe(204);
+    expect((await env.api('GET', `/groups/${id}/hosts`)).body.items).toEqual(['10.7.0.1', '10.7.0.2', '10.7.0.3']);
+    const replaced = await env.api('PATCH', `/groups/${id}`, { assetIds: [], businessImpact: 'minor' });
+    expect(replaced.body).toMatchObject({ assetIds: [], businessImpact: 'minor' });
+    expect((await env.api('DELETE', `/groups/${id}`)).status).toBe(204);
+    expect((await env.api('GET', `/groups/${id}/hosts`)).status).toBe(404);
+    expect((await env.api('DELETE', `/assets/${a.id}`)).status).toBe(204);
+  });
+
   it('appliances and option profiles', async () => {
     const appliance = await env.api('POST', '/appliances', { name: 'dc1', description: 'first data centre' });
     expect(appliance.status).toBe(201);

@@ -112,7 +112,7 @@ describe('PostgreSQL migrations', () => {
       ]);
       expect(
         await first!.query(`select count(*)::int as n from information_schema.tables where table_schema = 'public'`),
-      ).toEqual([{ n: 14 }]);
+      ).toEqual([{ n: 16 }]);
       await Promise.all(opened.map((o) => o.close()));
     } finally {
       await admin.unsafe(`drop database if exists ${name} with (force)`);
@@ -168,6 +168,8 @@ describe.each(backends)('the database on $name', (backend) => {
       'api_keys',
       'api_sessions',
       'appliances',
+      'asset_group_members',
+      'asset_groups',
       'assets',
       'audit_events',
       'auth_records',

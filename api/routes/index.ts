@@ -7,6 +7,7 @@ import type { SecretBox } from '../../db/crypto.js';
 import type { CredentialFieldNames } from '../../domain/secret-fields.js';
 import {
   applianceRepo,
+  assetGroupRepo,
   assetRepo,
   authRecordRepo,
   rootDelegationOf,
@@ -31,7 +32,9 @@ import { vaultTypeRoutes } from './vault-types.js';
 import { technologyRoutes } from './technologies.js';
 import { vaultTestRoutes } from './vault-test.js';
 import type { KeyChecker } from '../key-checker.js';
-import { createListCursors, listCursorKeys } from '../paging.js';
+import { createListCursors, listCursorKeys, listIdentity, pageRequest } from '../paging.js';
+import { hostsAfter } from '../../domain/targets.js';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 
 export interface ApiDeps {
   db: Database;
@@ -111,6 +114,51 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
     update: (tx, id, b) => assetRepo.update(tx, id, b),
     remove: (tx, id) => assetRepo.remove(tx, id),
   });
+
+  registerResource(api, db, cursors, {
+    path: '/groups',
+    tag: 'assets',
+    roles: { read: 'operator', write: 'operator' },
+    createBody: S.AssetGroupBody,
+    patchBody: S.Type_Partial(S.AssetGroupBody),
+    view: S.AssetGroup,
+    listQuery: S.Page,
+    get: (id: string) => assetGroupRepo.get(db, id),
+    toView: (g) => ({
+      id: g.id,
+      name: g.name,
+      businessImpact: g.businessImpact,
+      description: g.description,
+      assetIds: g.assetIds,
+      ...stamps(g),
+    }),
+    list: (_query, page) => assetGroupRepo.list(db, page),
+    create: (tx, b) => assetGroupRepo.create(tx, b),
+    update: (tx, id, b) => assetGroupRepo.update(tx, id, b),
+    remove: (tx, id) => assetGroupRepo.remove(tx, id),
+  });
+  api.withTypeProvider<TypeBoxTypeProvider>().get(
+    '/groups/:id/hosts',
+    {
+      config: { role: 'operator' as const },
+      schema: {
+        tags: ['assets'],
+        summary: "The addresses the group's assets cover now, in order (what a scan of the group targets)",
+        params: S.IdParams,
+        querystring: S.Page,
+        response: { 200: S.GroupHosts },
+      },
+    },
+    async (req) => {
+      const list = listIdentity(`/groups/${req.params.id}/hosts`);
+      const page = pageRequest(cursors, list, req.query);
+      const after = page.after?.[0];
+      const ips = hostsAfter(await assetGroupRepo.ranges(db, req.params.id), after, page.limit + 1);
+      const shown = ips.slice(0, page.limit);
+      const more = ips.length > page.limit;
+      return { items: shown, nextCursor: more ? cursors.encode(list, [shown.at(-1)!]) : null };
+    },
+  );
 
   registerResource(api, db, cursors, {
     path: '/appliances',

@@ -46,3 +46,4 @@ export {
   type AuditFilter,
   type AuditVerdict,
 } from './audit.js';
+export { assetGroupRepo, MAX_GROUP_ASSETS, type AssetGroup, type AssetGroupInput } from './asset-groups.js';
