@@ -8,6 +8,7 @@ import {
   type VaultType,
 } from '../domain/categories.js';
 import { MAX_GROUP_ASSETS } from '../db/repositories/asset-groups.js';
+import { TAG_KINDS, TAG_OUTCOMES, type TagOutcome } from '../domain/tag-rules.js';
 import { SECRET_FIELDS, SECRET_FIELD_NAMES } from '../domain/secret-fields.js';
 import { VAULT_TYPE_SPECS, type VaultTypeSpec } from '../vault-types/index.js';
 
@@ -88,6 +89,73 @@ export const GroupHosts = Type.Object({
   items: Type.Array(Type.String(), { description: "The addresses the group's assets cover, in order" }),
   nextCursor: Type.Union([Type.String(), Type.Null()]),
 });
+
+/** One condition a host must meet: one of address, assetName, osFamily, or technology with outcome. */
+const TagCondition = Type.Object(
+  {
+    address: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 2000, description: 'Its address is in these IPs, ranges or CIDRs' }),
+    ),
+    assetName: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description: "Its asset's name matches: * any run of characters, ? one; case-insensitive",
+      }),
+    ),
+    osFamily: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description: "The OS the last scan saw (/etc/os-release's ID: debian, ubuntu, rhel…)",
+      }),
+    ),
+    technology: Type.Optional(Type.Enum(TECHNOLOGIES, { description: 'With outcome: the last scan of it' })),
+    outcome: Type.Optional(
+      Type.Enum(Object.keys(TAG_OUTCOMES) as TagOutcome[], {
+        description: 'passed: PASSED; insufficientPrivileges; failed: FAILED or UNREACHABLE',
+      }),
+    ),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export const TagRuleSchema = Type.Object(
+  {
+    match: Type.Optional(Type.Enum(['all', 'any'], { description: 'all conditions (the default) or any' })),
+    conditions: Type.Array(TagCondition, { minItems: 1, maxItems: 20 }),
+  },
+  { additionalProperties: false, description: "A dynamic tag's rule, evaluated when asked" },
+);
+export const TagBody = Type.Object(
+  {
+    name: Name,
+    kind: Type.Enum(TAG_KINDS),
+    description: Type.Optional(Type.String({ maxLength: 2000 })),
+    assetIds: Type.Optional(
+      Type.Array(Id, { maxItems: MAX_GROUP_ASSETS, description: "A static tag's assets (the whole set)" }),
+    ),
+    rule: Type.Optional(TagRuleSchema),
+  },
+  { additionalProperties: false },
+);
+export const Tag = Type.Object({
+  id: Id,
+  name: Type.String(),
+  kind: Type.String(),
+  description: Type.String(),
+  assetIds: Type.Array(Id),
+  rule: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+  ...Timestamps,
+});
+export const AssetQuery = Type.Object(
+  {
+    ...paging(),
+    tag: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'Only assets with this tag (id or name)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
 
 export const ApplianceBody = Type.Object(
   { name: Name, description: Type.Optional(Type.String({ maxLength: 2000 })) },

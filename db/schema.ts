@@ -20,6 +20,7 @@ import {
 import { BUSINESS_IMPACTS, REPORT_CATEGORIES } from '../domain/categories.js';
 import { API_ROLES } from '../domain/roles.js';
 import type { CredentialFieldNames } from '../domain/secret-fields.js';
+import { TAG_KINDS, type TagRule } from '../domain/tag-rules.js';
 import type { ProfileSettings } from '../domain/scan-types.js';
 import type { IpRange } from '../domain/targets.js';
 
@@ -87,6 +88,41 @@ export const assetGroupMembers = pgTable(
       .references(() => assets.id, { onDelete: 'cascade' }),
   },
   (t) => [primaryKey({ columns: [t.groupId, t.assetId] }), index('asset_group_members_asset_idx').on(t.assetId)],
+);
+
+/**
+ * A tag: static (put on assets by hand) or dynamic (a rule over addresses, asset names and what
+ * the last scan saw, evaluated when asked: a scan of the tag covers what matches when it starts).
+ */
+export const tags = pgTable(
+  'tags',
+  {
+    id: id(),
+    name: text('name').notNull().unique(),
+    kind: text('kind', { enum: TAG_KINDS }).notNull(),
+    rule: jsonb('rule').$type<TagRule>(),
+    description: text('description').notNull().default(''),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    check('tags_kind_check', sql`${t.kind} in (${oneOf(TAG_KINDS)})`),
+    check('tags_rule_check', sql`(${t.kind} = 'dynamic') = (${t.rule} is not null)`),
+  ],
+);
+
+/** The assets a static tag is on. */
+export const assetTags = pgTable(
+  'asset_tags',
+  {
+    tagId: uuid('tag_id')
+      .notNull()
+      .references(() => tags.id, { onDelete: 'cascade' }),
+    assetId: uuid('asset_id')
+      .notNull()
+      .references(() => assets.id, { onDelete: 'cascade' }),
+  },
+  (t) => [primaryKey({ columns: [t.tagId, t.assetId] }), index('asset_tags_asset_idx').on(t.assetId)],
 );
 
 export const appliances = pgTable('appliances', {

@@ -19,6 +19,8 @@ export const UNIQUE_CONSTRAINTS: Record<string, UniqueRule> = {
   known_host_keys_endpoint_unique: { field: 'ip', what: 'a pinned host key for this address and port' },
   api_keys_name_unique: { field: 'name', what: 'an API key' },
   asset_groups_name_unique: { field: 'name', what: 'an asset group' },
+  tags_name_unique: { field: 'name', what: 'a tag' },
+  asset_tags_tag_id_asset_id_pk: { field: 'assetIds', what: 'this asset with the tag' },
   asset_group_members_group_id_asset_id_pk: { field: 'assetIds', what: 'this asset in the group' },
   // Random 256-bit values: a clash is never a user's doing, but is still named rather than a 500.
   api_keys_key_hash_unique: { field: 'key', what: 'an API key with this value' },
@@ -47,6 +49,8 @@ export const FOREIGN_KEYS: Record<string, ForeignKeyRule> = {
     inUse:
       'the vault record holds the root-delegation password of authentication records; point their rootDelegation elsewhere first',
   },
+  asset_tags_asset_id_assets_id_fk: { field: 'assetIds', entity: 'asset', inUse: 'the asset has tags' },
+  asset_tags_tag_id_tags_id_fk: { field: 'tagId', entity: 'tag', inUse: 'the tag is on assets' },
   asset_group_members_asset_id_assets_id_fk: { field: 'assetIds', entity: 'asset', inUse: 'the asset is in groups' },
   asset_group_members_group_id_asset_groups_id_fk: {
     field: 'groupId',
@@ -84,6 +88,8 @@ export const FOREIGN_KEYS: Record<string, ForeignKeyRule> = {
 };
 
 export const CHECK_CONSTRAINTS: Record<string, { field: string; reason: string }> = {
+  tags_kind_check: { field: 'kind', reason: "must be 'static' or 'dynamic'" },
+  tags_rule_check: { field: 'rule', reason: 'a dynamic tag has a rule, a static one none' },
   asset_groups_business_impact_check: {
     field: 'businessImpact',
     reason: 'must be critical, high, medium, low or minor',

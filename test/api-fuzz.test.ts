@@ -96,6 +96,9 @@ beforeAll(async () => {
     timeouts: { connectMs: 1000, commandMs: 1000, vaultMs: 1000 },
     retry: { maxAttempts: 1, initialIntervalMs: 0, maxIntervalMs: 0 },
   });
+  await created('/groups', { name: 'fuzz group', businessImpact: 'high', assetIds: ids.assets });
+  await created('/tags', { name: 'fuzz static tag', kind: 'static', assetIds: ids.assets });
+  await created('/tags', { name: 'fuzz dynamic tag', kind: 'dynamic', rule: { conditions: [{ osFamily: 'debian' }] } });
   await created('/known-host-keys', { ip: '10.77.0.5', port: 22, sha256: `SHA256:${'f'.repeat(43)}` });
   // A key generated requests may revoke: never the admin key they are sent with.
   await created('/api-keys', { name: 'fuzz throwaway', role: 'auditor' });
@@ -141,6 +144,14 @@ function hints(): Hints {
     ip: fc.constantFrom('10.77.0.5', '2001:db8::5', 'not an address'),
     sha256: fc.constant(`SHA256:${'b'.repeat(43)}`),
     cursor: fc.constantFrom(...cursors, 'bm9wZQ.bm9wZQ'),
+    assetIds: fc.constantFrom([], ids.assets ?? [], ['00000000-0000-4000-8000-000000000000']),
+    kind: fc.constantFrom('static', 'dynamic'),
+    rule: fc.constantFrom(
+      { conditions: [{ address: '10.77.0.0/24' }] },
+      { match: 'any', conditions: [{ assetName: 'fuzz*' }, { technology: 'unix', outcome: 'failed' }] },
+      { conditions: [{ osFamily: 'debian', address: '10.77.0.1' }] },
+    ),
+    tag: fc.constantFrom('fuzz static tag', 'fuzz dynamic tag', 'nonesuch', '\u0000'),
     payloads: fc.constantFrom([], [{ metadata: { encoding: 'anNvbi9wbGFpbg==' }, data: 'IjEi' }]),
   };
 }

@@ -181,6 +181,94 @@ describe('records: create, list, get, update, delete', () => {
     expect((await env.api('DELETE', `/assets/${a.id}`)).status).toBe(204);
   });
 
+  it('tags: static ones on assets by hand, dynamic ones by a rule; GET /assets?tag= and /tags/:id/hosts show who has them', async () => {
+    const web = (await env.api('POST', '/assets', { name: 'web-01', value: '10.8.0.1' })).body;
+    const web2 = (await env.api('POST', '/assets', { name: 'WEB-02', value: '10.8.0.2' })).body;
+    const db1 = (await env.api('POST', '/assets', { name: 'db-01', value: '10.8.1.0/30' })).body;
+    const pci = await env.api('POST', '/tags', { name: 'pci', kind: 'static', assetIds: [db1.id, web.id] });
+    expect(pci.status, pci.text).toBe(201);
+    expect(pci.body).toMatchObject({ kind: 'static', rule: null, assetIds: [web.id, db1.id] });
+    const names = async (tag: string) => (await env.api('GET', `/assets?tag=${encodeURIComponent(tag)}&limit=1`)).body;
+    // Paged one at a time, by name or by id alike.
+    const first = await names('pci');
+    expect(first.items.map((a: { name: string }) => a.name)).toEqual(['web-01']);
+    const second = await env.api('GET', `/assets?tag=${pci.body.id}&limit=1&cursor=${first.nextCursor}`);
+    expect(second.status, second.text).toBe(400); // a cursor belongs to the list it came from: tag=pci
+    const next = await env.api('GET', `/assets?tag=pci&limit=1&cursor=${first.nextCursor}`);
+    expect([next.body.items.map((a: { name: string }) => a.name), next.body.nextCursor]).toEqual([['db-01'], null]);
+
+    const dynamic = await env.api('POST', '/tags', {
+      name: 'web tier',
+      kind: 'dynamic',
+      rule: { match: 'all', conditions: [{ assetName: 'web-*' }, { address: '10.8.0.0/16' }] },
+    });
+    expect(dynamic.status, dynamic.text).toBe(201);
+    expect((await env.api('GET', `/tags/${dynamic.body.id}/hosts`)).body.items).toEqual(['10.8.0.1', '10.8.0.2']);
+    expect((await names('web tier')).items.map((a: { id: string }) => a.id)).toEqual([web.id]);
+    const either = await env.api('POST', '/tags', {
+      name: 'either',
+      kind: 'dynamic',
+      rule: { match: 'any', conditions: [{ assetName: 'db-*' }, { address: '10.8.0.2' }] },
+    });
+    expect((await env.api('GET', `/tags/${either.body.id}/hosts`)).body.items).toEqual([
+      '10.8.0.2',
+      '10.8.1.0',
+      '10.8.1.1',
+      '10.8.1.2',
+      '10.8.1.3',
+    ]);
+
+    // Bad input names the field; nothing is stored.
+    const badRule = await env.api('POST', '/tags', {
+      name: 'bad',
+      kind: 'dynamic',
+      rule: { conditions: [{ assetName: 'x' }, { address: '10.8.0.0/33' }] },
+    });
+    expect([badRule.status, badRule.body.field]).toEqual([400, 'rule.conditions.1.address']);
+    const noRule = await env.api('POST', '/tags', { name: 'bad', kind: 'dynamic' });
+    expect([noRule.status, noRule.body.field]).toEqual([400, 'rule']);
+    const staticRule = await env.api('POST', '/tags', {
+      name: 'bad',
+      kind: 'static',
+      rule: { conditions: [{ assetName: 'x' }] },
+    });
+    expect([staticRule.status, staticRule.body.field]).toEqual([400, 'rule']);
+    const unknownCondition = await env.api('POST', '/tags', {
+      name: 'bad',
+      kind: 'dynamic',
+      rule: { conditions: [{ color: 'red' }] },
+    });
+    expect([unknownCondition.status, unknownCondition.body.field]).toEqual([400, 'rule.conditions.0.color']);
+    const twoKinds = await env.api('POST', '/tags', {
+      name: 'bad',
+      kind: 'dynamic',
+      rule: { conditions: [{ assetName: 'x', osFamily: 'debian' }] },
+    });
+    expect([twoKinds.status, twoKinds.body.field]).toEqual([400, 'rule.conditions.0']);
+    const outcomeAlone = await env.api('POST', '/tags', {
+      name: 'bad',
+      kind: 'dynamic',
+      rule: { conditions: [{ outcome: 'passed' }] },
+    });
+    expect([outcomeAlone.status, outcomeAlone.body.field]).toEqual([400, 'rule.conditions.0.technology']);
+    expect((await env.api('GET', '/assets?tag=nonesuch')).body.field).toBe('tag');
+    expect(
+      (await env.api('GET', '/tags')).body.items
+        .map((t: { name: string }) => t.name)
+        .filter((n: string) => n === 'bad'),
+    ).toEqual([]);
+    // A static tag turned dynamic loses its hand-made assets; the assets themselves stay.
+    const turned = await env.api('PATCH', `/tags/${pci.body.id}`, {
+      kind: 'dynamic',
+      rule: { conditions: [{ address: '10.8.1.1' }] },
+    });
+    expect(turned.body).toMatchObject({ kind: 'dynamic', assetIds: [] });
+    expect((await names('pci')).items.map((a: { id: string }) => a.id)).toEqual([db1.id]);
+    for (const tag of [pci, dynamic, either])
+      expect((await env.api('DELETE', `/tags/${tag.body.id}`)).status).toBe(204);
+    for (const asset of [web, web2, db1]) expect((await env.api('DELETE', `/assets/${asset.id}`)).status).toBe(204);
+  });
+
   it('appliances and option profiles', async () => {
     const appliance = await env.api('POST', '/appliances', { name: 'dc1', description: 'first data centre' });
     expect(appliance.status).toBe(201);

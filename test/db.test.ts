@@ -112,7 +112,7 @@ describe('PostgreSQL migrations', () => {
       ]);
       expect(
         await first!.query(`select count(*)::int as n from information_schema.tables where table_schema = 'public'`),
-      ).toEqual([{ n: 16 }]);
+      ).toEqual([{ n: 18 }]);
       await Promise.all(opened.map((o) => o.close()));
     } finally {
       await admin.unsafe(`drop database if exists ${name} with (force)`);
@@ -170,6 +170,7 @@ describe.each(backends)('the database on $name', (backend) => {
       'appliances',
       'asset_group_members',
       'asset_groups',
+      'asset_tags',
       'assets',
       'audit_events',
       'auth_records',
@@ -180,6 +181,7 @@ describe.each(backends)('the database on $name', (backend) => {
       'known_host_keys',
       'option_profiles',
       'scans',
+      'tags',
       'vault_records',
     ]);
     expect(await rowCount('drizzle.__drizzle_migrations')).toBe(MIGRATIONS);

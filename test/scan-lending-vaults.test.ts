@@ -4,6 +4,7 @@
 // through the sealed-access path. The scan reads each item once, logs in with it, and gives
 // every loan back when it ends: nothing stays checked out, requested or signed in.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startScanEnvironment, type ScanEnvironment } from './harness/scan-env.js';
 import { cleanupAll, createTestUser, generateKeyPair, startSshd, type SshdServer } from './harness/ssh-targets.js';
@@ -256,4 +257,40 @@ describe('a scan whose credentials are lent by Delinea and BeyondTrust', () => {
     expect(cleared.status, cleared.text).toBe(200);
     expect(cleared.body.rootDelegation).toBeNull();
   }, 180_000);
+
+  // After the two scans above: what the last scan saw selects hosts for dynamic tags.
+  it('dynamic tags select hosts by what the last scan saw: an OS, a technology passed or short of privileges', async () => {
+    const hostsOf = async (rule: object) => {
+      const tag = await env.api('POST', '/tags', {
+        name: `t-${randomBytes(3).toString('hex')}`,
+        kind: 'dynamic',
+        rule,
+      });
+      expect(tag.status, tag.text).toBe(201);
+      const hosts = (await env.api('GET', `/tags/${tag.body.id}/hosts`)).body.items as string[];
+      const assets = (await env.api('GET', `/assets?tag=${tag.body.id}`)).body.items.map(
+        (a: { name: string }) => a.name,
+      );
+      return { hosts, assets };
+    };
+    const osId = /^ID=(.*)$/m.exec(readFileSync('/etc/os-release', 'utf8'))![1]!.replace(/"/g, '');
+    expect(await hostsOf({ conditions: [{ osFamily: osId }, { address: '127.0.4.0/24' }] })).toEqual({
+      hosts: ['127.0.4.1', '127.0.4.2', '127.0.4.3'],
+      assets: ['lending lab', 'delegation lab'],
+    });
+    expect(await hostsOf({ conditions: [{ technology: 'unix', outcome: 'passed' }] })).toEqual({
+      hosts: ['127.0.4.3'],
+      assets: ['delegation lab'],
+    });
+    expect(await hostsOf({ conditions: [{ technology: 'unix', outcome: 'insufficientPrivileges' }] })).toEqual({
+      hosts: ['127.0.4.1', '127.0.4.2'],
+      assets: ['lending lab'],
+    });
+    expect(
+      await hostsOf({
+        match: 'any',
+        conditions: [{ technology: 'unix', outcome: 'failed' }, { osFamily: 'no-such-os' }],
+      }),
+    ).toEqual({ hosts: [], assets: [] });
+  });
 });

@@ -9,6 +9,7 @@ import {
   applianceRepo,
   assetGroupRepo,
   assetRepo,
+  tagRepo,
   authRecordRepo,
   rootDelegationOf,
   type RootDelegation,
@@ -33,7 +34,8 @@ import { technologyRoutes } from './technologies.js';
 import { vaultTestRoutes } from './vault-test.js';
 import type { KeyChecker } from '../key-checker.js';
 import { createListCursors, listCursorKeys, listIdentity, pageRequest } from '../paging.js';
-import { hostsAfter } from '../../domain/targets.js';
+import { hostsAfter, overlappingRanges } from '../../domain/targets.js';
+import { checkTagRule, TagRuleError, type TagRule, type TagRuleInput } from '../../domain/tag-rules.js';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 
 export interface ApiDeps {
@@ -106,10 +108,20 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
     createBody: S.AssetBody,
     patchBody: S.Type_Partial(S.AssetBody),
     view: S.Asset,
-    listQuery: S.Page,
+    listQuery: S.AssetQuery,
     get: (id: string) => assetRepo.get(db, id),
     toView: (r) => ({ id: r.id, name: r.name, kind: r.kind, value: r.value, ...stamps(r) }),
-    list: (_query, page) => assetRepo.list(db, page),
+    list: async (query, page) => {
+      if (query.tag === undefined) return assetRepo.list(db, page);
+      const tag = await tagRepo.find(db, query.tag);
+      if (!tag) throw badRequest('tag', `no tag has the id or name "${query.tag}"`);
+      if (tag.kind === 'static') {
+        const tagged = new Set(tag.assetIds);
+        return assetRepo.list(db, page, (asset) => tagged.has(asset.id));
+      }
+      const selected = await tagRepo.ranges(db, tag);
+      return assetRepo.list(db, page, (asset) => overlappingRanges(selected, asset.ranges).length > 0);
+    },
     create: (tx, b) => assetRepo.create(tx, b),
     update: (tx, id, b) => assetRepo.update(tx, id, b),
     remove: (tx, id) => assetRepo.remove(tx, id),
@@ -157,6 +169,82 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
       const shown = ips.slice(0, page.limit);
       const more = ips.length > page.limit;
       return { items: shown, nextCursor: more ? cursors.encode(list, [shown.at(-1)!]) : null };
+    },
+  );
+
+  /** A tag's kind, rule and assets go together: what the tag would be after the change is checked. */
+  const checkTag = (tag: {
+    kind: string;
+    rule?: TagRuleInput | null;
+    assetIds?: string[] | undefined;
+  }): TagRule | undefined => {
+    if (tag.kind !== 'dynamic') {
+      if (tag.rule) throw badRequest('rule', 'a static tag has no rule: its assets are given (assetIds)');
+      return undefined;
+    }
+    if (!tag.rule) throw badRequest('rule', 'a dynamic tag needs a rule');
+    if (tag.assetIds?.length) throw badRequest('assetIds', "a dynamic tag's assets come from its rule");
+    try {
+      return checkTagRule(tag.rule);
+    } catch (err) {
+      if (err instanceof TagRuleError) throw badRequest(err.field, err.reason);
+      throw err;
+    }
+  };
+  registerResource(api, db, cursors, {
+    path: '/tags',
+    tag: 'assets',
+    roles: { read: 'operator', write: 'operator' },
+    createBody: S.TagBody,
+    patchBody: S.Type_Partial(S.TagBody),
+    view: S.Tag,
+    listQuery: S.Page,
+    get: (id: string) => tagRepo.get(db, id),
+    toView: (t) => ({
+      id: t.id,
+      name: t.name,
+      kind: t.kind,
+      description: t.description,
+      assetIds: t.assetIds,
+      rule: t.rule ? { ...t.rule } : null,
+      ...stamps(t),
+    }),
+    list: (_query, page) => tagRepo.list(db, page),
+    create: (tx, b) => {
+      const rule = checkTag(b);
+      return tagRepo.create(tx, { ...b, rule });
+    },
+    update: async (tx, id, b) => {
+      const current = await tagRepo.get(tx, id);
+      const kind = b.kind ?? current.kind;
+      const rule = checkTag({
+        kind,
+        rule: b.rule ?? (kind === 'dynamic' ? current.rule : undefined),
+        assetIds: b.assetIds,
+      });
+      return tagRepo.update(tx, id, { ...b, rule });
+    },
+    remove: (tx, id) => tagRepo.remove(tx, id),
+  });
+  api.withTypeProvider<TypeBoxTypeProvider>().get(
+    '/tags/:id/hosts',
+    {
+      config: { role: 'operator' as const },
+      schema: {
+        tags: ['assets'],
+        summary: 'The registered addresses the tag selects now, in order (what a scan of the tag targets)',
+        params: S.IdParams,
+        querystring: S.Page,
+        response: { 200: S.GroupHosts },
+      },
+    },
+    async (req) => {
+      const list = listIdentity(`/tags/${req.params.id}/hosts`);
+      const page = pageRequest(cursors, list, req.query);
+      const ranges = await tagRepo.ranges(db, await tagRepo.get(db, req.params.id));
+      const ips = hostsAfter(ranges, page.after?.[0], page.limit + 1);
+      const shown = ips.slice(0, page.limit);
+      return { items: shown, nextCursor: ips.length > page.limit ? cursors.encode(list, [shown.at(-1)!]) : null };
     },
   );
 

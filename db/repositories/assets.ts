@@ -49,18 +49,30 @@ function parseValue(value: string) {
 }
 
 export const assetRepo = {
-  /** Oldest first. */
-  async list(db: Database, page: KeysetPage = {}): Promise<Paged<Asset>> {
+  /**
+   * Oldest first; with `keep`, only the assets it keeps (read on in chunks until the page is
+   * full, so a filter that keeps few still pages by position, never by offset).
+   */
+  async list(db: Database, page: KeysetPage = {}, keep?: (asset: Asset) => boolean): Promise<Paged<Asset>> {
     const limit = pageLimit(page);
     const order = creationOrder(assets);
-    const rows = await db
-      .select({ row: assets, position: order.position })
-      .from(assets)
-      .where(order.after(page))
-      .orderBy(...order.orderBy)
-      .limit(limit + 1);
+    const chunk = keep ? Math.max(500, limit + 1) : limit + 1;
+    const kept: { position: string; row: AssetRow }[] = [];
+    let after = page.after;
+    for (;;) {
+      const rows = await db
+        .select({ row: assets, position: order.position })
+        .from(assets)
+        .where(order.after({ after }))
+        .orderBy(...order.orderBy)
+        .limit(chunk);
+      for (const r of rows) if (!keep || keep(toAsset(r.row))) kept.push(r);
+      const last = rows.at(-1);
+      if (rows.length < chunk || kept.length > limit || !last) break;
+      after = [last.position, last.row.id];
+    }
     return toPaged(
-      rows,
+      kept.slice(0, limit + 1),
       limit,
       (r) => [r.position, r.row.id],
       (r) => toAsset(r.row),

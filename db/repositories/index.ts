@@ -47,3 +47,4 @@ export {
   type AuditVerdict,
 } from './audit.js';
 export { assetGroupRepo, MAX_GROUP_ASSETS, type AssetGroup, type AssetGroupInput } from './asset-groups.js';
+export { tagRepo, type Tag, type TagInput } from './tags.js';
