@@ -286,25 +286,36 @@ async function expectSurvived(scanId: string, expected: Expectation, loginsBefor
   return attemptsOf;
 }
 
+/** Appliance processes already accounted for, and those a scenario killed on purpose. */
+const accountedFor = new Set<ApplianceProcess>();
+const killedOnPurpose = new Set<ApplianceProcess>();
+
 /**
- * No secret left on any appliance: each live appliance process is stopped and says how many
- * secrets it still held when its workers stopped (heldAtStop, before the shutdown purge); each
- * process killed on purpose is dead, and its memory with it. Two fresh processes take over.
+ * No secret left on any appliance: each appliance process still running is stopped and says
+ * how many secrets it still held when its workers stopped (heldAtStop, before the shutdown
+ * purge); a process killed on purpose is dead, its memory with it; none may have died on its
+ * own. Two fresh processes take over.
  */
 async function expectNothingHeld() {
   for (const appliance of appliances) {
-    if (appliance.exitSignal() === 'SIGKILL') continue;
-    const alreadyEnded = appliance.process.exitCode !== null;
+    if (accountedFor.has(appliance)) continue;
+    accountedFor.add(appliance);
+    if (killedOnPurpose.has(appliance)) {
+      expect(appliance.exitSignal()).toBe('SIGKILL');
+      continue;
+    }
+    expect(
+      appliance.process.exitCode ?? appliance.process.signalCode,
+      `${appliance.logFile}: ended by itself`,
+    ).toBeNull();
     await appliance.kill('SIGTERM');
-    if (alreadyEnded) continue;
+    expect(await appliance.exited).toBe(0);
     const stopped = readFileSync(appliance.logFile, 'utf8')
       .split('\n')
       .find((l) => l.includes('appliance worker stopped'));
     expect(stopped, `${appliance.logFile} says how it stopped`).toBeDefined();
     expect(JSON.parse(stopped!).heldAtStop, `${appliance.ownQueue} held secrets after the scan`).toBe(0);
   }
-  for (const appliance of appliances)
-    expect(appliance.process.exitCode !== null || appliance.exitSignal()).toBeTruthy();
   const fresh = await Promise.all([env.startAppliance(applianceId), env.startAppliance(applianceId)]);
   for (const appliance of fresh) figures.applianceStartMs.push(appliance.readyAt! - appliance.spawnedAt);
   appliances.push(...fresh);
@@ -607,6 +618,7 @@ describe('an appliance worker killed (SIGKILL) while it holds a batch, with the 
     const [holding] = await activityRuns(batch, 'loginAndCollect');
     const holder = liveAppliances().find((a) => a.ownQueue === holding!.queue);
     expect(holder, `the process polling ${holding!.queue}`).toBeDefined();
+    killedOnPurpose.add(holder!);
     await holder!.kill('SIGKILL');
     const killedAt = Date.now();
 
