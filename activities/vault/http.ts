@@ -216,9 +216,12 @@ export async function vaultHttp(req: VaultHttpRequest): Promise<VaultHttpRespons
 }
 
 /**
- * Runs a vault call again when the vault throttles it and says how long to wait (or, without
- * Retry-After, after a short backoff), as long as the wait fits in what is left of the caller's
- * time; then the VAULT_RATE_LIMITED error goes up, with the wait, for the workflow's retry.
+ * Runs a vault call again when the vault throttles it, after what it asked (Retry-After) but
+ * never sooner than a short backoff of our own, as long as the wait fits in what is left of the
+ * caller's time; then the VAULT_RATE_LIMITED error goes up, with the wait, for the workflow's
+ * retry. The backoff is a floor because a vault may ask for less than it means: OpenBao's
+ * rate-limit quotas round the time left down to whole seconds, so in the last second of a
+ * window they answer `Retry-After: 0`, and taking that at its word spent every try at once.
  */
 export async function withThrottleRetries<T>(
   call: () => Promise<T>,
@@ -230,7 +233,8 @@ export async function withThrottleRetries<T>(
       return await call();
     } catch (err) {
       if (!(err instanceof ScanError) || err.code !== 'VAULT_RATE_LIMITED' || attempt >= attempts) throw err;
-      const wait = err.retryAfterMs ?? (options.backoffMs ?? 500) * 2 ** (attempt - 1);
+      const backoff = (options.backoffMs ?? 500) * 2 ** (attempt - 1);
+      const wait = Math.max(err.retryAfterMs ?? 0, backoff);
       if (Date.now() + wait >= options.deadline || options.signal?.aborted) throw err;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);

@@ -9,7 +9,15 @@ export interface ApplianceProcess {
   process: ChildProcess;
   /** Resolves once the worker logs that it polls. */
   ready: Promise<void>;
+  /** Known once ready: the queue only this process polls, and when it was spawned and ready (ms since the epoch). */
+  ownQueue: string | undefined;
+  spawnedAt: number;
+  readyAt: number | undefined;
+  /** Where its output goes. */
+  logFile: string;
   exited: Promise<number | null>;
+  /** The signal that ended the process, once it has ended of one. */
+  exitSignal(): NodeJS.Signals | null;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
@@ -45,10 +53,46 @@ export function spawnAppliance(options: SpawnApplianceOptions): ApplianceProcess
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const ready = new Promise<void>((resolve, reject) => {
+  const spawnedAt = Date.now();
+  let exitSignal: NodeJS.Signals | null = null;
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exitSignal = signal;
+      resolve(code);
+    }),
+  );
+  const self: ApplianceProcess = {
+    process: child,
+    ready: Promise.resolve(),
+    ownQueue: undefined,
+    spawnedAt,
+    readyAt: undefined,
+    logFile: options.logFile,
+    exited,
+    exitSignal: () => exitSignal,
+    async kill(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+  self.ready = new Promise<void>((resolve, reject) => {
+    let seen = '';
     const onData = (chunk: Buffer) => {
-      if (chunk.toString().includes('appliance worker polling')) resolve();
+      seen = (seen + chunk.toString()).slice(-4000);
+      // A whole line: one followed by its newline.
+      const line = seen
+        .split('\n')
+        .slice(0, -1)
+        .find((l) => l.includes('appliance worker polling'));
+      if (!line) return;
+      child.stdout?.off('data', onData);
+      try {
+        self.ownQueue = (JSON.parse(line) as { ownQueue?: string }).ownQueue;
+      } catch {
+        /* not JSON (a pretty-printing logger): the queue stays unknown */
+      }
+      self.readyAt = Date.now();
+      resolve();
     };
     child.stdout?.on('data', onData);
     void exited.then((code) =>
@@ -57,13 +101,5 @@ export function spawnAppliance(options: SpawnApplianceOptions): ApplianceProcess
   });
   child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });
-  return {
-    process: child,
-    ready,
-    exited,
-    async kill(signal = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      await exited;
-    },
-  };
+  return self;
 }

@@ -27,6 +27,7 @@ import {
   type ApplianceWorkers,
 } from '../../workers/appliance/create-workers.js';
 import { spawnAppliance, type ApplianceProcess } from './appliance-process.js';
+import { spawnControlPlane, type ControlPlaneProcess } from './control-plane-process.js';
 import { freePort } from '../../runtime/net.js';
 import { saveHistories } from './saved-histories.js';
 import { ensureFirstAdminKey } from '../../api/first-admin-key.js';
@@ -35,6 +36,7 @@ import { enrolAppliance, keyFilePath, loadApplianceKey } from '../../workers/app
 export interface ScanEnvironment {
   workDir: string;
   logFiles: string[];
+  /** The dev server now running (another object after restartTemporal). */
   temporal: TemporalDevServer;
   client: Client;
   database: OpenedDatabase;
@@ -68,6 +70,15 @@ export interface ScanEnvironment {
   saveHistories(workflowId: string, name: string): Promise<void>;
   /** Ends every appliance process this environment started (SIGKILL: as a crash would). */
   killAppliances(signal: NodeJS.Signals): Promise<void>;
+  /**
+   * Ends the dev server with the signal (SIGKILL: as a crash would) and starts it again on the
+   * same port; with `temporal.dbFile` it keeps what it had. Resolves once it serves again.
+   */
+  restartTemporal(signal: NodeJS.Signals, downMs?: number): Promise<void>;
+  /** The control-plane process now running, with `controlPlane: 'process'`. */
+  controlPlane: ControlPlaneProcess | undefined;
+  /** Starts a control-plane process (after the last one was killed); resolves once it polls. */
+  startControlPlane(): Promise<ControlPlaneProcess>;
   stop(): Promise<void>;
 }
 
@@ -81,6 +92,16 @@ export interface ScanEnvironmentOptions {
   webUi?: boolean;
   /** Called with the API before it listens: a test may add hooks that observe its requests. */
   instrumentApi?: (app: FastifyInstance) => void;
+  /**
+   * The dev server keeps its workflows in a SQLite file in the work folder (so a restart keeps
+   * them), on a port fixed at the first start (so clients and workers find it again).
+   */
+  temporalDbFile?: boolean;
+  /**
+   * 'process': the control-plane worker runs as its own process (workers/control-plane/main.ts),
+   * which a test may kill; it needs databaseUrl. Default: a worker inside this process.
+   */
+  controlPlane?: 'in-process' | 'process';
 }
 
 export async function startScanEnvironment(options: ScanEnvironmentOptions = {}): Promise<ScanEnvironment> {
@@ -93,13 +114,22 @@ export async function startScanEnvironment(options: ScanEnvironmentOptions = {})
 
   const codecKeys = newKeys('test');
   const dataConverter = createDataConverter(parseKeyring(codecKeys, 'test'));
-  const box = new SecretBox(parseKeyring(newKeys('master'), 'test'));
+  const masterKeys = newKeys('master');
+  const box = new SecretBox(parseKeyring(masterKeys, 'test'));
+  if (options.controlPlane === 'process' && !options.databaseUrl)
+    throw new Error('a control-plane process needs a PostgreSQL databaseUrl');
 
   // With a Web UI, the API's port is chosen first: the UI is told the codec endpoint at start.
   const apiPort = options.webUi ? await freePort() : 0;
-  const temporal = await startTemporalDevServer(
-    options.webUi ? { codecEndpoint: `http://127.0.0.1:${apiPort}/codec` } : { ui: false },
-  );
+  const temporalOptions = {
+    ...(options.webUi ? { codecEndpoint: `http://127.0.0.1:${apiPort}/codec` } : { ui: false }),
+    ...(options.temporalDbFile && {
+      dbFile: join(workDir, 'temporal.db'),
+      port: await freePort(),
+      logFile: join(workDir, 'temporal.log'),
+    }),
+  };
+  let temporal = await startTemporalDevServer(temporalOptions);
   stops.push(() => temporal.stop());
   const settings = { address: temporal.address, namespace: 'default', dataConverter };
   const database = await openDatabase({ url: options.databaseUrl });
@@ -110,25 +140,47 @@ export async function startScanEnvironment(options: ScanEnvironmentOptions = {})
   const reconciler = startScanReconciler({ db: database.db, client, logger, intervalMs: 500 });
   stops.push(() => reconciler.stop());
 
-  const connection = await connectWorkerConnection(settings);
-  const workflowBundle = await bundleWorkflowCode({
-    workflowsPath,
-    failureConverterPath: (dataConverter as { failureConverterPath: string }).failureConverterPath,
-    logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never,
-  });
-  const worker: Worker = await createControlPlaneWorker({
-    connection,
-    namespace: 'default',
-    dataConverter,
-    activities: createControlPlaneActivities({ db: database.db, box }),
-    workflowBundle,
-  });
-  const workerRun = worker.run();
-  stops.push(async () => {
-    worker.shutdown();
-    await workerRun;
-    await connection.close();
-  });
+  let controlPlane: ControlPlaneProcess | undefined;
+  const controlPlanes: ControlPlaneProcess[] = [];
+  const startControlPlane = async () => {
+    const logFile = join(workDir, `control-plane-${controlPlanes.length + 1}.log`);
+    logFiles.push(logFile);
+    const started = spawnControlPlane({
+      temporalAddress: temporal.address,
+      databaseUrl: options.databaseUrl!,
+      codecKeys,
+      masterKeys,
+      logFile,
+    });
+    controlPlanes.push(started);
+    controlPlane = started;
+    await started.ready;
+    return started;
+  };
+  if (options.controlPlane === 'process') {
+    stops.push(() => Promise.all(controlPlanes.map((c) => c.kill('SIGTERM'))));
+    await startControlPlane();
+  } else {
+    const connection = await connectWorkerConnection(settings);
+    const workflowBundle = await bundleWorkflowCode({
+      workflowsPath,
+      failureConverterPath: (dataConverter as { failureConverterPath: string }).failureConverterPath,
+      logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never,
+    });
+    const worker: Worker = await createControlPlaneWorker({
+      connection,
+      namespace: 'default',
+      dataConverter,
+      activities: createControlPlaneActivities({ db: database.db, box }),
+      workflowBundle,
+    });
+    const workerRun = worker.run();
+    stops.push(async () => {
+      worker.shutdown();
+      await workerRun;
+      await connection.close();
+    });
+  }
 
   const adminKeyFile = join(workDir, 'admin-api-key');
   await ensureFirstAdminKey(database.db, auditChainKeys(box), adminKeyFile);
@@ -184,7 +236,22 @@ export async function startScanEnvironment(options: ScanEnvironmentOptions = {})
   return {
     workDir,
     logFiles,
-    temporal,
+    get temporal() {
+      return temporal;
+    },
+    get controlPlane() {
+      return controlPlane;
+    },
+    startControlPlane,
+    async restartTemporal(signal, downMs = 0) {
+      if (!options.temporalDbFile)
+        throw new Error('restartTemporal needs temporalDbFile: a new server would know nothing');
+      if (temporal.process.exitCode === null && temporal.process.signalCode === null) temporal.process.kill(signal);
+      await temporal.exited;
+      if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+      const port = Number(temporal.address.split(':').at(-1));
+      temporal = await startTemporalDevServer({ ...temporalOptions, port });
+    },
     client,
     database,
     apiUrl,

@@ -42,7 +42,11 @@ export interface ApplianceWorkers {
   store: SecretStore;
   /** This process's cache of the scans' vault reads (its entries live in the store too). */
   cache: CredentialCache;
-  run(): Promise<void>;
+  /**
+   * Runs both workers until they stop; then purges whatever is still held and answers how
+   * many secrets that was (a workflow that ended normally left none: see heldAtStop in main.ts).
+   */
+  run(): Promise<{ heldAtStop: number }>;
   shutdown(): void;
   /** Whether any of the two workers still runs (polls or finishes work). */
   isRunning(): boolean;
@@ -90,13 +94,15 @@ export async function createApplianceWorkers(options: ApplianceWorkerOptions): P
     store,
     cache,
     async run() {
+      let heldAtStop = 0;
       try {
         await Promise.all(workers.map((w) => w.run()));
       } finally {
         // Whatever a workflow left behind dies with the workers.
         store.stopSweeper();
-        await store.purgeAll();
+        heldAtStop = await store.purgeAll();
       }
+      return { heldAtStop };
     },
     isRunning() {
       return workers.some((w) => w.getState() !== 'STOPPED' && w.getState() !== 'FAILED');
