@@ -8,7 +8,7 @@ export const REPORT_CATEGORIES = [
 ] as const;
 export type ReportCategory = (typeof REPORT_CATEGORIES)[number];
 
-export const TECHNOLOGIES = ['unix'] as const;
+export const TECHNOLOGIES = ['unix', 'postgresql'] as const;
 export type Technology = (typeof TECHNOLOGIES)[number];
 
 export const VAULT_TYPES = [
@@ -29,4 +29,5 @@ export type VaultType = (typeof VAULT_TYPES)[number];
  */
 export const TECHNOLOGY_LOGIN_SECRETS = {
   unix: ['password', 'privateKey'],
+  postgresql: ['password'],
 } as const satisfies Record<Technology, readonly ('password' | 'privateKey')[]>;

@@ -14,6 +14,7 @@ const TEST_SERVERS = [
   new RegExp(`^${escaped}/.*temporal server start-dev (?!.*--db-filename).*--ui-codec-endpoint`),
   /sshd -D -e -f \/tmp\/vstest-sshd-/,
   new RegExp(`^\\S*python\\S* ${escaped}/venv/bin/moto_server -H 127\\.0\\.0\\.1 `),
+  /^\S*\/bin\/postgres -D \S*\/vstest-pgc-\w+\/data /, // pg-cluster.ts's private clusters
 ];
 
 export function orphanedTestServers(): number[] {
