@@ -8,7 +8,7 @@ export const REPORT_CATEGORIES = [
 ] as const;
 export type ReportCategory = (typeof REPORT_CATEGORIES)[number];
 
-export const TECHNOLOGIES = ['unix', 'postgresql'] as const;
+export const TECHNOLOGIES = ['unix', 'postgresql', 'mysql'] as const;
 export type Technology = (typeof TECHNOLOGIES)[number];
 
 export const VAULT_TYPES = [
@@ -30,4 +30,5 @@ export type VaultType = (typeof VAULT_TYPES)[number];
 export const TECHNOLOGY_LOGIN_SECRETS = {
   unix: ['password', 'privateKey'],
   postgresql: ['password'],
+  mysql: ['password'],
 } as const satisfies Record<Technology, readonly ('password' | 'privateKey')[]>;

@@ -554,7 +554,7 @@ describe('the vault support matrix', () => {
     expect(hashicorp).toMatchObject({
       label: 'HashiCorp Vault / OpenBao',
       secretFields: ['password', 'privateKey', 'passphrase', 'rootPassword'],
-      technologies: ['unix', 'postgresql'],
+      technologies: ['unix', 'postgresql', 'mysql'],
     });
     expect(hashicorp.schemas.config.properties.authMethod.anyOf.map((m: { const: string }) => m.const)).toEqual([
       'token',
