@@ -25,7 +25,8 @@ export type VaultType = (typeof VAULT_TYPES)[number];
 
 /**
  * The target secrets a technology can log in with (any one of them): a vault type serves the
- * technologies whose login secrets it can supply.
+ * technologies whose login secrets it can supply. A database logs in with its password alone:
+ * no key, no passphrase, no root delegation (an authentication record naming one is refused).
  */
 export const TECHNOLOGY_LOGIN_SECRETS = {
   unix: ['password', 'privateKey'],

@@ -17,19 +17,16 @@ export const DEFAULT_TLS_MODE: TlsMode = 'require';
 
 export const tlsSettings = {
   tlsMode: Type.Optional(
-    Type.Union(
-      TLS_MODES.map((m) => Type.Literal(m)),
-      {
-        default: DEFAULT_TLS_MODE,
-        description:
-          'disable: plain text (the password crosses the network in the clear); require (the default): TLS, the server not authenticated; verify-ca: TLS, the certificate must chain to caCert (or the system CAs); verify-full: verify-ca and the certificate must name the host address',
-      },
-    ),
+    Type.Enum([...TLS_MODES], {
+      default: DEFAULT_TLS_MODE,
+      description:
+        'disable: plain text (the password crosses the network in the clear); require (the default): TLS, the server not authenticated; verify-ca: TLS, the certificate must chain to caCert (or the system CAs); verify-full: verify-ca and the certificate must name the host address',
+    }),
   ),
   caCert: Type.Optional(
     Type.String({
       minLength: 1,
-      maxLength: 48 * 1024,
+      maxLength: 30 * 1024,
       description:
         "tlsMode verify-ca or verify-full: the CA certificate(s) the server's certificate must chain to, PEM (-----BEGIN CERTIFICATE-----); without it, the system's CAs",
     }),
