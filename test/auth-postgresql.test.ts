@@ -414,6 +414,42 @@ describe('postgresql: servers that stall', () => {
     }
   });
 
+  it('unencrypted bytes after the server agrees to TLS → TARGET_TLS_ERROR, the connection dropped', async () => {
+    const { server, port } = await fakeServer((socket) => socket.write(Buffer.from('SE')));
+    try {
+      const err = await postgresqlTechnology
+        .connect({ ip: ADDRESS, port }, creds(roles.plain), opts)
+        .catch((e: ScanError) => e);
+      expect(err).toMatchObject({ code: 'TARGET_TLS_ERROR' });
+      expect((err as Error).message).toContain('sent unencrypted data along with its answer to the TLS request');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a server with no connection to spare (53300) → TARGET_BUSY, retried', async () => {
+    const field = (type: string, value: string) => Buffer.from(`${type}${value}\0`);
+    const body = Buffer.concat([
+      field('S', 'FATAL'),
+      field('C', '53300'),
+      field('M', 'sorry, too many clients already'),
+      Buffer.from([0]),
+    ]);
+    const header = Buffer.alloc(5);
+    header.write('E');
+    header.writeUInt32BE(body.length + 4, 1);
+    const { server, port } = await fakeServer((socket) => socket.end(Buffer.concat([header, body])));
+    try {
+      const err = await postgresqlTechnology
+        .connect({ ip: ADDRESS, port }, creds(roles.plain), { ...opts, settings: { tlsMode: 'disable' } })
+        .catch((e: ScanError) => e);
+      expect(err).toMatchObject({ code: 'TARGET_BUSY', vendorCode: '53300' });
+      expect(describeCode('TARGET_BUSY').retryable).toBe(true);
+    } finally {
+      server.close();
+    }
+  });
+
   it('a cancelled scan ends the login at once', async () => {
     const { server, port } = await fakeServer();
     try {
