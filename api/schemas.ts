@@ -284,7 +284,8 @@ const RootDelegation = Type.Object(
 const technologySettings = (description: string) =>
   Type.Record(Type.String(), Type.Unknown(), {
     description: `${description} (the shape of each technology: GET /api/v1/technologies)`,
-    maxJsonBytes: 4 * 1024,
+    // A database's settings may carry its CA certificate(s).
+    maxJsonBytes: 32 * 1024,
     'x-technology-settings': true,
   });
 export const AuthRecordBody = Type.Object(

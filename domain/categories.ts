@@ -12,7 +12,7 @@ export type ReportCategory = (typeof REPORT_CATEGORIES)[number];
 export const BUSINESS_IMPACTS = ['critical', 'high', 'medium', 'low', 'minor'] as const;
 export type BusinessImpact = (typeof BUSINESS_IMPACTS)[number];
 
-export const TECHNOLOGIES = ['unix'] as const;
+export const TECHNOLOGIES = ['unix', 'postgresql', 'mysql'] as const;
 export type Technology = (typeof TECHNOLOGIES)[number];
 
 export const VAULT_TYPES = [
@@ -29,8 +29,11 @@ export type VaultType = (typeof VAULT_TYPES)[number];
 
 /**
  * The target secrets a technology can log in with (any one of them): a vault type serves the
- * technologies whose login secrets it can supply.
+ * technologies whose login secrets it can supply. A database logs in with its password alone:
+ * no key, no passphrase, no root delegation (an authentication record naming one is refused).
  */
 export const TECHNOLOGY_LOGIN_SECRETS = {
   unix: ['password', 'privateKey'],
+  postgresql: ['password'],
+  mysql: ['password'],
 } as const satisfies Record<Technology, readonly ('password' | 'privateKey')[]>;

@@ -89,6 +89,42 @@ const catalogue = {
     summary: 'The host did not complete the connection in time.',
     remedy: "Check the host's load and network path, or raise the option profile's connect timeout.",
   },
+  TARGET_TLS_ERROR: {
+    retryable: false,
+    category: 'FAILED',
+    summary:
+      "The service's TLS certificate or handshake was rejected (a CA not trusted, another name, expired): no credentials were sent.",
+    remedy:
+      "Give the authentication record's settings.caCert the CA that signed the service's certificate, or fix the certificate (its name must be the host's address for tlsMode verify-full, and it must be current).",
+  },
+  TARGET_TLS_UNAVAILABLE: {
+    retryable: false,
+    category: 'FAILED',
+    summary: 'The authentication record requires TLS, but the service does not offer it: no credentials were sent.',
+    remedy:
+      "Enable TLS on the service (PostgreSQL: ssl = on; MySQL / MariaDB: ssl_cert and ssl_key), or, on a network you trust, set the record's settings.tlsMode to disable (the password then crosses the network in the clear).",
+  },
+  LOGIN_NOT_ALLOWED: {
+    retryable: false,
+    category: 'FAILED',
+    summary:
+      "The service does not let this account log in from the scanner's address, or at all, whatever the password (pg_hba.conf, a MySQL account's host, a role without LOGIN, a locked account, an expired password, TLS required).",
+    remedy:
+      "See the cause: allow the account from the appliance's address (a pg_hba.conf line; a MySQL account 'user'@'<address>'), give the role LOGIN, unlock the account or renew its password, or use TLS where the service requires it.",
+  },
+  DATABASE_NOT_FOUND: {
+    retryable: false,
+    category: 'FAILED',
+    summary: 'Logged in, but the database named in the authentication record does not exist on the server.',
+    remedy: "Correct the record's settings.database, or create the database.",
+  },
+  TARGET_BUSY: {
+    retryable: true,
+    category: 'FAILED',
+    summary: 'The service refused the connection for now (too many connections, starting up or shutting down).',
+    remedy:
+      "Retried with backoff; if it persists, raise the service's connection limit (max_connections) or lower the scan's parallelism.",
+  },
   HOST_KEY_MISMATCH: {
     retryable: false,
     category: 'FAILED',
@@ -107,15 +143,17 @@ const catalogue = {
     retryable: false,
     category: 'FAILED',
     failedLogin: 'target',
-    summary: 'The host did not answer the login in time, after its SSH handshake: most often a slow rejection.',
+    summary:
+      'The host did not answer the login in time, after the credentials were sent (past the SSH handshake, or the database login): most often a slow rejection.',
     remedy:
-      "Check the account and its secret, and the host's authentication (PAM, directory) for delays; not retried, so a wrong secret does not lock the account.",
+      "Check the account and its secret, and the host's authentication (PAM, directory, LDAP) for delays; not retried, so a wrong secret does not lock the account.",
   },
   AUTH_METHOD_REJECTED: {
     retryable: false,
     category: 'FAILED',
     summary: 'The host does not accept this authentication method.',
-    remedy: 'Allow the method on the host (e.g. PasswordAuthentication) or store a key the host accepts.',
+    remedy:
+      'Allow the method on the host (SSH: PasswordAuthentication; PostgreSQL: scram-sha-256 or md5 in pg_hba.conf; MySQL / MariaDB: mysql_native_password or caching_sha2_password for the account) or store a secret the host accepts.',
   },
   PRIVILEGE_ESCALATION_FAILED: {
     retryable: false,

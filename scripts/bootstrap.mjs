@@ -73,6 +73,12 @@ const TEST_PACKAGES = [
   { bin: '/usr/sbin/sshd', pkg: 'openssh-server', usedBy: 'the SSH targets' },
   { bin: '/usr/bin/sudo', pkg: 'sudo', usedBy: 'the SSH targets' },
   { bin: '/usr/bin/chromium', pkg: 'chromium', usedBy: 'the Web UI tests' },
+  {
+    bin: `${process.env.VAULTSCAN_PG_BIN ?? '/usr/lib/postgresql/15/bin'}/initdb`,
+    pkg: 'postgresql-15',
+    usedBy: 'the private PostgreSQL clusters',
+  },
+  { bin: '/usr/sbin/mariadbd', pkg: 'mariadb-server-core', usedBy: 'the private MariaDB servers' },
 ];
 
 const inWords = (items) => (items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`);

@@ -3,10 +3,14 @@
 // registry.
 import type { Technology } from '../domain/categories.js';
 import type { TechnologySpec } from './spec.js';
+import { mysqlSpec } from './mysql.js';
+import { postgresqlSpec } from './postgresql.js';
 import { unixSpec } from './unix.js';
 
 export const TECHNOLOGY_SPECS: Record<Technology, TechnologySpec> = {
   unix: unixSpec,
+  postgresql: postgresqlSpec,
+  mysql: mysqlSpec,
 };
 
 export function technologySpec(name: string): TechnologySpec | undefined {

@@ -269,6 +269,92 @@ describe('records: create, list, get, update, delete', () => {
     for (const asset of [web, web2, db1]) expect((await env.api('DELETE', `/assets/${asset.id}`)).status).toBe(204);
   });
 
+  it('database records: the default port and settings, a CA only where it is checked, the password and nothing else', async () => {
+    const vault = (await env.api('POST', '/vaults', vaultBody('vault-for-databases'))).body;
+    const base = {
+      username: 'vaultscan',
+      vaultId: vault.id,
+      locator: { path: 'db/scanner' },
+      fields: { password: 'pw' },
+    };
+    const pg = await env.api('POST', '/auth-records', {
+      ...base,
+      name: 'pg-a',
+      technology: 'postgresql',
+      targets: '10.3.0.1-10.3.0.9',
+    });
+    expect(pg.status, pg.text).toBe(201);
+    // No port: the technology's; no settings: its defaults, stored as they will be used.
+    expect([pg.body.port, pg.body.settings]).toEqual([5432, { database: 'postgres', tlsMode: 'require' }]);
+    const my = await env.api('POST', '/auth-records', {
+      ...base,
+      name: 'my-a',
+      technology: 'mysql',
+      targets: '10.3.0.1',
+    });
+    expect(my.status, my.text).toBe(201);
+    expect([my.body.port, my.body.settings]).toEqual([3306, { tlsMode: 'require' }]);
+
+    const refused = async (body: Record<string, unknown>, method = 'POST', path = '/auth-records') => {
+      const res = await env.api(method, path, body);
+      expect(res.status, res.text).toBe(400);
+      return [res.body.field, res.body.message] as [string, string];
+    };
+    const record = { ...base, name: 'pg-b', technology: 'postgresql', targets: '10.3.1.1' };
+    const ca = readFileSync(createCa(mkdtempSync(join(tmpdir(), 'vstest-api-ca-')), 'db-ca').cert, 'utf8');
+    expect(await refused({ ...record, settings: { tlsMode: 'prefer' } })).toEqual([
+      'settings.tlsMode',
+      expect.stringContaining('must be one of: "disable", "require", "verify-ca", "verify-full"'),
+    ]);
+    expect(await refused({ ...record, settings: { tlsMode: 'verify-full', caCert: 'not a pem' } })).toEqual([
+      'settings.caCert',
+      expect.stringContaining('must be a PEM certificate'),
+    ]);
+    expect(await refused({ ...record, settings: { caCert: ca } })).toEqual([
+      'settings.caCert',
+      expect.stringContaining('is used only with tlsMode verify-ca or verify-full (tlsMode is require)'),
+    ]);
+    expect(await refused({ ...record, settings: { database: 'x', port: 1 } })).toEqual([
+      'settings.port',
+      expect.stringContaining('is not a known field'),
+    ]);
+    expect(await refused({ ...record, fields: { password: 'pw', privateKey: 'key' } })).toEqual([
+      'fields.privateKey',
+      expect.stringContaining('is not used by the postgresql technology (it takes password)'),
+    ]);
+    expect(await refused({ ...record, technology: 'mysql', fields: { rootPassword: 'pw' } })).toEqual([
+      'fields.rootPassword',
+      expect.stringContaining('is not used by the mysql technology'),
+    ]);
+    expect(
+      await refused({ ...record, rootDelegation: { vaultId: vault.id, locator: { path: 'db/root' }, field: 'pw' } }),
+    ).toEqual(['rootDelegation', expect.stringContaining('has no root delegation')]);
+    // A Unix record with a key cannot become a PostgreSQL one as it is.
+    const unix = await env.api('POST', '/auth-records', {
+      ...base,
+      name: 'unix-key',
+      technology: 'unix',
+      targets: '10.3.2.1',
+      fields: { privateKey: 'key' },
+    });
+    expect(unix.status, unix.text).toBe(201);
+    expect(await refused({ technology: 'postgresql' }, 'PATCH', `/auth-records/${unix.body.id}`)).toEqual([
+      'fields.privateKey',
+      expect.any(String),
+    ]);
+    expect(await refused({ fields: { passphrase: 'p' } }, 'PATCH', `/auth-records/${unix.body.id}`)).toEqual([
+      'fields',
+      'fields: must name the vault field holding the password or privateKey unix logs in with',
+    ]);
+    // verify-full with its CA is stored as given.
+    const verified = await env.api('POST', '/auth-records', {
+      ...record,
+      settings: { tlsMode: 'verify-full', caCert: ca, database: 'inventory' },
+    });
+    expect(verified.status, verified.text).toBe(201);
+    expect(verified.body.settings).toEqual({ tlsMode: 'verify-full', caCert: ca, database: 'inventory' });
+  });
+
   it('appliances and option profiles', async () => {
     const appliance = await env.api('POST', '/appliances', { name: 'dc1', description: 'first data centre' });
     expect(appliance.status).toBe(201);
@@ -694,7 +780,7 @@ describe('the vault support matrix', () => {
     expect(hashicorp).toMatchObject({
       label: 'HashiCorp Vault / OpenBao',
       secretFields: ['password', 'privateKey', 'passphrase', 'rootPassword'],
-      technologies: ['unix'],
+      technologies: ['unix', 'postgresql', 'mysql'],
     });
     expect(hashicorp.schemas.config.properties.authMethod.anyOf.map((m: { const: string }) => m.const)).toEqual([
       'token',
@@ -716,6 +802,12 @@ describe('the vault support matrix', () => {
     const unix = items.find((t) => t.technology === 'unix');
     expect(unix).toMatchObject({ defaultPort: 22, settings: { type: 'object' } });
     expect(unix!.vaultTypes).toContain('hashicorp');
+    const byName = Object.fromEntries(items.map((t) => [t.technology, t])) as Record<string, any>;
+    expect(Object.keys(byName)).toEqual(['unix', 'postgresql', 'mysql']);
+    expect(byName.postgresql).toMatchObject({ defaultPort: 5432, loginSecrets: ['password'] });
+    expect(byName.mysql).toMatchObject({ defaultPort: 3306, loginSecrets: ['password'] });
+    expect(Object.keys(byName.postgresql.settings.properties)).toEqual(['database', 'tlsMode', 'caCert']);
+    expect(byName.mysql.settings.properties.tlsMode.default).toBe('require');
   });
 
   it('the README shows the same table', () => {

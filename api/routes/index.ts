@@ -21,7 +21,7 @@ import {
 } from '../../db/repositories/index.js';
 import { checkLocator, checkVaultSettings, specOf } from '../vault-parts.js';
 import { applianceQueue } from '../../workflows/activity-stubs.js';
-import { checkTechnologySettings, technologySpecOf } from '../technology-settings.js';
+import { checkTechnologySecrets, checkTechnologySettings, technologySpecOf } from '../technology-settings.js';
 import { badRequest } from '../problems.js';
 import * as S from '../schemas.js';
 import { registerResource } from './records.js';
@@ -336,6 +336,7 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
       await validateRootDelegation(tx, b.rootDelegation, b.fields);
       const settings = b.settings ?? {};
       checkTechnologySettings(b.technology, settings);
+      checkTechnologySecrets(b.technology, b.fields, b.rootDelegation);
       return authRecordRepo.create(tx, { ...b, settings, port: b.port ?? technologySpecOf(b.technology).defaultPort });
     },
     update: async (tx, id, b) => {
@@ -350,6 +351,12 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
       // Settings belong to a technology: a change of either is checked as the record would be.
       if (b.settings || b.technology)
         checkTechnologySettings(b.technology ?? current.technology, b.settings ?? current.settings);
+      if (b.technology || b.fields || b.rootDelegation)
+        checkTechnologySecrets(
+          b.technology ?? current.technology,
+          b.fields ?? current.fields,
+          b.rootDelegation === undefined ? rootDelegationOf(current) : b.rootDelegation,
+        );
       return authRecordRepo.update(tx, id, b);
     },
     remove: (tx, id) => authRecordRepo.remove(tx, id),

@@ -16,6 +16,8 @@ const TEST_SERVERS = [
   /sshd -D -e -f \/tmp\/vstest-sshd-/,
   /^\S*\/bin\/postgres -D \S*\/vstest-pg-\w+\/data /,
   new RegExp(`^\\S*python\\S* ${escaped}/venv/bin/moto_server -H 127\\.0\\.0\\.1 `),
+  /^\S*\/bin\/postgres -D \S*\/vstest-pgc-\w+\/data /, // pg-cluster.ts's private clusters
+  /^\/usr\/sbin\/mariadbd --no-defaults --user=mysql --datadir=\S*\/vstest-mariadb-/, // mariadb-server.ts's
 ];
 
 export function orphanedTestServers(): number[] {

@@ -44,14 +44,16 @@ export function createCa(dir: string, name: string): CertificateFiles {
 }
 
 /**
- * A leaf certificate signed by `ca`: a server one (SANs 127.0.0.1 and localhost) or a client
- * one (for mTLS). rustls, under NativeConnection, insists on these v3 extensions.
+ * A leaf certificate signed by `ca`: a server one (SANs 127.0.0.1 and localhost, or the
+ * `altNames` given, e.g. ['IP:127.0.5.1']) or a client one (for mTLS). rustls, under
+ * NativeConnection, insists on these v3 extensions.
  */
 export function issueCertificate(
   ca: CertificateFiles,
   dir: string,
   name: string,
   use: 'server' | 'client',
+  altNames: string[] = ['IP:127.0.0.1', 'DNS:localhost'],
 ): CertificateFiles {
   const files = { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
   const csr = join(dir, `${name}.csr`);
@@ -62,7 +64,7 @@ export function issueCertificate(
       'basicConstraints=critical,CA:FALSE',
       'keyUsage=critical,digitalSignature',
       `extendedKeyUsage=${use === 'server' ? 'serverAuth' : 'clientAuth'}`,
-      ...(use === 'server' ? ['subjectAltName=IP:127.0.0.1,DNS:localhost'] : []),
+      ...(use === 'server' ? [`subjectAltName=${altNames.join(',')}`] : []),
       'subjectKeyIdentifier=hash',
       'authorityKeyIdentifier=keyid',
     ].join('\n'),
