@@ -1,7 +1,9 @@
 // Database technologies end to end, through the real parts: the API, Temporal, the control
 // plane and an appliance process, the passwords read from OpenBao through the sealed path. One
 // scan covers a private PostgreSQL cluster (TLS verify-full with the test's CA) on two addresses
-// and the machine's MariaDB (default port, no TLS there), one authentication record per host.
+// and the machine's MariaDB (default port, no TLS there). The first PostgreSQL address is also a
+// Unix host (a real sshd): it is scanned with both technologies, one result each, and every host
+// has a NOT_ATTEMPTED row for each technology of the profile no record covers it for.
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,12 +14,15 @@ import { startOpenBao, type OpenBaoServer } from './harness/openbao.js';
 import { startPgCluster, type PgCluster } from './harness/pg-cluster.js';
 import { startScanEnvironment, type ScanEnvironment } from './harness/scan-env.js';
 import { createCa, issueCertificate } from './harness/tls-certs.js';
+import { cleanupAll, createTestUser, startSshd, type SshdServer } from './harness/ssh-targets.js';
 
 const tag = randomBytes(3).toString('hex');
 const hosts = { pgPassed: '127.0.5.1', pgWrongPassword: '127.0.5.2', mysql: '127.0.0.1' };
 const pgRole = { name: `vstest_scan_pg_${tag}`, password: `pg-${randomBytes(9).toString('hex')}` };
 const myAccount = { name: `vstest_scan_my_${tag}`, password: `my-${randomBytes(9).toString('hex')}` };
 const wrongPassword = `wrong-${randomBytes(9).toString('hex')}`;
+const unixUser = { name: `vstest-dbhost-${tag}`, password: `ux-${randomBytes(9).toString('hex')}` };
+let sshd: SshdServer;
 const MYSQL_ADMIN_URL = process.env.VAULTSCAN_TEST_MYSQL_ADMIN_URL ?? 'mysql://root@127.0.0.1:3306';
 
 let dir: string;
@@ -47,10 +52,16 @@ beforeAll(async () => {
   await bao.writeKv2('secret', 'db/postgres', { password: pgRole.password });
   await bao.writeKv2('secret', 'db/postgres-stale', { password: wrongPassword });
   await bao.writeKv2('secret', 'db/mysql', { password: myAccount.password });
+  await cleanupAll();
+  await createTestUser({ ...unixUser, sudo: 'password' });
+  sshd = await startSshd({ address: hosts.pgPassed });
+  await bao.writeKv2('secret', 'db/unix', { password: unixUser.password });
 }, 240_000);
 
 afterAll(async () => {
   await env?.stop();
+  await sshd?.stop();
+  await cleanupAll();
   await bao?.stop();
   await pg?.stop();
   if (mariadb) {
@@ -101,6 +112,15 @@ describe('a scan of PostgreSQL and MySQL hosts', () => {
         port: pg.port,
         locator: { path: 'db/postgres-stale' },
       },
+      // The same address as a Unix host: its second technology.
+      {
+        name: 'db host over ssh',
+        technology: 'unix',
+        targets: hosts.pgPassed,
+        username: unixUser.name,
+        port: sshd.port,
+        locator: { path: 'db/unix' },
+      },
       // No port: MySQL's, 3306.
       {
         name: 'mariadb',
@@ -121,7 +141,7 @@ describe('a scan of PostgreSQL and MySQL hosts', () => {
     }
     const profile = await env.api('POST', '/option-profiles', {
       name: 'databases',
-      technologies: ['postgresql', 'mysql'],
+      technologies: ['unix', 'postgresql', 'mysql'],
       maxParallelHosts: 3,
       timeouts: { connectMs: 10_000, commandMs: 20_000, vaultMs: 10_000 },
       retry: { maxAttempts: 1, initialIntervalMs: 100, maxIntervalMs: 100 },
@@ -136,11 +156,32 @@ describe('a scan of PostgreSQL and MySQL hosts', () => {
     expect(launched.status, launched.text).toBe(202);
     const scan = await waitForScan(launched.body.id);
     expect(scan.status).toBe('FINISHED');
-    expect(scan.progress.counts).toMatchObject({ PASSED: 1, INSUFFICIENT_PRIVILEGES: 1, FAILED: 1 });
+    // One result per host and technology: 3 hosts × 3 technologies of the profile.
+    expect(scan.progress).toMatchObject({
+      doneHosts: 3,
+      doneResults: 9,
+      counts: { PASSED: 2, INSUFFICIENT_PRIVILEGES: 1, FAILED: 1, NOT_ATTEMPTED: 5 },
+    });
 
     // The Authentication Report: a category, the cause and its remedy, per host and technology.
     const report = (await env.api('GET', `/scans/${launched.body.id}/authentication-report`)).body;
-    const byIp = Object.fromEntries(report.hosts.map((h: { ip: string }) => [h.ip, h]));
+    const rows = report.hosts as { ip: string; technology: string; status: string; errorCode: string | null }[];
+    expect(rows.map((h) => [h.ip, h.technology, h.status, h.errorCode]).sort()).toEqual(
+      [
+        [hosts.mysql, 'mysql', 'INSUFFICIENT_PRIVILEGES', 'INSUFFICIENT_PRIVILEGES'],
+        [hosts.mysql, 'postgresql', 'NOT_ATTEMPTED', 'NO_AUTH_RECORD'],
+        [hosts.mysql, 'unix', 'NOT_ATTEMPTED', 'NO_AUTH_RECORD'],
+        [hosts.pgPassed, 'mysql', 'NOT_ATTEMPTED', 'NO_AUTH_RECORD'],
+        [hosts.pgPassed, 'postgresql', 'PASSED', null],
+        [hosts.pgPassed, 'unix', 'PASSED', null],
+        [hosts.pgWrongPassword, 'mysql', 'NOT_ATTEMPTED', 'NO_AUTH_RECORD'],
+        [hosts.pgWrongPassword, 'postgresql', 'FAILED', 'AUTH_FAILED'],
+        [hosts.pgWrongPassword, 'unix', 'NOT_ATTEMPTED', 'NO_AUTH_RECORD'],
+      ].sort(),
+    );
+    const byIp = Object.fromEntries(
+      rows.filter((h) => h.status !== 'NOT_ATTEMPTED' && h.technology !== 'unix').map((h) => [h.ip, h]),
+    );
     expect(byIp[hosts.pgPassed]).toMatchObject({
       technology: 'postgresql',
       status: 'PASSED',
@@ -165,7 +206,11 @@ describe('a scan of PostgreSQL and MySQL hosts', () => {
 
     // The facts, as collected on the appliance and published.
     const results = (await env.api('GET', `/scans/${launched.body.id}/results`)).body.items as Record<string, any>[];
-    const resultOf = (ip: string) => results.find((r) => r.ip === ip)!;
+    const resultOf = (ip: string, technology = ip === hosts.mysql ? 'mysql' : 'postgresql') =>
+      results.find((r) => r.ip === ip && r.technology === technology)!;
+    // Each technology's own collection: the Unix login saw the OS of the same host.
+    expect(resultOf(hosts.pgPassed, 'unix').collected.facts['os.id']).toBeTruthy();
+    expect(sshd.log()).not.toMatch(/Failed password/);
     expect(resultOf(hosts.pgPassed).collected.facts).toMatchObject({
       'server.product': 'PostgreSQL',
       'connection.tlsMode': 'verify-full',
@@ -184,9 +229,35 @@ describe('a scan of PostgreSQL and MySQL hosts', () => {
     // No password in the results, the report or any log line of the stack.
     const published = JSON.stringify([results, report]);
     const logs = env.logFiles.map((f) => readFileSync(f, 'utf8')).join('\n');
-    for (const secret of [pgRole.password, myAccount.password, wrongPassword]) {
+    for (const secret of [pgRole.password, myAccount.password, wrongPassword, unixUser.password]) {
       expect(published).not.toContain(secret);
       expect(logs).not.toContain(secret);
     }
+
+    // A technology the profile switches off is said on the hosts a record of it covers.
+    const pgOnly = await env.api('POST', '/option-profiles', {
+      name: 'postgresql only',
+      technologies: ['postgresql'],
+      maxParallelHosts: 1,
+      timeouts: { connectMs: 10_000, commandMs: 20_000, vaultMs: 10_000 },
+      retry: { maxAttempts: 1, initialIntervalMs: 100, maxIntervalMs: 100 },
+    });
+    expect(pgOnly.status, pgOnly.text).toBe(201);
+    const again = await env.api('POST', '/scans', {
+      title: 'postgresql only',
+      targets: hosts.pgPassed,
+      optionProfileId: pgOnly.body.id,
+      applianceId,
+    });
+    expect((await waitForScan(again.body.id)).status).toBe('FINISHED');
+    const second = (await env.api('GET', `/scans/${again.body.id}/authentication-report`)).body.hosts as {
+      technology: string;
+      status: string;
+      errorCode: string | null;
+    }[];
+    expect(second.map((h) => [h.technology, h.status, h.errorCode]).sort()).toEqual([
+      ['postgresql', 'PASSED', null],
+      ['unix', 'NOT_ATTEMPTED', 'TECHNOLOGY_DISABLED'],
+    ]);
   }, 180_000);
 });
