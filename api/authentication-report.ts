@@ -8,6 +8,7 @@ import type { Database } from '../db/client.js';
 import { auditRepo, resultRepo, type ReportRow, type Scan } from '../db/repositories/index.js';
 import { describeCode, isErrorCode } from '../domain/errors.js';
 import { csvHeader, csvLine } from './csv.js';
+import { scanSummaryBySet } from './scan-summary.js';
 
 export const REPORT_COLUMNS = [
   'ip',
@@ -63,6 +64,8 @@ async function* asJson(db: Database, scan: Scan, pageSize: number): AsyncGenerat
     title: scan.title,
     status: scan.status,
     vaultLoansUnreturned: await unreturnedLoans(db, scan.id),
+    // "x of y hosts, z % passed" per asset group and per tag (as they are now).
+    ...(await scanSummaryBySet(db, scan.id)),
   };
   yield `${JSON.stringify(head).slice(0, -1)},"hosts":[`;
   let separator = '';

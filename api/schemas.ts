@@ -400,6 +400,21 @@ export const ScanBody = Type.Object(
   { additionalProperties: false },
 );
 const Counts = Type.Object(Object.fromEntries(REPORT_CATEGORIES.map((c) => [c, Type.Integer()])));
+const SetSummary = Type.Object({
+  id: Id,
+  name: Type.String(),
+  label: Type.String({ description: "The group's business impact, or the tag's kind" }),
+  addresses: Type.Integer({ description: 'Addresses the group or tag covers now' }),
+  scannedHosts: Type.Integer({ description: 'Of those, hosts this scan has a result for' }),
+  passedHosts: Type.Integer({ description: 'Hosts every technology tried on PASSED' }),
+  passedPercent: Type.Number({ description: 'passedHosts of scannedHosts, in percent' }),
+  counts: Counts,
+});
+export const ScanSummary = Type.Object({
+  scanId: Id,
+  byGroup: Type.Array(SetSummary),
+  byTag: Type.Array(SetSummary),
+});
 export const Scan = Type.Object({
   id: Id,
   title: Type.String(),

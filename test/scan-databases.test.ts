@@ -85,8 +85,9 @@ describe('a scan of PostgreSQL and MySQL hosts', () => {
   it('logs in with the vault passwords, reports each host by category, and keeps the facts', async () => {
     const applianceId = (await env.api('POST', '/appliances', { name: 'databases' })).body.id;
     await env.startAppliance(applianceId);
-    expect((await env.api('POST', '/assets', { name: 'db lab', value: '127.0.5.1-127.0.5.2' })).status).toBe(201);
-    expect((await env.api('POST', '/assets', { name: 'mariadb', value: hosts.mysql })).status).toBe(201);
+    const dbLab = await env.api('POST', '/assets', { name: 'db lab', value: '127.0.5.1-127.0.5.2' });
+    const mariadbAsset = await env.api('POST', '/assets', { name: 'mariadb', value: hosts.mysql });
+    expect([dbLab.status, mariadbAsset.status]).toEqual([201, 201]);
     const vault = await env.api('POST', '/vaults', {
       name: 'openbao',
       type: 'hashicorp',
@@ -233,6 +234,37 @@ describe('a scan of PostgreSQL and MySQL hosts', () => {
       expect(published).not.toContain(secret);
       expect(logs).not.toContain(secret);
     }
+
+    // By asset group and by tag: x of y hosts, z % passed (a host passes when every technology
+    // tried on it passed; NOT_ATTEMPTED rows do not count against it).
+    const group = await env.api('POST', '/groups', {
+      name: 'databases',
+      businessImpact: 'critical',
+      assetIds: [dbLab.body.id],
+    });
+    const tag = await env.api('POST', '/tags', {
+      name: 'mariadb hosts',
+      kind: 'static',
+      assetIds: [mariadbAsset.body.id],
+    });
+    const summary = (await env.api('GET', `/scans/${launched.body.id}/summary`)).body;
+    expect(summary.byGroup).toEqual([
+      {
+        id: group.body.id,
+        name: 'databases',
+        label: 'critical',
+        addresses: 2,
+        scannedHosts: 2,
+        passedHosts: 1,
+        passedPercent: 50,
+        counts: { PASSED: 2, INSUFFICIENT_PRIVILEGES: 0, FAILED: 1, NOT_ATTEMPTED: 3, UNREACHABLE: 0 },
+      },
+    ]);
+    expect(summary.byTag).toEqual([
+      expect.objectContaining({ id: tag.body.id, scannedHosts: 1, passedHosts: 0, passedPercent: 0 }),
+    ]);
+    const withHead = (await env.api('GET', `/scans/${launched.body.id}/authentication-report`)).body;
+    expect([withHead.byGroup, withHead.byTag]).toEqual([summary.byGroup, summary.byTag]);
 
     // A technology the profile switches off is said on the hosts a record of it covers.
     const pgOnly = await env.api('POST', '/option-profiles', {

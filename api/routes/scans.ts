@@ -17,9 +17,11 @@ import {
   ResultsPage,
   Scan,
   ScanBody,
+  ScanSummary,
 } from '../schemas.js';
 import type { ApiDeps } from './index.js';
 import { authenticationReportStream } from '../authentication-report.js';
+import { scanSummaryBySet } from '../scan-summary.js';
 import { pageRequest, type ListCursors } from '../paging.js';
 import { applianceIsAlive } from '../appliance-status.js';
 import { createSharedLoader } from '../shared-loader.js';
@@ -150,6 +152,23 @@ export async function scanRoutes(
   );
 
   api.get(
+    '/scans/:id/summary',
+    {
+      config: reader,
+      schema: {
+        tags,
+        params: IdParams,
+        summary: 'The scan by asset group and by tag: x of y hosts, z % passed',
+        response: { 200: ScanSummary },
+      },
+    },
+    async (req) => {
+      const scan = await scanRepo.get(db, req.params.id);
+      return { scanId: scan.id, ...(await scanSummaryBySet(db, scan.id)) };
+    },
+  );
+
+  api.get(
     '/scans/:id/authentication-report',
     {
       config: reader,
@@ -158,7 +177,7 @@ export async function scanRoutes(
         params: IdParams,
         querystring: ReportQuery,
         description:
-          'Every host of the scan in address order, streamed: JSON (the scan, the vault loans no appliance process gave back, then its hosts) or, with format=csv, CSV with the same columns.',
+          'Every host of the scan in address order, streamed: JSON (the scan, the vault loans no appliance process gave back, its results by asset group and by tag as in /summary, then its hosts) or, with format=csv, CSV with the same columns.',
       },
     },
     async (req, reply) => {

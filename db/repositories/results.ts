@@ -8,7 +8,7 @@ import { withDbErrors } from '../translate-errors.js';
 import { REPORT_CATEGORIES, type ReportCategory } from '../../domain/categories.js';
 import { describeCode, type ErrorCode } from '../../domain/errors.js';
 import type { AttemptRecord } from '../../domain/scan-types.js';
-import { ipSortKey, normaliseIp } from '../../domain/targets.js';
+import { ipSortKey, normaliseIp, type IpRange } from '../../domain/targets.js';
 import { storableValue } from '../../domain/text.js';
 import {
   firstOrNotFound,
@@ -300,6 +300,52 @@ export const resultRepo = {
     const counts: Partial<Record<ReportCategory, number>> = {};
     for (const { category } of inserted) counts[category] = (counts[category] ?? 0) + 1;
     return counts;
+  },
+
+  /**
+   * The scan's results on the addresses of `ranges` (a group's, a tag's): hosts with a result,
+   * hosts whose every technology tried PASSED, and results per category. One aggregate query.
+   */
+  async summaryWithin(
+    db: Database,
+    scanId: string,
+    ranges: IpRange[],
+  ): Promise<{ hosts: number; passedHosts: number; counts: Record<ReportCategory, number> }> {
+    const counts = emptyCounts();
+    if (!isUuid(scanId) || ranges.length === 0) return { hosts: 0, passedHosts: 0, counts };
+    const within = sql.join(
+      ranges.map(
+        (r) =>
+          sql`${hostResults.ipKey} between ${ipSortKey(r.first).toString()}::numeric and ${ipSortKey(r.last).toString()}::numeric`,
+      ),
+      sql` or `,
+    );
+    const where = and(eq(hostResults.scanId, scanId), sql`(${within})`);
+    const byCategory = await db
+      .select({ category: hostResults.category, n: count() })
+      .from(hostResults)
+      .where(where)
+      .groupBy(hostResults.category);
+    for (const row of byCategory) counts[row.category] = Number(row.n);
+    const perHost = db
+      .select({
+        ip: hostResults.ip,
+        tried: sql<number>`count(*) filter (where ${hostResults.category} <> 'NOT_ATTEMPTED')`.as('tried'),
+        passed: sql<number>`count(*) filter (where ${hostResults.category} = 'PASSED')`.as('passed'),
+      })
+      .from(hostResults)
+      .where(where)
+      .groupBy(hostResults.ip)
+      .as('per_host');
+    const [totals] = await db
+      .select({
+        hosts: count(),
+        passedHosts: sql<number>`count(*) filter (where ${perHost.tried} > 0 and ${perHost.tried} = ${perHost.passed})`,
+      })
+      .from(perHost);
+    const hosts = Number(totals?.hosts ?? 0);
+    const passedHosts = Number(totals?.passedHosts ?? 0);
+    return { hosts, passedHosts, counts };
   },
 
   /** How many of the scan's hosts have at least one result (a host has one per technology). */
