@@ -300,15 +300,11 @@ export interface CheckedTiming {
   catchupWindowMs: number;
 }
 
-/** Checks the timing of a schedule; throws TimingError naming the first field at fault. */
-export function checkTiming(input: TimingInput): CheckedTiming {
-  if (input.cron.length === 0 && input.intervals.length === 0)
-    throw new TimingError('cron', 'give at least one cron expression or one interval: otherwise it never runs');
-  if (input.cron.length > LIMITS.cronExpressions)
+/** Each expression checked (TimingError naming `cron.<i>`), written with single spaces. */
+export function checkCron(cron: string[]): string[] {
+  if (cron.length > LIMITS.cronExpressions)
     throw new TimingError('cron', `takes at most ${LIMITS.cronExpressions} expressions`);
-  if (input.intervals.length > LIMITS.intervals)
-    throw new TimingError('intervals', `takes at most ${LIMITS.intervals} intervals`);
-  const cron = input.cron.map((expression, i) => {
+  return cron.map((expression, i) => {
     try {
       parseCron(expression);
     } catch (err) {
@@ -316,7 +312,12 @@ export function checkTiming(input: TimingInput): CheckedTiming {
     }
     return expression.trim().replace(/\s+/g, ' ');
   });
-  const intervals = input.intervals.map((interval, i) => {
+}
+
+export function checkIntervals(intervals: TimingInput['intervals']): CheckedTiming['intervals'] {
+  if (intervals.length > LIMITS.intervals)
+    throw new TimingError('intervals', `takes at most ${LIMITS.intervals} intervals`);
+  return intervals.map((interval, i) => {
     const everyMs = parseDuration(interval.every);
     const offsetMs = interval.offset === undefined ? 0 : parseDuration(interval.offset);
     if (everyMs < LIMITS.minEveryMs || everyMs > LIMITS.maxEveryMs)
@@ -324,10 +325,34 @@ export function checkTiming(input: TimingInput): CheckedTiming {
     if (offsetMs >= everyMs) throw new TimingError(`intervals.${i}.offset`, 'must be shorter than every');
     return { everyMs, offsetMs };
   });
-  const zoneProblem = timeZoneProblem(input.timeZone);
-  if (zoneProblem) throw new TimingError('timeZone', zoneProblem);
-  const catchupWindowMs = parseDuration(input.catchupWindow);
-  if (catchupWindowMs < LIMITS.minCatchupWindowMs || catchupWindowMs > LIMITS.maxCatchupWindowMs)
+}
+
+export function checkTimeZone(timeZone: string): string {
+  const problem = timeZoneProblem(timeZone);
+  if (problem) throw new TimingError('timeZone', problem);
+  return timeZone;
+}
+
+export function checkCatchupWindow(text: string): number {
+  const ms = parseDuration(text);
+  if (ms < LIMITS.minCatchupWindowMs || ms > LIMITS.maxCatchupWindowMs)
     throw new TimingError('catchupWindow', 'must be between 10s and 7d');
-  return { cron, intervals, timeZone: input.timeZone, catchupWindowMs };
+  return ms;
+}
+
+/** A schedule with no cron expression and no interval never runs. */
+export function requireSomeTiming(cronCount: number, intervalCount: number): void {
+  if (cronCount === 0 && intervalCount === 0)
+    throw new TimingError('cron', 'give at least one cron expression or one interval: otherwise it never runs');
+}
+
+/** Checks the whole timing of a new schedule; throws TimingError naming the first field at fault. */
+export function checkTiming(input: TimingInput): CheckedTiming {
+  requireSomeTiming(input.cron.length, input.intervals.length);
+  return {
+    cron: checkCron(input.cron),
+    intervals: checkIntervals(input.intervals),
+    timeZone: checkTimeZone(input.timeZone),
+    catchupWindowMs: checkCatchupWindow(input.catchupWindow),
+  };
 }
