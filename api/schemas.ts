@@ -468,7 +468,8 @@ export const ScheduleTriggerBody = Type.Object(
   {
     overlap: Type.Optional({
       ...Overlap,
-      description: 'allow_all (default): run now even while another run is going; skip: only if none is',
+      description:
+        'Default: the schedule’s own. allow_all runs now even while another run is going; buffer_one runs when it ends',
     }),
   },
   { additionalProperties: false },

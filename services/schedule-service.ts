@@ -115,6 +115,19 @@ export class ScheduleMissingError extends Error {
   }
 }
 
+/** A run is going and the overlap policy would skip the one asked for (409). */
+export class ScheduleBusyError extends Error {
+  override readonly name = 'ScheduleBusyError';
+  constructor(
+    readonly scheduleId: string,
+    readonly running: string[],
+  ) {
+    super(
+      `a run of this schedule is still going (${running.join(', ')}) and its overlap policy is skip: trigger with {"overlap":"allow_all"} to start another now, or {"overlap":"buffer_one"} to start one when it ends`,
+    );
+  }
+}
+
 /** Runs a change to the rows in one transaction: the API records it in the audit trail there. */
 export type Commit = <T>(change: (tx: Database) => Promise<T>) => Promise<T>;
 
@@ -376,10 +389,19 @@ export function createScheduleService(deps: {
       await temporalCall(id, () => handleOf(id).unpause(note));
     },
 
-    /** A run now, paused or not; by default even while another run is going (overlap allow_all). */
-    async trigger(id: string, overlap: OverlapPolicy = 'allow_all'): Promise<void> {
+    /**
+     * A run now, paused or not, under the schedule's own overlap policy unless another is given
+     * (so its rules, pauseOnFailure among them, hold for this run too). Under skip, a run still
+     * going is a conflict, said at once rather than a trigger Temporal would silently skip.
+     */
+    async trigger(id: string, overlap?: OverlapPolicy): Promise<{ overlap: OverlapPolicy }> {
       await scheduleRepo.get(db, id);
-      await temporalCall(id, () => handleOf(id).trigger(temporalOverlap(overlap)));
+      const { policies, info } = await temporalCall(id, () => handleOf(id).describe());
+      const policy = overlap ?? overlapFromTemporal(policies.overlap);
+      const going = info.runningActions.map((a) => a.workflow.workflowId);
+      if (policy === 'skip' && going.length > 0) throw new ScheduleBusyError(id, going);
+      await temporalCall(id, () => handleOf(id).trigger(temporalOverlap(policy)));
+      return { overlap: policy };
     },
 
     /** The row with Temporal's account of it: timing, state, next runs, recent runs and their scans. */

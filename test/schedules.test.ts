@@ -161,7 +161,19 @@ describe('creating a schedule', () => {
     expect(next.body.items.map((s: { id: string }) => s.id)).toEqual([second.id]);
     expect(next.body.items[0].timing.cron).toEqual(['0 0 * * *']);
     expect((await api('GET', `/schedules?cursor=${first.body.nextCursor}x`)).body.field).toBe('cursor');
-    for (const { id } of [created, second]) expect((await api('DELETE', `/schedules/${id}`)).status).toBe(204);
+    // What a schedule names cannot be deleted from under it.
+    const named = await create({
+      scan: { title: 'n', targets: FAST, applianceId, optionProfileId: slowProfileId },
+      paused: true,
+    });
+    const profileGone = await env.api('DELETE', `/option-profiles/${slowProfileId}`);
+    expect([profileGone.status, profileGone.body.message]).toEqual([409, expect.stringMatching(/named by schedules/)]);
+    const applianceGone = await env.api('DELETE', `/appliances/${applianceId}`);
+    expect([applianceGone.status, applianceGone.body.message]).toEqual([
+      409,
+      expect.stringMatching(/named by schedules/),
+    ]);
+    for (const { id } of [created, second, named]) expect((await api('DELETE', `/schedules/${id}`)).status).toBe(204);
   });
 });
 
@@ -277,6 +289,10 @@ describe('a schedule at work', () => {
       .sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
 
+    // Trigger-now under skip while a run is going: said at once; allow_all starts one anyway.
+    const busy = await api('POST', `/schedules/${id}/trigger`);
+    expect([busy.status, busy.body.message]).toEqual([409, expect.stringMatching(/still going .*allow_all/)]);
+
     // A scheduled scan cancels like any other: POST /scans/:id/cancel reaches scan-<id>.
     expect((await api('POST', `/scans/${running.id}/cancel`)).status).toBe(202);
     await waitFor('the cancelled scan', async () => {
@@ -301,6 +317,7 @@ describe('a schedule at work', () => {
     const created = await create({
       scan: { title: 'gone', targets: '10.89.0.1', applianceId },
       intervals: [{ every: '1h' }],
+      pauseOnFailure: true,
     });
     const id = created.id;
     expect((await api('DELETE', `/assets/${asset.body.id}`)).status).toBe(204);
@@ -327,6 +344,12 @@ describe('a schedule at work', () => {
       `select outcome, detail from audit_events where record_id = '${id}' and action = 'schedule.run-refused'`,
     );
     expect(trail).toEqual([expect.objectContaining({ outcome: 'rejected' })]);
+    // pauseOnFailure: Temporal paused the schedule after the failed run, and says why.
+    const after = await waitFor('the schedule paused', async () => {
+      const body = (await api('GET', `/schedules/${id}`)).body;
+      return body.state === 'paused' && body;
+    });
+    expect(after.note).toMatch(/fail/i);
     await env.saveHistories(shown.recentRuns[0].workflowId, 'scheduled-scan-refused');
   });
 });

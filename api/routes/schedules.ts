@@ -8,6 +8,7 @@ import { scheduleRepo } from '../../db/repositories/index.js';
 import { LIMITS } from '../../domain/schedule-timing.js';
 import {
   createScheduleService,
+  ScheduleBusyError,
   ScheduleMissingError,
   ScheduleRequestError,
   ScheduleTemporalError,
@@ -55,7 +56,8 @@ export async function scheduleRoutes(
       return await work();
     } catch (err) {
       if (err instanceof ScheduleRequestError) throw badRequest(err.field, err.reason, err.detail);
-      if (err instanceof ScheduleMissingError) throw new ApiProblem(409, err.message);
+      if (err instanceof ScheduleMissingError || err instanceof ScheduleBusyError)
+        throw new ApiProblem(409, err.message);
       if (err instanceof ScheduleTemporalError) throw new ApiProblem(503, err.message);
       throw err;
     }
@@ -190,16 +192,21 @@ export async function scheduleRoutes(
       schema: {
         tags,
         description:
-          'A run now, paused or not: its scan starts within moments (GET the schedule: recentRuns). By default even while another run is going.',
+          'A run now, paused or not: its scan starts within moments (GET the schedule: recentRuns). Under the schedule’s own overlap policy unless the body names another; with skip, a run still going is a 409.',
         params: IdParams,
         body: ScheduleTriggerBody,
       },
     },
     async (request, reply) => {
       const { id } = request.params;
-      await answer(() => schedules.trigger(id, request.body.overlap));
-      await withAudit(request, async () => undefined, undefined, 202);
-      return reply.code(202).send({ id, triggered: true });
+      const { overlap } = await answer(() => schedules.trigger(id, request.body.overlap));
+      await withAudit(
+        request,
+        async () => undefined,
+        () => ({ detail: { overlap } }),
+        202,
+      );
+      return reply.code(202).send({ id, overlap });
     },
   );
 }
