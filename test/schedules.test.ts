@@ -186,6 +186,11 @@ describe('a schedule at work', () => {
       return scans.length >= 2 && scans;
     });
     for (const scan of finished) expect(scan).toMatchObject({ scheduleId: id, workflowId: `scan-${scan.id}` });
+    // Its scans in pages; a cursor of this schedule's list is no cursor of all scans.
+    const page = (await api('GET', `/scans?scheduleId=${id}&limit=1`)).body;
+    expect(page.items).toHaveLength(1);
+    expect((await api('GET', `/scans?scheduleId=${id}&cursor=${page.nextCursor}`)).status).toBe(200);
+    expect((await api('GET', `/scans?cursor=${page.nextCursor}`)).body.field).toBe('cursor');
 
     // GET lists the runs with their scans, as Temporal's recent actions name them.
     const shown = (await api('GET', `/schedules/${id}`)).body;
@@ -312,6 +317,28 @@ describe('a schedule at work', () => {
     expect(ended).toMatchObject({ status: 'FINISHED', scheduleId: null });
   });
 
+  it('cancel_other and terminate_other stop the running scan cleanly (CANCELED), never kill it', async () => {
+    const slow = { scan: { title: 'slow', targets: SLOW, applianceId, optionProfileId: slowProfileId } };
+    const cancelling = await create({ ...slow, intervals: [{ every: '2s' }], overlap: 'cancel_other' });
+    const terminating = await create({ ...slow, intervals: [{ every: '2s' }], overlap: 'terminate_other' });
+    for (const { id } of [cancelling, terminating]) {
+      const stopped = await waitFor(
+        'a scan stopped by the next run',
+        async () => (await scansOf(id)).find((s) => s.finishedAt !== null && s.status !== 'FINISHED'),
+        15_000,
+      );
+      // Asked to cancel, the scan ended itself: never FAILED (as a terminated scan would be).
+      expect(stopped.status).toBe('CANCELED');
+    }
+    // cancel_other waits for the cancelled scan to end before the next one starts.
+    const spans = (await scansOf(cancelling.id))
+      .filter((s) => s.startedAt && s.finishedAt)
+      .map((s) => [Date.parse(s.startedAt!), Date.parse(s.finishedAt!)] as const)
+      .sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
+    for (const { id } of [cancelling, terminating]) expect((await api('DELETE', `/schedules/${id}`)).status).toBe(204);
+  });
+
   it('a run whose request no longer holds is refused: recorded on the schedule and in the trail, and the run ends', async () => {
     const asset = await api('POST', '/assets', { name: 'leaving soon', value: '10.89.0.0/30' });
     const created = await create({
@@ -384,6 +411,10 @@ describe('where the truth lives', () => {
       const service = createScheduleService({ db: env.database.db, temporal: fresh });
       const after = await service.details(await scheduleRepo.get(env.database.db, id));
       expect(after).toEqual(before);
+      // A pause or resume through PATCH says who did it, as the pause route does.
+      const resumed = await api('PATCH', `/schedules/${id}`, { paused: false });
+      expect(resumed.body).toMatchObject({ state: 'active', note: 'resumed by the scheduler' });
+      expect((await fresh.schedule.getHandle(`schedule-${id}`).describe()).state.paused).toBe(false);
     } finally {
       await connection.close();
     }
