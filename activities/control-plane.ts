@@ -12,8 +12,11 @@ import {
   knownHostKeyRepo,
   resultRepo,
   scanRepo,
+  scheduleRepo,
+  scheduledScanRequest,
   vaultRepo,
 } from '../db/repositories/index.js';
+import { createScanService, ScanRequestError, type PreparedScan } from '../services/scan-service.js';
 import type { AuditEntry, AuthRecord, HostResultInput, SkippedHost } from '../db/repositories/index.js';
 import { containsIp, hostsAt, normaliseIp } from '../domain/targets.js';
 import type { HostFailure, HostPlan, SecretRead, SkippedTarget, TargetPage, VaultLoan } from '../domain/scan-types.js';
@@ -82,6 +85,16 @@ function mustBeLocal(): void {
     });
   }
 }
+
+/** What a schedule's run starts: the scan, ready to run as its child; or why the request no longer makes one. */
+export type ScheduledScanStart =
+  Pick<PreparedScan, 'workflowId' | 'input' | 'searchAttributes'> | { refused: { field: string; reason: string } };
+
+const ready = ({ workflowId, input, searchAttributes }: PreparedScan): ScheduledScanStart => ({
+  workflowId,
+  input,
+  searchAttributes,
+});
 
 /** Temporal refuses payloads over 2 MB: a batch's grants stay well under it, with room for the rest. */
 const MAX_GRANT_BYTES = 1_500_000;
@@ -393,6 +406,75 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
           },
         })),
       );
+    },
+
+    /**
+     * A schedule's run: the stored scan request made into a scan exactly as POST /scans makes
+     * one (the scan service's checks, a QUEUED row), linked to the schedule and the run, and the
+     * launch audited. One scan per run: a retried step finds the scan it stored. A request that
+     * no longer holds (its targets left the assets, its appliance lost its key…) starts no scan:
+     * the refusal is kept on the schedule and in the audit trail, and the run ends with it.
+     */
+    async startScheduledScan(input: { scheduleId: string; runWorkflowId: string }): Promise<ScheduledScanStart> {
+      mustBeLocal();
+      const scans = createScanService({ db });
+      const stored = await scanRepo.findByScheduleRun(db, input.runWorkflowId);
+      if (stored) return ready(await scans.prepared(stored));
+      const schedule = await scheduleRepo.find(db, input.scheduleId);
+      // Retried (within the step's time): the row of a schedule being created follows its
+      // Temporal schedule by moments. A schedule deleted meanwhile has none for good.
+      if (!schedule)
+        throw ApplicationFailure.retryable(
+          `schedule ${input.scheduleId} has no row in the database: it was deleted, or its creation did not complete`,
+          'SCHEDULE_NOT_STORED',
+        );
+      if (schedule.lastRefusal?.runWorkflowId === input.runWorkflowId) {
+        const { field, reason } = schedule.lastRefusal;
+        return { refused: { field, reason } };
+      }
+      const actorName = `schedule "${schedule.name}"`;
+      try {
+        return await db.transaction(async (tx) => {
+          const prepared = await createScanService({ db: tx }).prepare(scheduledScanRequest(schedule), {
+            schedule: { scheduleId: schedule.id, runWorkflowId: input.runWorkflowId },
+          });
+          await auditRepo.append(tx, auditKeys, [
+            {
+              actorKeyId: null,
+              actorName,
+              action: 'schedule.run',
+              recordId: schedule.id,
+              scanId: prepared.scan.id,
+              applianceId: prepared.input.applianceId,
+              outcome: 'success',
+              detail: { run: input.runWorkflowId, workflowId: prepared.workflowId },
+            },
+          ]);
+          return ready(prepared);
+        });
+      } catch (err) {
+        if (!(err instanceof ScanRequestError)) throw err;
+        const refusal = {
+          at: new Date().toISOString(),
+          runWorkflowId: input.runWorkflowId,
+          field: err.field,
+          reason: err.reason,
+        };
+        await db.transaction(async (tx) => {
+          await scheduleRepo.recordRefusal(tx, schedule.id, refusal);
+          await auditRepo.append(tx, auditKeys, [
+            {
+              actorKeyId: null,
+              actorName,
+              action: 'schedule.run-refused',
+              recordId: schedule.id,
+              outcome: 'rejected',
+              detail: { run: input.runWorkflowId, field: err.field, reason: err.reason },
+            },
+          ]);
+        });
+        return { refused: { field: err.field, reason: err.reason } };
+      }
     },
 
     async finishScan(input: {

@@ -11,6 +11,7 @@ import { MAX_GROUP_ASSETS } from '../db/repositories/asset-groups.js';
 import { TAG_KINDS, TAG_OUTCOMES, type TagOutcome } from '../domain/tag-rules.js';
 import { SECRET_FIELDS, SECRET_FIELD_NAMES } from '../domain/secret-fields.js';
 import { VAULT_TYPE_SPECS, type VaultTypeSpec } from '../vault-types/index.js';
+import { DURATION_PATTERN, LIMITS, OVERLAP_POLICIES } from '../domain/schedule-timing.js';
 
 const Name = Type.String({ minLength: 1, maxLength: 200 });
 export const Id = Type.String({ format: 'uuid' });
@@ -399,6 +400,14 @@ export const ScanBody = Type.Object(
   },
   { additionalProperties: false },
 );
+/** GET /scans: newest first; `scheduleId` lists one schedule's scans. */
+export const ScanListQuery = Type.Object(
+  {
+    ...paging(),
+    scheduleId: Type.Optional({ ...Id, description: 'Only the scans this schedule’s runs started' }),
+  },
+  { additionalProperties: false },
+);
 const Counts = Type.Object(Object.fromEntries(REPORT_CATEGORIES.map((c) => [c, Type.Integer()])));
 const SetSummary = Type.Object({
   id: Id,
@@ -427,6 +436,10 @@ export const Scan = Type.Object({
   optionProfileId: Id,
   applianceId: Id,
   workflowId: Type.Union([Type.String(), Type.Null()]),
+  scheduleId: Type.Union([Id, Type.Null()], {
+    description:
+      'The schedule whose run started the scan (null: launched through POST /scans, or its schedule was deleted)',
+  }),
   createdAt: Type.String(),
   startedAt: Type.Union([Type.String(), Type.Null()]),
   finishedAt: Type.Union([Type.String(), Type.Null()]),
@@ -507,4 +520,129 @@ export const KnownHostKey = Type.Object({
   source: Type.Union([Type.Literal('learned'), Type.Literal('operator')]),
   learnedInScanId: Type.Union([Type.String(), Type.Null()]),
   ...Timestamps,
+});
+
+const Duration = (description: string) =>
+  Type.String({
+    pattern: DURATION_PATTERN,
+    description: `${description}: a whole number and s, m, h or d ("90s", "6h")`,
+  });
+const Overlap = Type.Enum(OVERLAP_POLICIES, {
+  description:
+    'When a run is due while the previous one is still going: skip it (default), buffer_one / buffer_all (run it after), cancel_other / terminate_other (stop the running scan: it ends CANCELED, secrets purged), allow_all (run both)',
+});
+const Note = Type.String({ maxLength: 1000, description: 'Shown with the schedule, here and in the Temporal Web UI' });
+const scheduleTiming = {
+  cron: Type.Array(Type.String({ minLength: 1, maxLength: 200 }), {
+    maxItems: LIMITS.cronExpressions,
+    description:
+      'Cron expressions, five fields (minute hour day-of-month month day-of-week) or @hourly, @daily, @weekly, @monthly, @yearly; day-of-month and day-of-week must both match',
+  }),
+  intervals: Type.Array(
+    Type.Object(
+      {
+        every: Duration('How often (1s to 366d), counted from the Unix epoch'),
+        offset: Type.Optional(Duration('Shifts each run by this much (shorter than every)')),
+      },
+      { additionalProperties: false },
+    ),
+    { maxItems: LIMITS.intervals },
+  ),
+  timeZone: Type.String({
+    minLength: 1,
+    maxLength: 64,
+    description: 'The IANA time zone cron expressions are read in (default UTC)',
+  }),
+  overlap: Overlap,
+  catchupWindow: Duration('How late a missed run may still start after an outage (10s to 7d; default 1h)'),
+  pauseOnFailure: Type.Boolean({ description: 'Pause the schedule when a run fails (default false)' }),
+  paused: Type.Boolean({ description: 'Takes no runs until resumed (default false)' }),
+  note: Note,
+};
+const optionalTiming = {
+  cron: Type.Optional(scheduleTiming.cron),
+  intervals: Type.Optional(scheduleTiming.intervals),
+  timeZone: Type.Optional(scheduleTiming.timeZone),
+  overlap: Type.Optional(scheduleTiming.overlap),
+  catchupWindow: Type.Optional(scheduleTiming.catchupWindow),
+  pauseOnFailure: Type.Optional(scheduleTiming.pauseOnFailure),
+  paused: Type.Optional(scheduleTiming.paused),
+  note: Type.Optional(scheduleTiming.note),
+};
+export const ScheduleBody = Type.Object(
+  { name: Name, scan: ScanBody, ...optionalTiming },
+  { additionalProperties: false, description: 'Give at least one cron expression or one interval' },
+);
+export const SchedulePatch = Type.Object(
+  { name: Type.Optional(Name), scan: Type.Optional(ScanBody), ...optionalTiming },
+  {
+    additionalProperties: false,
+    description:
+      'What is given replaces what is there: scan the whole stored request, cron and intervals their whole lists',
+  },
+);
+export const ScheduleNoteBody = Type.Object({ note: Type.Optional(Note) }, { additionalProperties: false });
+export const ScheduleTriggerBody = Type.Object(
+  {
+    overlap: Type.Optional({
+      ...Overlap,
+      description:
+        'Default: the schedule’s own. allow_all runs now even while another run is going; buffer_one runs when it ends',
+    }),
+  },
+  { additionalProperties: false },
+);
+const NullableString = Type.Union([Type.String(), Type.Null()]);
+export const Schedule = Type.Object({
+  id: Id,
+  name: Type.String(),
+  scan: Type.Object({
+    title: Type.String(),
+    targets: Type.String(),
+    optionProfileId: Type.Union([Id, Type.Null()], { description: 'null: the default profile at each run' }),
+    applianceId: Type.Union([Id, Type.Null()], { description: 'null: the first appliance at each run' }),
+  }),
+  temporalScheduleId: Type.String({ description: 'Its Temporal Schedule, as the Web UI lists it' }),
+  state: Type.Union([Type.Literal('active'), Type.Literal('paused'), Type.Literal('missing')], {
+    description: 'missing: the Temporal Schedule was deleted outside vaultscan; it takes no runs (DELETE this one)',
+  }),
+  note: NullableString,
+  timing: Type.Union([
+    Type.Object({
+      cron: Type.Array(Type.String()),
+      intervals: Type.Array(Type.Object({ every: Type.String(), offset: Type.String() })),
+      timeZone: Type.String(),
+      overlap: Type.Enum(OVERLAP_POLICIES),
+      catchupWindow: Type.String(),
+      pauseOnFailure: Type.Boolean(),
+    }),
+    Type.Null(),
+  ]),
+  nextRuns: Type.Array(Type.String()),
+  recentRuns: Type.Array(
+    Type.Object({
+      workflowId: Type.String(),
+      scheduledAt: Type.String(),
+      startedAt: Type.String(),
+      running: Type.Boolean(),
+      scanId: Type.Union([Id, Type.Null()]),
+      scanStatus: NullableString,
+      refusal: Type.Union([Type.Object({ field: Type.String(), reason: Type.String() }), Type.Null()]),
+    }),
+    { description: 'Newest first; a run whose request no longer held started no scan (refusal says why)' },
+  ),
+  counts: Type.Union([
+    Type.Object({
+      runs: Type.Integer(),
+      skippedOverlap: Type.Integer(),
+      missedCatchupWindow: Type.Integer(),
+    }),
+    Type.Null(),
+  ]),
+  lastRefusal: Type.Union([
+    Type.Object({ at: Type.String(), runWorkflowId: Type.String(), field: Type.String(), reason: Type.String() }),
+    Type.Null(),
+  ]),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
 });

@@ -233,6 +233,44 @@ export const optionProfiles = pgTable(
   ],
 );
 
+/** Why a scheduled run started no scan: the request no longer held when the run came. */
+export interface ScheduleRefusal {
+  /** When the run was refused (ISO 8601). */
+  at: string;
+  /** The run's workflow id, as the schedule's recent actions name it. */
+  runWorkflowId: string;
+  /** The field of the stored scan request at fault ("targets", "applianceId"…), and why. */
+  field: string;
+  reason: string;
+}
+
+/**
+ * Recurring scans. When and whether a schedule runs (cron, intervals, time zone, paused, next
+ * and recent runs) lives in the Temporal Schedule `schedule-<id>` alone: the API and the Web UI
+ * read the same. This row is what each run starts a scan from, and what scans refer to.
+ */
+export const schedules = pgTable(
+  'schedules',
+  {
+    id: id(),
+    name: text('name').notNull().unique(),
+    /** The scan request each run makes, as entered; every run checks it again, as POST /scans would. */
+    title: text('title').notNull(),
+    targets: text('targets').notNull(),
+    // Null: the default profile and the first appliance at the time of each run. RESTRICT: a
+    // profile or appliance a schedule names is not deleted from under it.
+    optionProfileId: uuid('option_profile_id').references(() => optionProfiles.id, { onDelete: 'restrict' }),
+    applianceId: uuid('appliance_id').references(() => appliances.id, { onDelete: 'restrict' }),
+    lastRefusal: jsonb('last_refusal').$type<ScheduleRefusal>(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index('schedules_option_profile_idx').on(t.optionProfileId),
+    index('schedules_appliance_idx').on(t.applianceId),
+  ],
+);
+
 export const scans = pgTable(
   'scans',
   {
@@ -252,6 +290,10 @@ export const scans = pgTable(
     /** Why a scan ended as it did, when it did not simply finish (FAILED, CANCELED from elsewhere). */
     statusReason: text('status_reason'),
     workflowId: text('workflow_id'),
+    /** The schedule whose run started the scan; SET NULL: a scan outlives its schedule. */
+    scheduleId: uuid('schedule_id').references(() => schedules.id, { onDelete: 'set null' }),
+    /** That run's workflow id (`schedule-<id>-<time>`): one scan per run, however often its step is retried. */
+    scheduleRunId: text('schedule_run_id').unique(),
     createdAt: createdAt(),
     startedAt: at('started_at'),
     finishedAt: at('finished_at'),
@@ -261,6 +303,7 @@ export const scans = pgTable(
     index('scans_created_idx').on(t.createdAt.desc()),
     index('scans_option_profile_idx').on(t.optionProfileId),
     index('scans_appliance_idx').on(t.applianceId),
+    index('scans_schedule_idx').on(t.scheduleId, t.createdAt.desc()),
     check('scans_status_check', sql`${t.status} in (${oneOf(SCAN_STATUSES)})`),
   ],
 );

@@ -22,6 +22,9 @@ export const UNIQUE_CONSTRAINTS: Record<string, UniqueRule> = {
   tags_name_unique: { field: 'name', what: 'a tag' },
   asset_tags_tag_id_asset_id_pk: { field: 'assetIds', what: 'this asset with the tag' },
   asset_group_members_group_id_asset_id_pk: { field: 'assetIds', what: 'this asset in the group' },
+  schedules_name_unique: { field: 'name', what: 'a schedule' },
+  // One scan per scheduled run: a retried run step finds its scan instead of making a second.
+  scans_schedule_run_id_unique: { field: 'scheduleRunId', what: 'a scan of this scheduled run' },
   // Random 256-bit values: a clash is never a user's doing, but is still named rather than a 500.
   api_keys_key_hash_unique: { field: 'key', what: 'an API key with this value' },
   api_sessions_token_hash_unique: { field: 'session', what: 'a session with this token' },
@@ -63,6 +66,17 @@ export const FOREIGN_KEYS: Record<string, ForeignKeyRule> = {
     inUse: 'the option profile is used by scans',
   },
   scans_appliance_id_appliances_id_fk: { field: 'applianceId', entity: 'appliance', inUse: 'the appliance has scans' },
+  scans_schedule_id_schedules_id_fk: { field: 'scheduleId', entity: 'schedule', inUse: 'the schedule has scans' },
+  schedules_option_profile_id_option_profiles_id_fk: {
+    field: 'scan.optionProfileId',
+    entity: 'option profile',
+    inUse: 'the option profile is named by schedules: point their scan.optionProfileId elsewhere (PATCH) first',
+  },
+  schedules_appliance_id_appliances_id_fk: {
+    field: 'scan.applianceId',
+    entity: 'appliance',
+    inUse: 'the appliance is named by schedules: point their scan.applianceId elsewhere (PATCH) first',
+  },
   host_results_scan_id_scans_id_fk: { field: 'scanId', entity: 'scan', inUse: 'the scan has results' },
   host_results_auth_record_id_auth_records_id_fk: {
     field: 'authRecordId',

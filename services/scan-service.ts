@@ -1,9 +1,9 @@
 // Where every scan starts: the API's POST /scans, a schedule's run, and later the CLI. It checks
 // the request (targets within registered assets, the option profile, an appliance that can be
-// sealed to), stores the scan row and starts the scan workflow. Failures are typed (400 naming
-// the field, 503 when Temporal is away) and leave nothing half-written.
+// sealed to), stores the scan row and starts the scan workflow. The check also runs alone (a
+// schedule's request is checked when it is created, storing nothing). Failures are typed (400
+// naming the field, 503 when Temporal is away) and leave nothing half-written.
 import type { Client } from '@temporalio/client';
-import type { TypedSearchAttributes } from '@temporalio/common';
 import type { Database } from '../db/client.js';
 import {
   applianceRepo,
@@ -11,6 +11,8 @@ import {
   profileRepo,
   profileSettings,
   scanRepo,
+  type Appliance,
+  type OptionProfile,
   type Scan,
 } from '../db/repositories/index.js';
 import {
@@ -20,10 +22,13 @@ import {
   parseTargets,
   rangesWithin,
   TargetSpecError,
+  type IpRange,
 } from '../domain/targets.js';
-import { ApplianceIdAttr, ScanIdAttr, ScanStatusAttr } from '../domain/search-attributes.js';
+import { scanSearchAttributes } from '../domain/search-attributes.js';
 import type { ScanInput, scanWorkflow } from '../workflows/scan.js';
 import { CONTROL_PLANE_QUEUE } from '../workflows/activity-stubs.js';
+
+export { scanSearchAttributes };
 
 export interface ScanRequest {
   title: string;
@@ -33,13 +38,28 @@ export interface ScanRequest {
   applianceId?: string;
 }
 
+/** A request that makes a scan, and what its checks found: nothing is stored yet. */
+export interface CheckedScanRequest {
+  request: ScanRequest;
+  ranges: IpRange[];
+  hostCount: number;
+  profile: OptionProfile;
+  appliance: Appliance;
+}
+
 /** A scan row stored and ready to run: what its workflow is started with. */
 export interface PreparedScan {
   scan: Scan;
   applianceName: string;
   workflowId: string;
   input: ScanInput;
-  searchAttributes: { scanId: string; applianceId: string };
+  searchAttributes: { scanId: string; applianceId: string; scheduleId?: string };
+}
+
+/** The schedule run a scan is started by: the schedule, and the run's workflow id. */
+export interface ScheduleRunLink {
+  scheduleId: string;
+  runWorkflowId: string;
 }
 
 /** The request cannot make a scan: the field at fault and why (the API answers 400). */
@@ -62,20 +82,15 @@ export class ScanStartError extends Error {
   }
 }
 
-/** The search attributes a scan workflow carries, from its start. */
-export function scanSearchAttributes(ids: { scanId: string; applianceId: string }) {
-  return [
-    { key: ScanIdAttr, value: ids.scanId },
-    { key: ApplianceIdAttr, value: ids.applianceId },
-    { key: ScanStatusAttr, value: 'RUNNING' },
-  ] satisfies Parameters<TypedSearchAttributes['updateCopy']>[0];
-}
-
 export function createScanService(deps: { db: Database; temporal?: Client }) {
   const { db } = deps;
 
-  /** Checks the request and stores the scan row; throws ScanRequestError naming the field. */
-  const prepare = async (request: ScanRequest): Promise<PreparedScan> => {
+  /**
+   * Checks the request as a scan would be made from it, storing nothing: targets that parse and
+   * lie within registered assets, the option profile, an appliance that has enrolled its key.
+   * Throws ScanRequestError naming the field.
+   */
+  const check = async (request: ScanRequest): Promise<CheckedScanRequest> => {
     let ranges;
     try {
       ranges = parseTargets(request.targets);
@@ -115,26 +130,48 @@ export function createScanService(deps: { db: Database; temporal?: Client }) {
         'applianceId',
         `appliance "${appliance.name}" has not enrolled its key, so no vault access can be sealed to it: start its worker with an enrolment code (POST /api/v1/appliances/${appliance.id}/enrolment-codes)`,
       );
-    const scan = await scanRepo.create(db, {
+    return { request, ranges, hostCount: Number(hostCount), profile, appliance };
+  };
+
+  const preparedOf = (scan: Scan, profile: OptionProfile, appliance: Appliance): PreparedScan => ({
+    scan,
+    applianceName: appliance.name,
+    workflowId: `scan-${scan.id}`,
+    input: {
+      scanId: scan.id,
+      applianceId: String(appliance.id),
+      profile: profileSettings(profile),
+      totalHosts: scan.hostCount,
+    },
+    searchAttributes: {
+      scanId: scan.id,
+      applianceId: String(appliance.id),
+      ...(scan.scheduleId !== null && { scheduleId: scan.scheduleId }),
+    },
+  });
+
+  /**
+   * Checks the request and stores the scan row; throws ScanRequestError naming the field. A
+   * schedule's run passes its link: the row names the schedule and the run (one scan per run),
+   * and already carries the workflow id the run starts it under.
+   */
+  const prepare = async (request: ScanRequest, options: { schedule?: ScheduleRunLink } = {}): Promise<PreparedScan> => {
+    const { ranges, profile, appliance } = await check(request);
+    let scan = await scanRepo.create(db, {
       title: request.title,
       targets: request.targets,
       ranges,
       optionProfileId: profile.id,
       applianceId: appliance.id,
+      ...(options.schedule && { schedule: options.schedule }),
     });
-    return {
-      scan,
-      applianceName: appliance.name,
-      workflowId: `scan-${scan.id}`,
-      input: {
-        scanId: scan.id,
-        applianceId: String(appliance.id),
-        profile: profileSettings(profile),
-        totalHosts: Number(hostCount),
-      },
-      searchAttributes: { scanId: scan.id, applianceId: String(appliance.id) },
-    };
+    if (options.schedule) scan = await scanRepo.setWorkflowId(db, scan.id, `scan-${scan.id}`);
+    return preparedOf(scan, profile, appliance);
   };
+
+  /** A scan already stored (a retried step of a schedule's run finding its scan), ready to run as it was prepared. */
+  const prepared = async (scan: Scan): Promise<PreparedScan> =>
+    preparedOf(scan, await profileRepo.get(db, scan.optionProfileId), await applianceRepo.get(db, scan.applianceId));
 
   /** prepare, then start the workflow; if it cannot start, the row goes again (ScanStartError). */
   const start = async (request: ScanRequest): Promise<PreparedScan> => {
@@ -154,7 +191,7 @@ export function createScanService(deps: { db: Database; temporal?: Client }) {
     return prepared;
   };
 
-  return { prepare, start };
+  return { check, prepare, prepared, start };
 }
 
 export type ScanService = ReturnType<typeof createScanService>;

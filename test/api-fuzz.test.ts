@@ -104,8 +104,23 @@ beforeAll(async () => {
   await created('/api-keys', { name: 'fuzz throwaway', role: 'auditor' });
   const scan = await env.api('POST', '/scans', { title: 'fuzz', targets: '10.77.1.1-10.77.1.3' });
   (ids.scans ??= []).push(scan.body.id);
+  // A schedule whose triggered runs scan hosts no record covers: each ends at once.
+  await created('/schedules', {
+    name: 'fuzz schedule',
+    scan: { title: 'fuzz', targets: '10.77.1.1' },
+    intervals: [{ every: '1h' }],
+    paused: true,
+  });
   // Real cursors of every list: right for one list, wrong for the others.
-  for (const list of ['/assets', '/vaults', '/scans', '/api-keys', '/audit', `/scans/${scan.body.id}/results`]) {
+  for (const list of [
+    '/assets',
+    '/vaults',
+    '/scans',
+    '/api-keys',
+    '/audit',
+    '/schedules',
+    `/scans/${scan.body.id}/results`,
+  ]) {
     const next = (await env.api('GET', `${list}?limit=1`)).body.nextCursor;
     if (typeof next === 'string') cursors.push(next);
   }
@@ -153,6 +168,15 @@ function hints(): Hints {
     ),
     tag: fc.constantFrom('fuzz static tag', 'fuzz dynamic tag', 'nonesuch', '\u0000'),
     payloads: fc.constantFrom([], [{ metadata: { encoding: 'anNvbi9wbGFpbg==' }, data: 'IjEi' }]),
+    // Schedules: timings Temporal takes and ones it must not be asked with, runs rare and paused
+    // (a generated schedule's runs would otherwise crowd the machine).
+    cron: fc.constantFrom(['0 3 * * *'], ['30 2 * * 1-5', '@weekly'], ['61 * * * *'], ['0 0 31 2 *'], []),
+    every: fc.constantFrom('1h', '6h', '1d', '0s', '400d'),
+    offset: fc.constantFrom('5m', '0s', '2d'),
+    timeZone: fc.constantFrom('UTC', 'Europe/Berlin', 'europe/berlin', 'Mars/Olympus', '+01:00'),
+    catchupWindow: fc.constantFrom('1h', '7d', '5s', '8d'),
+    paused: fc.constant(true),
+    scheduleId: existing('schedules'),
   };
 }
 

@@ -91,6 +91,17 @@ describe('the role model', () => {
       ops.find((op) => op.method === method && op.path.replace(/[0-9a-f-]{36}/g, ':id') === path)?.roles;
     expect(byPath('POST', '/api/v1/vaults')).toEqual([...ROUTE_ROLES.admin]);
     expect(byPath('POST', '/api/v1/scans')).toEqual([...ROUTE_ROLES.operator]);
+    for (const [method, path] of [
+      ['POST', '/api/v1/schedules'],
+      ['GET', '/api/v1/schedules'],
+      ['GET', '/api/v1/schedules/:id'],
+      ['PATCH', '/api/v1/schedules/:id'],
+      ['DELETE', '/api/v1/schedules/:id'],
+      ['POST', '/api/v1/schedules/:id/pause'],
+      ['POST', '/api/v1/schedules/:id/resume'],
+      ['POST', '/api/v1/schedules/:id/trigger'],
+    ])
+      expect(byPath(method!, path!), `${method} ${path}`).toEqual([...ROUTE_ROLES.operator]);
     expect(byPath('GET', '/api/v1/scans/:id/authentication-report')).toEqual([...ROUTE_ROLES.reader]);
     expect(byPath('GET', '/api/v1/audit')).toEqual([...ROUTE_ROLES.auditTrail]);
     expect(byPath('POST', '/api/v1/api-keys')).toEqual(['admin']);

@@ -112,7 +112,7 @@ describe('PostgreSQL migrations', () => {
       ]);
       expect(
         await first!.query(`select count(*)::int as n from information_schema.tables where table_schema = 'public'`),
-      ).toEqual([{ n: 18 }]);
+      ).toEqual([{ n: 19 }]);
       await Promise.all(opened.map((o) => o.close()));
     } finally {
       await admin.unsafe(`drop database if exists ${name} with (force)`);
@@ -181,6 +181,7 @@ describe.each(backends)('the database on $name', (backend) => {
       'known_host_keys',
       'option_profiles',
       'scans',
+      'schedules',
       'tags',
       'vault_records',
     ]);

@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { openDatabase, type OpenedDatabase } from '../db/client.js';
-import { applianceRepo, assetRepo, scanRepo } from '../db/repositories/index.js';
+import { applianceRepo, assetRepo, scanRepo, scheduleRepo } from '../db/repositories/index.js';
+import { randomUUID } from 'node:crypto';
 import { createScanService, ScanRequestError, ScanStartError } from '../services/scan-service.js';
 
 let database: OpenedDatabase;
@@ -55,6 +56,49 @@ describe('the scan service', () => {
     expect((err as ScanRequestError).field).toBe(field);
     expect((err as ScanRequestError).reason).toMatch(reason);
     expect(await scanCount()).toBe(before);
+  });
+
+  it('checks a request alone, storing nothing: what a schedule is checked with when it is created', async () => {
+    const before = await scanCount();
+    const checked = await createScanService({ db: database.db }).check({
+      title: 'weekly',
+      targets: '10.9.0.1-10.9.0.4',
+      applianceId,
+    });
+    expect(checked).toMatchObject({ hostCount: 4, appliance: { id: applianceId }, profile: { isDefault: true } });
+    expect(await scanCount()).toBe(before);
+    const err = await createScanService({ db: database.db })
+      .check({ title: 'x', targets: '10.9.1.1', applianceId })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ field: 'targets', reason: expect.stringMatching(/not within any registered asset/) });
+  });
+
+  it('a schedule run’s scan names its schedule and run, carries its workflow id, and is found again as it was', async () => {
+    const scheduleId = randomUUID();
+    await scheduleRepo.create(database.db, {
+      id: scheduleId,
+      name: 'nightly',
+      scan: { title: 'n', targets: '10.9.0.1' },
+    });
+    const service = createScanService({ db: database.db });
+    const runWorkflowId = `schedule-${scheduleId}-2030-01-01T00:00:00Z`;
+    const prepared = await service.prepare(
+      { title: 'n', targets: '10.9.0.1' },
+      { schedule: { scheduleId, runWorkflowId } },
+    );
+    expect(prepared.scan).toMatchObject({ scheduleId, scheduleRunId: runWorkflowId, workflowId: prepared.workflowId });
+    expect(prepared.searchAttributes).toEqual({ scanId: prepared.scan.id, applianceId, scheduleId });
+    const found = await scanRepo.findByScheduleRun(database.db, runWorkflowId);
+    expect(await service.prepared(found!)).toEqual(prepared);
+    // One scan per run: the same run cannot store a second.
+    const again = await service
+      .prepare({ title: 'n', targets: '10.9.0.1' }, { schedule: { scheduleId, runWorkflowId } })
+      .catch((e: unknown) => e);
+    expect(again).toMatchObject({ statusCode: 409 });
+    // The scan outlives its schedule, no longer linked.
+    await scheduleRepo.remove(database.db, scheduleId);
+    expect((await scanRepo.get(database.db, prepared.scan.id)).scheduleId).toBeNull();
+    await scanRepo.remove(database.db, prepared.scan.id);
   });
 
   it('refuses an appliance that has not enrolled its key', async () => {

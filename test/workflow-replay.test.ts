@@ -27,7 +27,12 @@ describe('saved workflow histories replay on the current code', () => {
           ).events[0]!.workflowExecutionStartedEventAttributes!.workflowType.name,
       ),
     );
-    expect([...types].sort()).toEqual(['applianceProbeWorkflow', 'hostBatchWorkflow', 'scanWorkflow']);
+    expect([...types].sort()).toEqual([
+      'applianceProbeWorkflow',
+      'hostBatchWorkflow',
+      'scanWorkflow',
+      'scheduledScanWorkflow',
+    ]);
   });
 
   it('replays each without a nondeterminism error', async () => {

@@ -24,6 +24,18 @@ export const controlPlane = proxyLocalActivities<ControlPlaneActivities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
 });
 
+/**
+ * The first step of a schedule's run (startScheduledScan). Retried for a minute at most: long
+ * enough for the row of a schedule being created to appear (it follows the Temporal schedule by
+ * moments) or a database blip to pass; then the run fails, saying why, and the next one tries
+ * afresh. Never a run that waits for ever.
+ */
+export const scheduledRunSteps = proxyLocalActivities<Pick<ControlPlaneActivities, 'startScheduledScan'>>({
+  startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '1 minute',
+  retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds', backoffCoefficient: 2 },
+});
+
 const applianceLostMs = (p: ProfileSettings) => p.timeouts.applianceLostMs ?? 30_000;
 const heartbeatMs = (p: ProfileSettings) => p.timeouts.heartbeatMs ?? 15_000;
 

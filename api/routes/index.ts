@@ -26,6 +26,7 @@ import { badRequest } from '../problems.js';
 import * as S from '../schemas.js';
 import { registerResource } from './records.js';
 import { scanRoutes } from './scans.js';
+import { scheduleRoutes } from './schedules.js';
 import { applianceEnrolmentRoutes, ENROLMENT_CODE_TTL_MS } from './appliances.js';
 import { apiKeyRoutes } from './api-keys.js';
 import { auditRoutes } from './audit.js';
@@ -393,6 +394,7 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
   });
 
   await api.register(scanRoutes, { ...deps, cursors });
+  await api.register(scheduleRoutes, { ...deps, cursors });
 
   // Pinned SSH host keys: learned on a host's first successful login, or registered here.
   registerResource(api, db, cursors, {

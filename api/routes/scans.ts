@@ -10,19 +10,19 @@ import { withAudit } from '../plugins/audit.js';
 import {
   HostResultView,
   IdParams,
-  Page,
   Paged,
   ReportQuery,
   RESULTS_PAGE,
   ResultsPage,
   Scan,
   ScanBody,
+  ScanListQuery,
   ScanSummary,
 } from '../schemas.js';
 import type { ApiDeps } from './index.js';
 import { authenticationReportStream } from '../authentication-report.js';
 import { scanSummaryBySet } from '../scan-summary.js';
-import { pageRequest, type ListCursors } from '../paging.js';
+import { listIdentity, pageRequest, splitListQuery, type ListCursors } from '../paging.js';
 import { applianceIsAlive } from '../appliance-status.js';
 import { createSharedLoader } from '../shared-loader.js';
 
@@ -52,6 +52,7 @@ export async function scanRoutes(
       optionProfileId: scan.optionProfileId,
       applianceId: scan.applianceId,
       workflowId: scan.workflowId,
+      scheduleId: scan.scheduleId,
       createdAt: scan.createdAt.toISOString(),
       startedAt: iso(scan.startedAt),
       finishedAt: iso(scan.finishedAt),
@@ -105,12 +106,18 @@ export async function scanRoutes(
 
   api.get(
     '/scans',
-    { config: reader, schema: { tags, querystring: Page, response: { 200: Paged(Scan) } } },
+    { config: reader, schema: { tags, querystring: ScanListQuery, response: { 200: Paged(Scan) } } },
     async (req) => {
-      const page = await scanRepo.list(db, pageRequest(cursors, '/scans', req.query));
+      const { limit, cursor, filters } = splitListQuery(req.query);
+      // A cursor continues the list it came from: the same schedule's scans, or all.
+      const list = listIdentity('/scans', filters);
+      const page = await scanRepo.list(db, {
+        ...pageRequest(cursors, list, { limit, cursor }),
+        ...(req.query.scheduleId !== undefined && { scheduleId: req.query.scheduleId }),
+      });
       return {
         items: await Promise.all(page.rows.map(view)),
-        nextCursor: page.next && cursors.encode('/scans', page.next),
+        nextCursor: page.next && cursors.encode(list, page.next),
       };
     },
   );

@@ -17,7 +17,15 @@ export {
   type OptionProfile,
   type ProfileInput,
 } from './option-profiles.js';
-export { scanRepo, type Scan, type ScanInput, type ScanStatus } from './scans.js';
+export { scanRepo, type Scan, type ScanInput, type ScanStatus, type ScheduledScanRef } from './scans.js';
+export {
+  scheduleRepo,
+  scheduledScanRequest,
+  type Schedule,
+  type ScheduleInput,
+  type ScheduleRefusal,
+  type ScheduledScanRequest,
+} from './schedules.js';
 export {
   resultRepo,
   type AttemptView,

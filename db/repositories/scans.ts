@@ -9,6 +9,7 @@ import {
   creationOrder,
   deleteById,
   firstOrNotFound,
+  isUuid,
   pageLimit,
   parseTargetField,
   requireId,
@@ -31,6 +32,15 @@ export interface ScanInput {
   ranges?: IpRange[];
   optionProfileId: string;
   applianceId: string;
+  /** Set when a schedule's run starts the scan: the schedule, and the run's workflow id. */
+  schedule?: { scheduleId: string; runWorkflowId: string };
+}
+
+/** A scan as a schedule's recent runs show it. */
+export interface ScheduledScanRef {
+  id: string;
+  scheduleRunId: string;
+  status: ScanStatus;
 }
 
 /** A scan that has ended stays ended: a replayed activity cannot reopen or re-finish it. */
@@ -53,7 +63,12 @@ export const scanRepo = {
       hostCount: Number(countHosts(ranges)),
       optionProfileId: input.optionProfileId,
       applianceId: input.applianceId,
+      ...(input.schedule && {
+        scheduleId: input.schedule.scheduleId,
+        scheduleRunId: input.schedule.runWorkflowId,
+      }),
     };
+    if (input.schedule) requireReference('scheduleId', 'schedule', input.schedule.scheduleId);
     const [row] = await withDbErrors({ operation: 'write' }, () => db.insert(scans).values(values).returning());
     return row!;
   },
@@ -63,14 +78,15 @@ export const scanRepo = {
     return firstOrNotFound(await db.select().from(scans).where(eq(scans.id, id)), ENTITY, id);
   },
 
-  /** Newest first. */
-  async list(db: Database, page: KeysetPage = {}): Promise<Paged<Scan>> {
+  /** Newest first; only a schedule's scans when `scheduleId` is given. */
+  async list(db: Database, page: KeysetPage & { scheduleId?: string } = {}): Promise<Paged<Scan>> {
     const limit = pageLimit(page);
     const order = creationOrder(scans, 'desc');
+    if (page.scheduleId !== undefined && !isUuid(page.scheduleId)) return { rows: [], next: null };
     const rows = await db
       .select({ row: scans, position: order.position })
       .from(scans)
-      .where(order.after(page))
+      .where(and(order.after(page), page.scheduleId === undefined ? undefined : eq(scans.scheduleId, page.scheduleId)))
       .orderBy(...order.orderBy)
       .limit(limit + 1);
     return toPaged(
@@ -79,6 +95,22 @@ export const scanRepo = {
       (r) => [r.position, r.row.id],
       (r) => r.row,
     );
+  },
+
+  /** The scan a schedule's run started, if it started one. */
+  async findByScheduleRun(db: Database, runWorkflowId: string): Promise<Scan | undefined> {
+    const [row] = await db.select().from(scans).where(eq(scans.scheduleRunId, runWorkflowId));
+    return row;
+  },
+
+  /** The scans these runs of a schedule started (a run that was refused started none). */
+  async byScheduleRuns(db: Database, runWorkflowIds: string[]): Promise<ScheduledScanRef[]> {
+    if (runWorkflowIds.length === 0) return [];
+    const rows = await db
+      .select({ id: scans.id, scheduleRunId: scans.scheduleRunId, status: scans.status })
+      .from(scans)
+      .where(inArray(scans.scheduleRunId, runWorkflowIds));
+    return rows.map((r) => ({ id: r.id, scheduleRunId: r.scheduleRunId!, status: r.status }));
   },
 
   async setWorkflowId(db: Database, id: string, workflowId: string): Promise<Scan> {

@@ -2,6 +2,7 @@
 // captured from the end-to-end and continue-as-new scans. Refresh them after a deliberate
 // change of a workflow's shape (see ARCHITECTURE.md, "Changing a workflow"):
 //   VAULTSCAN_SAVE_HISTORIES=1 npx vitest run test/scan-e2e.test.ts test/scan-workflow.test.ts
+//   VAULTSCAN_SAVE_HISTORIES=1 npx vitest run test/schedules.test.ts   (a schedule's runs)
 // Payloads are stored decoded (no codec key is needed to replay, and they hold no secret: the
 // vault grants in them are sealed to an appliance key that is not kept).
 import { mkdirSync, writeFileSync } from 'node:fs';

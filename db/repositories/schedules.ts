@@ -1,0 +1,133 @@
+// Schedules: the scan request each run of a recurring scan makes, and what its scans refer to.
+// Timing and state are not here: they live in the Temporal Schedule (services/schedule-service.ts).
+import { eq, sql } from 'drizzle-orm';
+import type { Database } from '../client.js';
+import { schedules, type ScheduleRefusal } from '../schema.js';
+import { withDbErrors } from '../translate-errors.js';
+import {
+  creationOrder,
+  deleteById,
+  firstOrNotFound,
+  isUuid,
+  pageLimit,
+  requireId,
+  requireReference,
+  toPaged,
+  type KeysetPage,
+  type Paged,
+} from './shared.js';
+
+const ENTITY = 'schedule';
+
+export type Schedule = typeof schedules.$inferSelect;
+export type { ScheduleRefusal };
+
+/** What a run starts: POST /scans's request, stored as entered. */
+export interface ScheduledScanRequest {
+  title: string;
+  targets: string;
+  /** Absent: the default option profile at the time of each run. */
+  optionProfileId?: string;
+  /** Absent: the first registered appliance at the time of each run. */
+  applianceId?: string;
+}
+
+export interface ScheduleInput {
+  /** Chosen by the caller: the Temporal Schedule `schedule-<id>` is created before this row. */
+  id: string;
+  name: string;
+  scan: ScheduledScanRequest;
+}
+
+const requestColumns = (scan: ScheduledScanRequest) => {
+  if (scan.optionProfileId !== undefined)
+    requireReference('scan.optionProfileId', 'option profile', scan.optionProfileId);
+  if (scan.applianceId !== undefined) requireReference('scan.applianceId', 'appliance', scan.applianceId);
+  return {
+    title: scan.title,
+    targets: scan.targets,
+    optionProfileId: scan.optionProfileId ?? null,
+    applianceId: scan.applianceId ?? null,
+  };
+};
+
+/** The stored scan request, as the scan service takes it. */
+export function scheduledScanRequest(row: Schedule): ScheduledScanRequest {
+  return {
+    title: row.title,
+    targets: row.targets,
+    ...(row.optionProfileId !== null && { optionProfileId: row.optionProfileId }),
+    ...(row.applianceId !== null && { applianceId: row.applianceId }),
+  };
+}
+
+export const scheduleRepo = {
+  /** Oldest first. */
+  async list(db: Database, page: KeysetPage = {}): Promise<Paged<Schedule>> {
+    const limit = pageLimit(page);
+    const order = creationOrder(schedules);
+    const rows = await db
+      .select({ row: schedules, position: order.position })
+      .from(schedules)
+      .where(order.after(page))
+      .orderBy(...order.orderBy)
+      .limit(limit + 1);
+    return toPaged(
+      rows,
+      limit,
+      (r) => [r.position, r.row.id],
+      (r) => r.row,
+    );
+  },
+
+  async get(db: Database, id: string): Promise<Schedule> {
+    requireId(ENTITY, id);
+    return firstOrNotFound(await db.select().from(schedules).where(eq(schedules.id, id)), ENTITY, id);
+  },
+
+  /** The row, or undefined when there is none (a run whose schedule is being created or was deleted). */
+  async find(db: Database, id: string): Promise<Schedule | undefined> {
+    if (!isUuid(id)) return undefined;
+    const [row] = await db.select().from(schedules).where(eq(schedules.id, id));
+    return row;
+  },
+
+  async create(db: Database, input: ScheduleInput): Promise<Schedule> {
+    requireId(ENTITY, input.id);
+    const [row] = await withDbErrors({ operation: 'write', name: input.name }, () =>
+      db
+        .insert(schedules)
+        .values({ id: input.id, name: input.name, ...requestColumns(input.scan) })
+        .returning(),
+    );
+    return row!;
+  },
+
+  async update(db: Database, id: string, patch: { name?: string; scan?: ScheduledScanRequest }): Promise<Schedule> {
+    requireId(ENTITY, id);
+    const changes = {
+      ...(patch.name !== undefined && { name: patch.name }),
+      ...(patch.scan !== undefined && requestColumns(patch.scan)),
+    };
+    if (Object.keys(changes).length === 0) return scheduleRepo.get(db, id);
+    const rows = await withDbErrors({ operation: 'write', name: patch.name }, () =>
+      db.update(schedules).set(changes).where(eq(schedules.id, id)).returning(),
+    );
+    return firstOrNotFound(rows, ENTITY, id);
+  },
+
+  /** Keeps the last refused run; a later refusal replaces it. */
+  async recordRefusal(db: Database, id: string, refusal: ScheduleRefusal): Promise<void> {
+    requireId(ENTITY, id);
+    // updated_at stays: the schedule itself did not change.
+    await db
+      .update(schedules)
+      .set({ lastRefusal: refusal, updatedAt: sql`${schedules.updatedAt}` })
+      .where(eq(schedules.id, id));
+  },
+
+  /** Deletes the row; its scans stay, no longer linked (ON DELETE SET NULL). */
+  remove(db: Database, id: string): Promise<void> {
+    return deleteById(db, schedules, ENTITY, id);
+  },
+};
