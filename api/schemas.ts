@@ -387,18 +387,30 @@ export const Profile = Type.Intersect([
   Type.Object({ id: Id, isDefault: Type.Boolean(), maxFailedLogins: Type.Integer(), ...Timestamps }),
 ]);
 
+const TargetNames = (what: string) =>
+  Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 100, description: what }));
 export const ScanBody = Type.Object(
   {
     title: Type.String({ minLength: 1, maxLength: 300 }),
-    targets: Type.String({
-      minLength: 1,
-      maxLength: 10_000,
-      description: 'IPs, ranges and CIDRs, comma or space separated; all inside registered assets',
-    }),
+    targets: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 10_000,
+        description: 'IPs, ranges and CIDRs, comma or space separated; all inside registered assets',
+      }),
+    ),
+    assetIds: Type.Optional(Type.Array(Id, { maxItems: 100, description: 'Registered assets, by id' })),
+    groupIds: Type.Optional(
+      Type.Array(Id, { maxItems: 100, description: 'Asset groups, by id: their members when the scan starts' }),
+    ),
+    tags: TargetNames('Tags, by id or name: what they select when the scan starts'),
     optionProfileId: Type.Optional(Id),
     applianceId: Type.Optional(Id),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    description: 'Name what to scan with targets, assetIds, groupIds or tags, alone or combined',
+  },
 );
 /** GET /scans: newest first; `scheduleId` lists one schedule's scans. */
 export const ScanListQuery = Type.Object(
@@ -598,7 +610,10 @@ export const Schedule = Type.Object({
   name: Type.String(),
   scan: Type.Object({
     title: Type.String(),
-    targets: Type.String(),
+    targets: Type.Union([Type.String(), Type.Null()]),
+    assetIds: Type.Array(Id),
+    groupIds: Type.Array(Id),
+    tags: Type.Array(Type.String()),
     optionProfileId: Type.Union([Id, Type.Null()], { description: 'null: the default profile at each run' }),
     applianceId: Type.Union([Id, Type.Null()], { description: 'null: the first appliance at each run' }),
   }),

@@ -249,6 +249,13 @@ export interface ScheduleRefusal {
  * and recent runs) lives in the Temporal Schedule `schedule-<id>` alone: the API and the Web UI
  * read the same. This row is what each run starts a scan from, and what scans refer to.
  */
+/** What a schedule's scans target besides addresses: ids of assets and groups, tags by id or name. */
+export interface ScheduleTargetSets {
+  assetIds?: string[];
+  groupIds?: string[];
+  tags?: string[];
+}
+
 export const schedules = pgTable(
   'schedules',
   {
@@ -256,7 +263,10 @@ export const schedules = pgTable(
     name: text('name').notNull().unique(),
     /** The scan request each run makes, as entered; every run checks it again, as POST /scans would. */
     title: text('title').notNull(),
-    targets: text('targets').notNull(),
+    /** Addresses as entered; null when the request names only assets, groups or tags. */
+    targets: text('targets'),
+    /** The assets, groups and tags the request names (resolved again at each run). */
+    targetSets: jsonb('target_sets').$type<ScheduleTargetSets>().notNull().default({}),
     // Null: the default profile and the first appliance at the time of each run. RESTRICT: a
     // profile or appliance a schedule names is not deleted from under it.
     optionProfileId: uuid('option_profile_id').references(() => optionProfiles.id, { onDelete: 'restrict' }),

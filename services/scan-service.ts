@@ -7,7 +7,9 @@ import type { Client } from '@temporalio/client';
 import type { Database } from '../db/client.js';
 import {
   applianceRepo,
+  assetGroupRepo,
   assetRepo,
+  tagRepo,
   profileRepo,
   profileSettings,
   scanRepo,
@@ -19,6 +21,7 @@ import {
   countHosts,
   formatRange,
   MAX_SCAN_HOSTS,
+  normaliseRanges,
   parseTargets,
   rangesWithin,
   TargetSpecError,
@@ -33,7 +36,13 @@ export { scanSearchAttributes };
 export interface ScanRequest {
   title: string;
   /** Addresses, ranges and CIDRs, within registered assets. */
-  targets: string;
+  targets?: string;
+  /** Registered assets, by id. */
+  assetIds?: string[];
+  /** Asset groups, by id: their members when the scan starts. */
+  groupIds?: string[];
+  /** Tags, by id or name: what they select when the scan starts. */
+  tags?: string[];
   optionProfileId?: string;
   applianceId?: string;
 }
@@ -82,6 +91,16 @@ export class ScanStartError extends Error {
   }
 }
 
+/** The addresses as entered, parsed; a spec that does not parse is a 400 on targets. */
+function parsedTargets(targets: string): IpRange[] {
+  try {
+    return parseTargets(targets);
+  } catch (err) {
+    if (err instanceof TargetSpecError) throw new ScanRequestError('targets', err.message);
+    throw err;
+  }
+}
+
 export function createScanService(deps: { db: Database; temporal?: Client }) {
   const { db } = deps;
 
@@ -91,17 +110,13 @@ export function createScanService(deps: { db: Database; temporal?: Client }) {
    * Throws ScanRequestError naming the field.
    */
   const check = async (request: ScanRequest): Promise<CheckedScanRequest> => {
-    let ranges;
-    try {
-      ranges = parseTargets(request.targets);
-    } catch (err) {
-      if (err instanceof TargetSpecError) throw new ScanRequestError('targets', err.message);
-      throw err;
-    }
+    const ranges = await resolveTargets(request);
     const hostCount = countHosts(ranges);
     if (hostCount > BigInt(MAX_SCAN_HOSTS))
       throw new ScanRequestError('targets', `covers ${hostCount} hosts; one scan takes at most ${MAX_SCAN_HOSTS}`);
-    const outside = rangesWithin(ranges, await assetRepo.coveredRanges(db));
+    const outside = request.targets
+      ? rangesWithin(parsedTargets(request.targets), await assetRepo.coveredRanges(db))
+      : [];
     if (outside.length > 0) {
       const names = outside.map(formatRange);
       throw new ScanRequestError(
@@ -133,6 +148,47 @@ export function createScanService(deps: { db: Database; temporal?: Client }) {
     return { request, ranges, hostCount: Number(hostCount), profile, appliance };
   };
 
+  /**
+   * Everything the request targets, merged: its addresses, and its assets, groups and tags as
+   * they are now (a dynamic tag's rule evaluated now). Each name that is unknown is a 400
+   * naming it; targets that come to no address are one too.
+   */
+  const resolveTargets = async (request: ScanRequest): Promise<IpRange[]> => {
+    const named = [request.targets, request.assetIds, request.groupIds, request.tags].some((t) => t?.length);
+    if (!named) throw new ScanRequestError('targets', 'name what to scan: targets, assetIds, groupIds or tags');
+    const ranges: IpRange[] = request.targets ? parsedTargets(request.targets) : [];
+    for (const [i, id] of (request.assetIds ?? []).entries()) {
+      const asset = await assetRepo.get(db, id).catch(() => {
+        throw new ScanRequestError(`assetIds.${i}`, `asset ${id} does not exist`);
+      });
+      ranges.push(...asset.ranges);
+    }
+    for (const [i, id] of (request.groupIds ?? []).entries()) {
+      await assetGroupRepo.get(db, id).catch(() => {
+        throw new ScanRequestError(`groupIds.${i}`, `asset group ${id} does not exist`);
+      });
+      ranges.push(...(await assetGroupRepo.ranges(db, id)));
+    }
+    for (const [i, name] of (request.tags ?? []).entries()) {
+      const tag = await tagRepo.find(db, name);
+      if (!tag) throw new ScanRequestError(`tags.${i}`, `no tag has the id or name "${name}"`);
+      ranges.push(...(await tagRepo.ranges(db, tag)));
+    }
+    const merged = normaliseRanges(ranges);
+    if (merged.length === 0)
+      throw new ScanRequestError('targets', 'the groups, tags and assets named cover no address now');
+    return merged;
+  };
+
+  /** What the scan row shows as its targets: the addresses as entered, then what else was named. */
+  const describeTargets = async (request: ScanRequest): Promise<string> => {
+    const parts = request.targets ? [request.targets] : [];
+    for (const id of request.assetIds ?? []) parts.push(`asset:${(await assetRepo.get(db, id)).name}`);
+    for (const id of request.groupIds ?? []) parts.push(`group:${(await assetGroupRepo.get(db, id)).name}`);
+    for (const name of request.tags ?? []) parts.push(`tag:${(await tagRepo.find(db, name))?.name ?? name}`);
+    return parts.join(', ');
+  };
+
   const preparedOf = (scan: Scan, profile: OptionProfile, appliance: Appliance): PreparedScan => ({
     scan,
     applianceName: appliance.name,
@@ -159,7 +215,7 @@ export function createScanService(deps: { db: Database; temporal?: Client }) {
     const { ranges, profile, appliance } = await check(request);
     let scan = await scanRepo.create(db, {
       title: request.title,
-      targets: request.targets,
+      targets: await describeTargets(request),
       ranges,
       optionProfileId: profile.id,
       applianceId: appliance.id,

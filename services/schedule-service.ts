@@ -148,7 +148,15 @@ export interface ScheduleRun {
 export interface ScheduleDetails {
   id: string;
   name: string;
-  scan: { title: string; targets: string; optionProfileId: string | null; applianceId: string | null };
+  scan: {
+    title: string;
+    targets: string | null;
+    assetIds: string[];
+    groupIds: string[];
+    tags: string[];
+    optionProfileId: string | null;
+    applianceId: string | null;
+  };
   temporalScheduleId: string;
   state: 'active' | 'paused' | 'missing';
   /** Temporal's note (why it is paused, among others); for a missing one, what that means. */
@@ -412,6 +420,9 @@ export function createScheduleService(deps: {
         scan: {
           title: row.title,
           targets: row.targets,
+          assetIds: row.targetSets.assetIds ?? [],
+          groupIds: row.targetSets.groupIds ?? [],
+          tags: row.targetSets.tags ?? [],
           optionProfileId: row.optionProfileId,
           applianceId: row.applianceId,
         },

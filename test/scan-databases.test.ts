@@ -266,6 +266,18 @@ describe('a scan of PostgreSQL and MySQL hosts', () => {
     const withHead = (await env.api('GET', `/scans/${launched.body.id}/authentication-report`)).body;
     expect([withHead.byGroup, withHead.byTag]).toEqual([summary.byGroup, summary.byTag]);
 
+    // The same hosts, named as a group and a tag: resolved when the scan starts.
+    const bySets = await env.api('POST', '/scans', {
+      title: 'by group and tag',
+      groupIds: [group.body.id],
+      tags: ['mariadb hosts'],
+      optionProfileId: profile.body.id,
+      applianceId,
+    });
+    expect(bySets.status, bySets.text).toBe(202);
+    expect(bySets.body).toMatchObject({ hostCount: 3, targets: 'group:databases, tag:mariadb hosts' });
+    expect((await waitForScan(bySets.body.id)).progress.counts).toEqual(scan.progress.counts);
+
     // A technology the profile switches off is said on the hosts a record of it covers.
     const pgOnly = await env.api('POST', '/option-profiles', {
       name: 'postgresql only',

@@ -43,6 +43,10 @@ describe('the scan service', () => {
     [{ targets: '10.9.0.1-10.9.0.20' }, 'targets', /not within any registered asset: 10\.9\.0\.8-10\.9\.0\.20/],
     [{ optionProfileId: '00000000-0000-4000-8000-000000000000' }, 'optionProfileId', /does not exist/],
     [{ applianceId: '00000000-0000-4000-8000-000000000000' }, 'applianceId', /does not exist/],
+    [{ targets: undefined }, 'targets', /name what to scan/],
+    [{ targets: undefined, groupIds: ['00000000-0000-4000-8000-000000000000'] }, 'groupIds.0', /does not exist/],
+    [{ assetIds: ['00000000-0000-4000-8000-000000000000'] }, 'assetIds.0', /does not exist/],
+    [{ tags: ['no such tag'] }, 'tags.0', /no tag has the id or name "no such tag"/],
   ])('refuses %j naming %s, and stores nothing', async (change, field, reason) => {
     const before = await scanCount();
     const attempt = createScanService({ db: database.db }).prepare({

@@ -269,6 +269,41 @@ describe('a schedule at work', () => {
     expect((await api('GET', `/scans/${scan.id}`)).body).toMatchObject({ status: 'FINISHED', scheduleId: null });
   });
 
+  it('of an asset group: each run covers the members it has then; the group stays while the schedule names it', async () => {
+    const a = (await env.api('POST', '/assets', { name: 'group member a', value: '10.88.2.1' })).body;
+    const b = (await env.api('POST', '/assets', { name: 'group member b', value: '10.88.2.2-10.88.2.3' })).body;
+    const group = await env.api('POST', '/groups', {
+      name: 'scheduled group',
+      businessImpact: 'low',
+      assetIds: [a.id],
+    });
+    expect(group.status, group.text).toBe(201);
+    const created = await create({
+      scan: { title: 'group scan', groupIds: [group.body.id], tags: [], applianceId },
+      intervals: [{ every: '2s' }],
+    });
+    const hostCounts = async () =>
+      (await scansOf(created.id))
+        .filter((s) => s.status === 'FINISHED')
+        .map((s) => (s as ScanView & { hostCount: number; targets: string }).hostCount);
+    await waitFor('a scan of the group with one member', async () => (await hostCounts()).includes(1));
+    const first = (await scansOf(created.id))[0] as ScanView & { targets: string };
+    expect(first.targets).toBe('group:scheduled group');
+    expect((await api('GET', `/schedules/${created.id}`)).body.scan).toMatchObject({
+      targets: null,
+      groupIds: [group.body.id],
+      tags: [],
+    });
+    // The group grows: the next runs cover its members as they are then.
+    expect((await env.api('PATCH', `/groups/${group.body.id}`, { assetIds: [a.id, b.id] })).status).toBe(200);
+    await waitFor('a scan of the group with three members', async () => (await hostCounts()).includes(3));
+    const refused = await env.api('DELETE', `/groups/${group.body.id}`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.message).toContain(`"${(await api('GET', `/schedules/${created.id}`)).body.name}"`);
+    expect((await api('DELETE', `/schedules/${created.id}`)).status).toBe(204);
+    expect((await env.api('DELETE', `/groups/${group.body.id}`)).status).toBe(204);
+  });
+
   it('skips a run while the previous run’s scan is still going; cancelling and deleting leave scans to end cleanly', async () => {
     const created = await create({
       scan: { title: 'slow', targets: SLOW, applianceId, optionProfileId: slowProfileId },

@@ -9,6 +9,7 @@ import {
   applianceRepo,
   assetGroupRepo,
   assetRepo,
+  scheduleRepo,
   tagRepo,
   authRecordRepo,
   rootDelegationOf,
@@ -23,6 +24,7 @@ import { checkLocator, checkVaultSettings, specOf } from '../vault-parts.js';
 import { applianceQueue } from '../../workflows/activity-stubs.js';
 import { checkTechnologySecrets, checkTechnologySettings, technologySpecOf } from '../technology-settings.js';
 import { badRequest } from '../problems.js';
+import { InUseError } from '../../db/errors.js';
 import * as S from '../schemas.js';
 import { registerResource } from './records.js';
 import { scanRoutes } from './scans.js';
@@ -148,7 +150,15 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
     list: (_query, page) => assetGroupRepo.list(db, page),
     create: (tx, b) => assetGroupRepo.create(tx, b),
     update: (tx, id, b) => assetGroupRepo.update(tx, id, b),
-    remove: (tx, id) => assetGroupRepo.remove(tx, id),
+    remove: async (tx, id) => {
+      // A schedule's runs resolve the group each time: it stays while one names it.
+      const users = await scheduleRepo.usingGroup(tx, id);
+      if (users.length > 0)
+        throw new InUseError(
+          `the asset group is a target of the schedule${users.length > 1 ? 's' : ''} ${users.map((n) => `"${n}"`).join(', ')}: take it out of their scan targets first`,
+        );
+      return assetGroupRepo.remove(tx, id);
+    },
   });
   api.withTypeProvider<TypeBoxTypeProvider>().get(
     '/groups/:id/hosts',

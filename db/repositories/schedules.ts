@@ -2,7 +2,7 @@
 // Timing and state are not here: they live in the Temporal Schedule (services/schedule-service.ts).
 import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../client.js';
-import { schedules, type ScheduleRefusal } from '../schema.js';
+import { schedules, type ScheduleRefusal, type ScheduleTargetSets } from '../schema.js';
 import { withDbErrors } from '../translate-errors.js';
 import {
   creationOrder,
@@ -23,9 +23,9 @@ export type Schedule = typeof schedules.$inferSelect;
 export type { ScheduleRefusal };
 
 /** What a run starts: POST /scans's request, stored as entered. */
-export interface ScheduledScanRequest {
+export interface ScheduledScanRequest extends ScheduleTargetSets {
   title: string;
-  targets: string;
+  targets?: string;
   /** Absent: the default option profile at the time of each run. */
   optionProfileId?: string;
   /** Absent: the first registered appliance at the time of each run. */
@@ -45,7 +45,12 @@ const requestColumns = (scan: ScheduledScanRequest) => {
   if (scan.applianceId !== undefined) requireReference('scan.applianceId', 'appliance', scan.applianceId);
   return {
     title: scan.title,
-    targets: scan.targets,
+    targets: scan.targets ?? null,
+    targetSets: {
+      ...(scan.assetIds?.length && { assetIds: scan.assetIds }),
+      ...(scan.groupIds?.length && { groupIds: scan.groupIds }),
+      ...(scan.tags?.length && { tags: scan.tags }),
+    },
     optionProfileId: scan.optionProfileId ?? null,
     applianceId: scan.applianceId ?? null,
   };
@@ -55,7 +60,8 @@ const requestColumns = (scan: ScheduledScanRequest) => {
 export function scheduledScanRequest(row: Schedule): ScheduledScanRequest {
   return {
     title: row.title,
-    targets: row.targets,
+    ...(row.targets !== null && { targets: row.targets }),
+    ...row.targetSets,
     ...(row.optionProfileId !== null && { optionProfileId: row.optionProfileId }),
     ...(row.applianceId !== null && { applianceId: row.applianceId }),
   };
@@ -114,6 +120,15 @@ export const scheduleRepo = {
       db.update(schedules).set(changes).where(eq(schedules.id, id)).returning(),
     );
     return firstOrNotFound(rows, ENTITY, id);
+  },
+
+  /** The schedules whose scans target this asset group (by name: what a refusal to delete it says). */
+  async usingGroup(db: Database, groupId: string): Promise<string[]> {
+    const rows = await db
+      .select({ name: schedules.name })
+      .from(schedules)
+      .where(sql`jsonb_exists(coalesce(${schedules.targetSets} -> 'groupIds', '[]'::jsonb), ${groupId})`);
+    return rows.map((r) => r.name);
   },
 
   /** Keeps the last refused run; a later refusal replaces it. */
