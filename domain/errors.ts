@@ -95,6 +95,14 @@ const catalogue = {
     summary: "The host's key does not match the pinned fingerprint.",
     remedy: 'Find out why the host key changed; if on purpose, replace or delete the pinned key (/known-host-keys).',
   },
+  HOST_KEY_UNKNOWN: {
+    retryable: false,
+    category: 'FAILED',
+    summary:
+      'The authentication record trusts only host keys registered in advance (hostKeyPolicy strict), and none is registered for this host: no credentials were sent.',
+    remedy:
+      "Check the host's key out of band (ssh-keygen -lf on the host), then register it (POST /known-host-keys); the cause shows the key the host presented.",
+  },
   AUTH_FAILED: {
     retryable: false,
     category: 'FAILED',

@@ -1,5 +1,5 @@
 // Unix over SSH: port 22; an authentication record's settings say how the account becomes root
-// (delegation). The API checks them
+// (delegation) and how the host's SSH key is trusted (hostKeyPolicy). The API checks them
 // (400 naming settings.<field>); the appliance reads them from the sealed grant with
 // unixSettingsOf, which applies the defaults and checks them again before anything runs.
 import { Type } from 'typebox';
@@ -8,6 +8,9 @@ import type { ValidationProblem } from '../vault-types/spec.js';
 
 export const DELEGATION_METHODS = ['sudo', 'su', 'sudo-su', 'command'] as const;
 export type DelegationMethod = (typeof DELEGATION_METHODS)[number];
+
+export const HOST_KEY_POLICIES = ['tofu', 'strict', 'off'] as const;
+export type HostKeyPolicy = (typeof HOST_KEY_POLICIES)[number];
 
 /**
  * A delegation command (pbrun, dzdo, …): an absolute path or a bare program name, then simple
@@ -22,6 +25,7 @@ export const SU_USER = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
 
 export interface UnixSettings {
   delegation: { method: DelegationMethod; command?: string; suUser: string };
+  hostKeyPolicy: HostKeyPolicy;
 }
 
 const settings = Type.Object(
@@ -54,6 +58,12 @@ const settings = Type.Object(
         },
         { additionalProperties: false, description: 'Root delegation: how the account runs what needs root' },
       ),
+    ),
+    hostKeyPolicy: Type.Optional(
+      Type.Enum(HOST_KEY_POLICIES, {
+        description:
+          "How the host's SSH key is trusted before any credential is sent: tofu (default: the first key seen is pinned, another one later is refused), strict (only keys registered in advance through /known-host-keys), off (any key; every result is flagged HOST_KEY_UNCHECKED)",
+      }),
     ),
   },
   { additionalProperties: false, title: 'unix settings' },
@@ -99,7 +109,7 @@ export const unixSpec: TechnologySpec = {
  */
 export function unixSettingsOf(value: Record<string, unknown> | undefined): UnixSettings | ValidationProblem {
   const given = value ?? {};
-  const known = new Set(['delegation']);
+  const known = new Set(['delegation', 'hostKeyPolicy']);
   const unknown = Object.keys(given).find((k) => !known.has(k));
   if (unknown !== undefined) return { field: `settings.${unknown}`, reason: 'is not a known field' };
   const delegation = (given.delegation ?? {}) as Record<string, unknown>;
@@ -108,6 +118,9 @@ export function unixSettingsOf(value: Record<string, unknown> | undefined): Unix
   const method = delegation.method ?? 'sudo';
   if (!DELEGATION_METHODS.includes(method as DelegationMethod))
     return { field: 'settings.delegation.method', reason: `must be one of: ${DELEGATION_METHODS.join(', ')}` };
+  const policy = given.hostKeyPolicy ?? 'tofu';
+  if (!HOST_KEY_POLICIES.includes(policy as HostKeyPolicy))
+    return { field: 'settings.hostKeyPolicy', reason: `must be one of: ${HOST_KEY_POLICIES.join(', ')}` };
   for (const field of ['command', 'suUser'])
     if (delegation[field] !== undefined && typeof delegation[field] !== 'string')
       return { field: `settings.delegation.${field}`, reason: 'must be a string' };
@@ -119,5 +132,6 @@ export function unixSettingsOf(value: Record<string, unknown> | undefined): Unix
       ...(typeof delegation.command === 'string' && { command: delegation.command }),
       suUser: typeof delegation.suUser === 'string' ? delegation.suUser : 'root',
     },
+    hostKeyPolicy: policy as HostKeyPolicy,
   };
 }

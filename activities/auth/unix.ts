@@ -1,6 +1,6 @@
-// Unix over SSH (ssh2): password, private key, key with passphrase; root delegation as the
-// record's settings say (sudo, su, sudo su -, or a tool such as pbrun: unix-delegation.ts),
-// confirmed with id -u; collects the OS
+// Unix over SSH (ssh2): password, private key, key with passphrase; the host key trusted as the
+// record's hostKeyPolicy says (tofu, strict, off); root delegation as its settings say (sudo, su,
+// sudo su -, or a tool such as pbrun: unix-delegation.ts), confirmed with id -u; collects the OS
 // release, kernel and installed packages, and as root the SSH server's effective configuration
 // and the accounts' password status, listing the commands that needed root as a sudoers rule.
 import { createHash } from 'node:crypto';
@@ -95,15 +95,20 @@ interface PrivilegeOutcome {
 class UnixSession implements AuthSession {
   private closed = false;
   private privileges: Promise<PrivilegeOutcome> | undefined;
+  /** The key to pin on first use: only under hostKeyPolicy tofu (strict pins nothing, off trusts nothing). */
+  readonly hostKey: string | undefined;
   constructor(
     private readonly client: Client,
     private readonly credentials: TargetCredentials,
     private readonly settings: UnixSettings,
-    readonly hostKey: string,
+    /** The key the host presented, and what the host-key policy made of it (facts). */
+    private readonly presented: { sha256: string; facts: Record<string, string> },
     private readonly commandTimeoutMs: number,
     /** The activity's cancellation: every command stops with it. */
     private readonly signal: AbortSignal | undefined,
-  ) {}
+  ) {
+    this.hostKey = settings.hostKeyPolicy === 'tofu' ? presented.sha256 : undefined;
+  }
 
   /** Becomes root (or is), confirms it with id -u, then runs the root steps; once per session. */
   checkPrivileges(): Promise<PrivilegeCheck> {
@@ -256,7 +261,8 @@ class UnixSession implements AuthSession {
         arch: arch ?? '',
         hostname: hostname ?? '',
         packageManager,
-        'hostKey.sha256': this.hostKey,
+        'hostKey.sha256': this.presented.sha256,
+        ...this.presented.facts,
         ...privileged.facts,
       },
       packages,
@@ -342,6 +348,7 @@ export const unixTechnology: AuthTechnology = {
       return Promise.reject(
         new ScanError('CONFIG_INVALID', `the authentication record's ${settings.field} ${settings.reason}`),
       );
+    const policy = settings.hostKeyPolicy;
     let privateKey: ParsedKey | undefined;
     try {
       privateKey = credentials.privateKey ? parsePrivateKey(credentials.privateKey, credentials.passphrase) : undefined;
@@ -352,6 +359,8 @@ export const unixTechnology: AuthTechnology = {
       const client = new Client();
       let hostKeySha256 = '';
       let hostKeyRefused: ScanError | undefined;
+      /** What the policy made of the key, for the host's facts. */
+      const hostKeyFacts: Record<string, string> = { 'hostKey.policy': policy };
       const offered: string[] = [];
       // Set once the handshake is done and the login has begun (the server spoke SSH to us).
       let authenticating = false;
@@ -369,6 +378,19 @@ export const unixTechnology: AuthTechnology = {
         hostVerifier: (key: Buffer) => {
           hostKeySha256 = createHash('sha256').update(key).digest('base64').replace(/=+$/, '');
           const pinned = options.expectedHostKey;
+          if (policy === 'off') {
+            // Trusted whatever it is: said in the host's facts (and flagged on its result).
+            hostKeyFacts['hostKey.checked'] = 'no';
+            if (pinned && pinned !== hostKeySha256) hostKeyFacts['hostKey.pinnedMismatch'] = `SHA256:${pinned}`;
+            return true;
+          }
+          if (!pinned && policy === 'strict') {
+            hostKeyRefused = new ScanError(
+              'HOST_KEY_UNKNOWN',
+              `${endpoint.ip}:${endpoint.port} presented the SSH host key SHA256:${hostKeySha256}, and the record's hostKeyPolicy is strict: only a key an operator registered is accepted (a key learned on first use is not), and none is; no credentials were sent. Check the key on the host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then register it (POST /api/v1/known-host-keys, or PATCH a learned one to confirm it).`,
+            );
+            return false;
+          }
           if (pinned && hostKeySha256 !== pinned) {
             hostKeyRefused = new ScanError(
               'HOST_KEY_MISMATCH',
@@ -409,7 +431,18 @@ export const unixTechnology: AuthTechnology = {
         if (settled) return;
         settled = true;
         client.end();
-        reject(err);
+        // Past the handshake, with no key checked, the credentials may have gone to anyone: said in the cause.
+        reject(
+          policy === 'off' && hostKeySha256
+            ? new ScanError(
+                err.code,
+                `${err.message} (the host key SHA256:${hostKeySha256} was not checked: the record's hostKeyPolicy is off)`,
+                err.vendorCode,
+                err.httpStatus,
+                err.retryAfterMs,
+              )
+            : err,
+        );
       };
       const onAbort = () => fail(new ScanError('TARGET_TIMEOUT', 'the login was cancelled'));
       options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -417,7 +450,14 @@ export const unixTechnology: AuthTechnology = {
         settled = true;
         options.signal?.removeEventListener('abort', onAbort);
         resolve(
-          new UnixSession(client, credentials, settings, hostKeySha256, options.commandTimeoutMs, options.signal),
+          new UnixSession(
+            client,
+            credentials,
+            settings,
+            { sha256: hostKeySha256, facts: hostKeyFacts },
+            options.commandTimeoutMs,
+            options.signal,
+          ),
         );
       });
       client.on('error', (err) => {
