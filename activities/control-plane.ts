@@ -186,7 +186,10 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
       const rows: HostResultInput[] = await Promise.all(
         input.results.map(async ({ collected, ...result }) => {
           const data = collected === null ? null : await unpackCollectedData(collected);
-          return { ...result, scanId, facts: data?.facts ?? null, packages: data?.packages ?? [] };
+          // A login that checked no host key (the record's hostKeyPolicy off) is flagged for every reader.
+          const flags =
+            data?.facts['hostKey.policy'] === 'off' ? [...(result.flags ?? []), 'HOST_KEY_UNCHECKED'] : result.flags;
+          return { ...result, flags, scanId, facts: data?.facts ?? null, packages: data?.packages ?? [] };
         }),
       );
       await db.transaction(async (tx) => {
@@ -323,10 +326,14 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
         const grant: AccessGrant = {
           vault: { id: vault.id, type: vault.type, config: vault.config, access: vault.access },
           records: granted,
-          hosts: hosts.map((h) => ({
-            ...h,
-            hostKey: pinned.get(knownHostKeyRepo.endpointKey(h.ip, records.get(h.authRecordId)!.port)) ?? null,
-          })),
+          hosts: hosts.map((h) => {
+            const record = records.get(h.authRecordId)!;
+            const pin = pinned.get(knownHostKeyRepo.endpointKey(h.ip, record.port));
+            // A record that trusts only keys registered in advance (hostKeyPolicy strict) is not
+            // given one learned on first use: its login then refuses the host (HOST_KEY_UNKNOWN).
+            const trusted = pin && (pin.source === 'operator' || record.settings.hostKeyPolicy !== 'strict');
+            return { ...h, hostKey: trusted ? pin.sha256 : null };
+          }),
           notAfter: new Date(Date.now() + input.validForMs).toISOString(),
         };
         const use = { applianceId: appliance.id, scanId: scan.id, workflowId, runId };

@@ -131,6 +131,14 @@ const catalogue = {
     summary: "The host's key does not match the pinned fingerprint.",
     remedy: 'Find out why the host key changed; if on purpose, replace or delete the pinned key (/known-host-keys).',
   },
+  HOST_KEY_UNKNOWN: {
+    retryable: false,
+    category: 'FAILED',
+    summary:
+      'The authentication record trusts only host keys registered in advance (hostKeyPolicy strict), and none is registered for this host: no credentials were sent.',
+    remedy:
+      "Check the host's key out of band (ssh-keygen -lf on the host), then register it (POST /known-host-keys); the cause shows the key the host presented.",
+  },
   AUTH_FAILED: {
     retryable: false,
     category: 'FAILED',
@@ -158,9 +166,43 @@ const catalogue = {
   PRIVILEGE_ESCALATION_FAILED: {
     retryable: false,
     category: 'INSUFFICIENT_PRIVILEGES',
-    summary: 'Logged in, but root delegation (sudo) was refused.',
+    summary:
+      'Logged in, but root delegation failed for a reason not classified otherwise (the cause says what happened).',
     remedy:
-      'Give the account the sudo rights the collection needs (a sudoers drop-in), or use an account that has them.',
+      "See the cause; check the delegation works for the account on the host by hand (e.g. sudo id -u), and that the record's delegation method is the one the host uses.",
+  },
+  DELEGATION_NOT_CONFIGURED: {
+    retryable: false,
+    category: 'INSUFFICIENT_PRIVILEGES',
+    summary:
+      "Logged in, but the host does not let the account use the record's delegation method (not in sudoers, su not permitted, the tool or the target account missing).",
+    remedy:
+      "Allow the account on the host (e.g. a sudoers drop-in with the rule the host's result lists, privileges.sudoersRule), or set the record's settings.delegation to the method the host uses.",
+  },
+  DELEGATION_PASSWORD_REJECTED: {
+    retryable: false,
+    category: 'INSUFFICIENT_PRIVILEGES',
+    failedLogin: 'target',
+    summary:
+      'Logged in, but the delegation (sudo, su) refused the root-delegation password: one failed authentication on the host, never repeated.',
+    remedy:
+      "Make the root-delegation password in the vault (fields.rootPassword or the record's rootDelegation item; else the login password) agree with the host, and check the account is not locked.",
+  },
+  DELEGATION_PASSWORD_MISSING: {
+    retryable: false,
+    category: 'INSUFFICIENT_PRIVILEGES',
+    summary:
+      'Logged in, but the delegation asks for a password and the vault gave none for it (su needs the root password).',
+    remedy:
+      "Name the vault field holding the root-delegation password (fields.rootPassword, or the record's rootDelegation), or allow the commands without a password (NOPASSWD, the rule the host's result lists).",
+  },
+  DELEGATION_RIGHTS_MISSING: {
+    retryable: false,
+    category: 'INSUFFICIENT_PRIVILEGES',
+    summary:
+      'Logged in and delegated, but the delegation refused commands the collection needs as root (the cause lists them).',
+    remedy:
+      "Allow the commands the cause lists: the sudoers rule in the host's result (privileges.sudoersRule) allows exactly those the collection runs as root.",
   },
   INSUFFICIENT_PRIVILEGES: {
     retryable: false,

@@ -157,14 +157,14 @@ describe('unix over SSH', () => {
     }
   });
 
-  it('a user without sudo rights: logged in, PRIVILEGE_ESCALATION_FAILED', async () => {
+  it('a user without sudo rights: logged in, DELEGATION_NOT_CONFIGURED', async () => {
     const session = await login(sshd, { username: plain.name, password: Buffer.from(plain.password) });
     const check = await session.checkPrivileges();
     await session.close();
     expect(check).toMatchObject({
       ok: false,
-      code: 'PRIVILEGE_ESCALATION_FAILED',
-      message: expect.stringMatching(/not allowed to use sudo/),
+      code: 'DELEGATION_NOT_CONFIGURED',
+      message: expect.stringMatching(/may not use sudo on this host/),
     });
   });
 
@@ -211,7 +211,8 @@ describe('unix over SSH', () => {
 
   it('private key, and private key with passphrase; a wrong passphrase → AUTH_FAILED', async () => {
     const s1 = await login(sshd, { username: keyUser, privateKey: Buffer.from(key.privateKey) });
-    expect(await s1.checkPrivileges()).toMatchObject({ ok: false, code: 'PRIVILEGE_ESCALATION_FAILED' });
+    // A key and no password: sudo -n, which cannot say more than that it wants a password.
+    expect(await s1.checkPrivileges()).toMatchObject({ ok: false, code: 'DELEGATION_PASSWORD_MISSING' });
     await s1.close();
     const s2 = await login(keysOnly, {
       username: keyUser,
@@ -246,13 +247,13 @@ describe('unix over SSH', () => {
     });
     expect(await wrong.checkPrivileges()).toMatchObject({
       ok: false,
-      code: 'PRIVILEGE_ESCALATION_FAILED',
-      message: 'sudo refused: the password was not accepted for sudo',
+      code: 'DELEGATION_PASSWORD_REJECTED',
+      message: expect.stringMatching(/^sudo did not accept the root-delegation password/),
     });
     await wrong.close();
     // Without one, a key login has no password to give sudo.
     const none = await login(sshd, { username: delegating.name, privateKey: privateKey() });
-    expect(await none.checkPrivileges()).toMatchObject({ ok: false, code: 'PRIVILEGE_ESCALATION_FAILED' });
+    expect(await none.checkPrivileges()).toMatchObject({ ok: false, code: 'DELEGATION_PASSWORD_MISSING' });
     await none.close();
   });
 

@@ -220,7 +220,7 @@ describe('a scan over six loopback hosts', () => {
     expect(byIp[hosts.passed]).toMatchObject({ status: 'PASSED', errorCode: null, login: `vstest-admin-${suffix}` });
     expect(byIp[hosts.insufficient]).toMatchObject({
       status: 'INSUFFICIENT_PRIVILEGES',
-      errorCode: 'PRIVILEGE_ESCALATION_FAILED',
+      errorCode: 'DELEGATION_NOT_CONFIGURED',
     });
     expect(byIp[hosts.wrongPassword]).toMatchObject({ status: 'FAILED', errorCode: 'AUTH_FAILED' });
     expect(byIp[hosts.missingSecret]).toMatchObject({
@@ -605,7 +605,7 @@ describe('a scan that continues as new with batches in flight', () => {
       ['127.0.2.2', 'FAILED', 'AUTH_FAILED', 1],
       ['127.0.2.3', 'FAILED', 'CREDENTIAL_SUSPENDED', 0],
       ['127.0.2.4', 'FAILED', 'CREDENTIAL_SUSPENDED', 0],
-      ...['5', '6', '7', '8'].map((n) => [`127.0.2.${n}`, 'INSUFFICIENT_PRIVILEGES', 'PRIVILEGE_ESCALATION_FAILED', 1]),
+      ...['5', '6', '7', '8'].map((n) => [`127.0.2.${n}`, 'INSUFFICIENT_PRIVILEGES', 'DELEGATION_NOT_CONFIGURED', 1]),
     ]);
     // The suspension was decided in the first run and honoured in the next: two failed logins
     // in all the logs, the hosts of the second run never tried.
@@ -679,7 +679,7 @@ describe('a password rotated in the vault and on the host mid-scan', () => {
     expect(results[0].attempts.map((a: { code: string | null }) => a.code)).toEqual([
       'TARGET_UNREACHABLE',
       'AUTH_FAILED',
-      'PRIVILEGE_ESCALATION_FAILED', // logged in; the account has no sudo
+      'DELEGATION_NOT_CONFIGURED', // logged in; sudo does not know the account
     ]);
     // One refusal (the cached secret), then the rotated one logged in.
     expect(sshd.log().match(/Failed (password|keyboard-interactive\/pam) for/g)).toHaveLength(1);

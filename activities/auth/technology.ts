@@ -16,7 +16,11 @@ export interface ConnectOptions {
   connectTimeoutMs: number;
   commandTimeoutMs: number;
   signal?: AbortSignal;
-  /** The host key pinned for this endpoint: any other key fails with HOST_KEY_MISMATCH before credentials are sent. */
+  /**
+   * The host key pinned for this endpoint (for a record that trusts only registered keys, only
+   * one an operator registered): any other key fails with HOST_KEY_MISMATCH before credentials
+   * are sent; what none pinned means is the record's host-key policy (unix: hostKeyPolicy).
+   */
   expectedHostKey?: string | null;
   /** The record's technology settings (technologies/<name>.ts), checked by the API and sealed in its grant. */
   settings?: Record<string, unknown>;
@@ -38,7 +42,11 @@ export type PrivilegeCheck = { ok: true; method: string } | { ok: false; code: E
 
 /** A logged-in session on one host. Holds references to the credential buffers, never copies. */
 export interface AuthSession {
-  /** The key the host presented (SHA-256, unpadded base64), for technologies that have one. */
+  /**
+   * The key to pin for this endpoint on first use (SHA-256, unpadded base64): the key the host
+   * presented, where the record's policy pins on first use (unix: hostKeyPolicy tofu); none
+   * where it trusts only registered keys or checks none. The workflow pins what this says.
+   */
   readonly hostKey?: string;
   checkPrivileges(): Promise<PrivilegeCheck>;
   collect(options: { commandTimeoutMs: number; signal?: AbortSignal }): Promise<CollectedData>;

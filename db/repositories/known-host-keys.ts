@@ -106,16 +106,24 @@ export const knownHostKeyRepo = {
     return deleteById(db, knownHostKeys, ENTITY, id);
   },
 
-  /** The pinned keys of these endpoints, by "ip|port". */
-  async forEndpoints(db: Database, endpoints: { ip: string; port: number }[]): Promise<Map<string, string>> {
-    const pinned = new Map<string, string>();
+  /** The pinned keys of these endpoints, by "ip|port", and who pinned each (an operator, or a first login). */
+  async forEndpoints(
+    db: Database,
+    endpoints: { ip: string; port: number }[],
+  ): Promise<Map<string, Pick<KnownHostKey, 'sha256' | 'source'>>> {
+    const pinned = new Map<string, Pick<KnownHostKey, 'sha256' | 'source'>>();
     if (endpoints.length === 0) return pinned;
     const ips = [...new Set(endpoints.map((e) => normaliseAddress(e.ip)))];
     const rows = await db
-      .select({ ip: knownHostKeys.ip, port: knownHostKeys.port, sha256: knownHostKeys.sha256 })
+      .select({
+        ip: knownHostKeys.ip,
+        port: knownHostKeys.port,
+        sha256: knownHostKeys.sha256,
+        source: knownHostKeys.source,
+      })
       .from(knownHostKeys)
       .where(inArray(knownHostKeys.ip, ips));
-    for (const row of rows) pinned.set(endpointKey(row.ip, row.port), row.sha256);
+    for (const row of rows) pinned.set(endpointKey(row.ip, row.port), { sha256: row.sha256, source: row.source });
     return pinned;
   },
 
