@@ -530,6 +530,55 @@ describe('scanWorkflow', () => {
     expect(codes.VAULT_AUTH_FAILED + codes.VAULT_ACCESS_SUSPENDED).toBe(16);
   });
 
+  it('counts a refused root-delegation password as a failed login: a wrong sudo password suspends the credential too', async () => {
+    // Every login works; every sudo refuses the password (sudo asks the account's own password:
+    // the same account a directory would lock).
+    let delegations = 0;
+    const refusingSudo: AuthTechnology = {
+      name: 'unix',
+      defaultPort: 22,
+      async connect() {
+        return {
+          checkPrivileges: async () => (
+            delegations++,
+            { ok: false, code: 'DELEGATION_PASSWORD_REJECTED', message: 'simulated: sudo refused the password' }
+          ),
+          collect: async () => ({ facts: {}, packages: [] }),
+          close: async () => undefined,
+        };
+      },
+    };
+    const appliance = await applianceRepo.ensure(env.database.db, 'wf-sudo-breaker');
+    await env.startSimulatedAppliance(appliance.id, { vaults: () => instantVault, technologies: () => refusingSudo });
+    await env.api('POST', '/assets', { name: 'sudo breaker range', value: '192.0.2.96/28' });
+    const vault = await env.api('POST', '/vaults', {
+      name: 'simulated-sudo',
+      type: 'hashicorp',
+      config: { url: 'https://127.0.0.1:1', authMethod: 'token' },
+      access: { token: 'sim' },
+    });
+    await env.api('POST', '/auth-records', {
+      name: 'sudo breaker hosts',
+      technology: 'unix',
+      targets: '192.0.2.96/28',
+      username: 'scanner',
+      vaultId: vault.body.id,
+      locator: { path: 'x' },
+      fields: { password: 'password' },
+    });
+    const { scan } = await runScan('192.0.2.96/28', ['unix'], {}, { applianceName: 'wf-sudo-breaker' });
+    const codes = Object.fromEntries(
+      (
+        await env.database.query(
+          `select error_code, count(*)::int as n from host_results where scan_id = '${scan.id}' group by error_code`,
+        )
+      ).map((r) => [r.error_code, r.n]),
+    );
+    // maxFailedLogins (3) refusals, then the rest are not tried.
+    expect(delegations).toBe(3);
+    expect(codes).toEqual({ DELEGATION_PASSWORD_REJECTED: 3, CREDENTIAL_SUSPENDED: 13 });
+  });
+
   it('ends, saying so, when no worker of the appliance takes the work: APPLIANCE_UNAVAILABLE, not a hang', async () => {
     // Enrolled, but no worker runs: the appliance is offline at launch.
     const appliance = await applianceRepo.ensure(env.database.db, 'wf-offline');

@@ -4,7 +4,7 @@
 // with a retryable code start over from the fetch (bounded, with backoff); every attempt of
 // every host is kept for the report. Batching makes one Temporal round trip per step serve many
 // hosts: per host, the server stores about one event instead of about forty.
-import { CancellationScope, isCancellation, sleep, upsertSearchAttributes } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, patched, sleep, upsertSearchAttributes } from '@temporalio/workflow';
 import { REPORT_CATEGORIES, type ReportCategory } from '../domain/categories.js';
 import { describeCode } from '../domain/errors.js';
 import type {
@@ -294,8 +294,14 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
 
   const counts = Object.fromEntries(REPORT_CATEGORIES.map((c) => [c, 0])) as BatchOutcome['counts'];
   // For the scan's credential breaker: did the credential work anywhere, and how often was it refused?
+  // A login whose delegation password the host refused is a failed authentication of the same
+  // account (sudo asks the account's own password): it proves nothing and counts as a failure.
+  const refusedDelegation = (r: HostScanResult) =>
+    r.ok && !r.privileges.ok && describeCode(r.privileges.code).failedLogin === 'target';
+  const countRefusedDelegation = patched('delegation-refusal-not-a-login');
   const logins: BatchOutcome['logins'] = {
-    loggedIn: [...finalResults.values()].filter((r) => r.ok).length,
+    loggedIn: [...finalResults.values()].filter((r) => r.ok && !(countRefusedDelegation && refusedDelegation(r)))
+      .length,
     failedLogins: [...attempts.values()].flat().filter((a) => a.code && describeCode(a.code).failedLogin === 'target')
       .length,
     vaultLoginFailures: trail.reads.filter((r) => r.code && describeCode(r.code).failedLogin === 'vault').length,
