@@ -21,6 +21,45 @@ export async function applianceHasPollers(client: Client, applianceId: string): 
   return (answer.pollers ?? []).length > 0;
 }
 
+/** A live worker polls again at least this often (long polls last about a minute). */
+export const POLLER_FRESH_MS = 90_000;
+
+/** What the appliance's queue says of its workers: how many polled lately, and when last. */
+export interface ApplianceWorkers {
+  /** Whether any worker polled within POLLER_FRESH_MS; null when Temporal could not be asked. */
+  online: boolean | null;
+  /** Worker processes that polled within POLLER_FRESH_MS (a process that just died may count). */
+  workers: number | null;
+  lastPollAt: string | null;
+}
+
+export async function applianceWorkers(
+  client: Client,
+  applianceId: string,
+  now = Date.now(),
+): Promise<ApplianceWorkers> {
+  let pollers;
+  try {
+    pollers =
+      (
+        await client.workflowService.describeTaskQueue({
+          namespace: client.options.namespace,
+          taskQueue: { name: applianceQueue(applianceId) },
+          taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+        })
+      ).pollers ?? [];
+  } catch {
+    return { online: null, workers: null, lastPollAt: null };
+  }
+  const times = pollers.map((p) => {
+    const t = p.lastAccessTime;
+    return t ? Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : 0;
+  });
+  const fresh = new Set(pollers.filter((_, i) => now - times[i]! <= POLLER_FRESH_MS).map((p) => p.identity ?? ''));
+  const last = Math.max(0, ...times);
+  return { online: fresh.size > 0, workers: fresh.size, lastPollAt: last > 0 ? new Date(last).toISOString() : null };
+}
+
 /**
  * No poller listed: no worker. Pollers listed: Temporal keeps a dead one for minutes, so a
  * task on the appliance's queue asks whether one is really there (a few seconds at most).

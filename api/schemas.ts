@@ -172,6 +172,13 @@ export const Appliance = Type.Object({
     description: "Fingerprint of the appliance's enrolled public key",
   }),
   enrolledAt: Type.Union([Type.String(), Type.Null()]),
+  online: Type.Union([Type.Boolean(), Type.Null()], {
+    description: 'Whether a worker polled its queue in the last 90 s (null: Temporal could not be asked)',
+  }),
+  workers: Type.Union([Type.Integer(), Type.Null()], {
+    description: 'Worker processes that polled its queue in the last 90 s, read from the queue’s pollers',
+  }),
+  lastPollAt: Type.Union([Type.String(), Type.Null()]),
   ...Timestamps,
   enrolment: Type.Optional(
     Type.Object(

@@ -73,7 +73,15 @@ afterAll(async () => {
 describe('a scan whose credentials are lent by Delinea and BeyondTrust', () => {
   it('reads each once through the appliance, logs in with it, and gives every loan back when the scan ends', async () => {
     const applianceId = (await env.api('POST', '/appliances', { name: 'lending' })).body.id;
+    const idle = (await env.api('POST', '/appliances', { name: 'never started' })).body.id;
     await env.startAppliance(applianceId);
+    // Its queue's pollers say so: one worker process, online; the other has none.
+    const listed = (await env.api('GET', '/appliances?limit=500')).body.items as Record<string, any>[];
+    expect(listed.find((a) => a.id === applianceId)).toMatchObject({ online: true, workers: 1 });
+    expect(listed.find((a) => a.id === idle)).toMatchObject({ online: false, workers: 0, lastPollAt: null });
+    expect(Date.parse((await env.api('GET', `/appliances/${applianceId}`)).body.lastPollAt)).toBeGreaterThan(
+      Date.now() - 90_000,
+    );
     await env.api('POST', '/assets', { name: 'lending lab', value: '127.0.4.1-127.0.4.2' });
     const ss = await env.api('POST', '/vaults', {
       name: 'secret server',

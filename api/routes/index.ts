@@ -22,6 +22,7 @@ import {
 } from '../../db/repositories/index.js';
 import { checkLocator, checkVaultSettings, specOf } from '../vault-parts.js';
 import { applianceQueue } from '../../workflows/activity-stubs.js';
+import { applianceWorkers, type ApplianceWorkers } from '../appliance-status.js';
 import { checkTechnologySecrets, checkTechnologySettings, technologySpecOf } from '../technology-settings.js';
 import { badRequest } from '../problems.js';
 import { InUseError } from '../../db/errors.js';
@@ -259,6 +260,11 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
     },
   );
 
+  // Each appliance with what its queue's pollers say of its workers, as the list shows it.
+  const withWorkers = async (appliance: Appliance) => ({
+    ...appliance,
+    ...(await applianceWorkers(deps.temporal, appliance.id)),
+  });
   registerResource(api, db, cursors, {
     path: '/appliances',
     tag: 'appliances',
@@ -267,8 +273,8 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
     patchBody: S.Type_Partial(S.ApplianceBody),
     view: S.Appliance,
     listQuery: S.Page,
-    get: (id: string) => applianceRepo.get(db, id),
-    toView: (r: Appliance & { enrolment?: { code: string; expiresAt: string } }) => ({
+    get: async (id: string) => withWorkers(await applianceRepo.get(db, id)),
+    toView: (r: Appliance & { enrolment?: { code: string; expiresAt: string } } & Partial<ApplianceWorkers>) => ({
       id: r.id,
       name: r.name,
       description: r.description,
@@ -276,11 +282,17 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
       enrolled: r.keyId !== null,
       keyId: r.keyId,
       enrolledAt: iso(r.enrolledAt),
+      online: r.online ?? null,
+      workers: r.workers ?? null,
+      lastPollAt: r.lastPollAt ?? null,
       ...stamps(r),
       // Only the answer to POST carries a code: the one time it exists outside the database.
       ...(r.enrolment && { enrolment: r.enrolment }),
     }),
-    list: (_query, page) => applianceRepo.list(db, page),
+    list: async (_query, page) => {
+      const listed = await applianceRepo.list(db, page);
+      return { ...listed, rows: await Promise.all(listed.rows.map(withWorkers)) };
+    },
     create: async (tx, b) => {
       const appliance = await applianceRepo.create(tx, b);
       const code = await applianceRepo.createEnrolmentCode(tx, appliance.id, ENROLMENT_CODE_TTL_MS);
