@@ -747,6 +747,7 @@ describe('testing a vault record from the appliance', () => {
 
     // It ran on the appliance: the test's activity was on its queue, and its history holds no secret.
     const history = await env.client.workflow.getHandle(`vault-test-${item.body.testId}`).fetchHistory();
+    await env.saveHistories(`vault-test-${item.body.testId}`, 'e2e-vault-test');
     const scheduled = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes).filter(Boolean);
     expect(scheduled.map((a) => [a!.activityType?.name, a!.taskQueue?.name])).toEqual([
       ['testVault', `appliance.${applianceId}`],

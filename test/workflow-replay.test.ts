@@ -32,6 +32,7 @@ describe('saved workflow histories replay on the current code', () => {
       'hostBatchWorkflow',
       'scanWorkflow',
       'scheduledScanWorkflow',
+      'vaultTestWorkflow',
     ]);
   });
 
