@@ -62,7 +62,7 @@ export async function scanSummaryBySet(
       db,
       scanId,
       { id: group.id, name: group.name, label: group.businessImpact },
-      await assetGroupRepo.ranges(db, group.id),
+      await assetGroupRepo.ranges(db, group),
     );
     if (summary) byGroup.push(summary);
   }

@@ -51,6 +51,8 @@ export interface ScanRequest {
 export interface CheckedScanRequest {
   request: ScanRequest;
   ranges: IpRange[];
+  /** The targets as the scan row shows them: the addresses as entered, then asset:, group:, tag: names. */
+  description: string;
   hostCount: number;
   profile: OptionProfile;
   appliance: Appliance;
@@ -110,7 +112,7 @@ export function createScanService(deps: { db: Database; temporal?: Client }) {
    * Throws ScanRequestError naming the field.
    */
   const check = async (request: ScanRequest): Promise<CheckedScanRequest> => {
-    const ranges = await resolveTargets(request);
+    const { ranges, description } = await resolveTargets(request);
     const hostCount = countHosts(ranges);
     if (hostCount > BigInt(MAX_SCAN_HOSTS))
       throw new ScanRequestError('targets', `covers ${hostCount} hosts; one scan takes at most ${MAX_SCAN_HOSTS}`);
@@ -145,7 +147,7 @@ export function createScanService(deps: { db: Database; temporal?: Client }) {
         'applianceId',
         `appliance "${appliance.name}" has not enrolled its key, so no vault access can be sealed to it: start its worker with an enrolment code (POST /api/v1/appliances/${appliance.id}/enrolment-codes)`,
       );
-    return { request, ranges, hostCount: Number(hostCount), profile, appliance };
+    return { request, ranges, description, hostCount: Number(hostCount), profile, appliance };
   };
 
   /**
@@ -153,40 +155,36 @@ export function createScanService(deps: { db: Database; temporal?: Client }) {
    * they are now (a dynamic tag's rule evaluated now). Each name that is unknown is a 400
    * naming it; targets that come to no address are one too.
    */
-  const resolveTargets = async (request: ScanRequest): Promise<IpRange[]> => {
+  const resolveTargets = async (request: ScanRequest): Promise<{ ranges: IpRange[]; description: string }> => {
     const named = [request.targets, request.assetIds, request.groupIds, request.tags].some((t) => t?.length);
     if (!named) throw new ScanRequestError('targets', 'name what to scan: targets, assetIds, groupIds or tags');
     const ranges: IpRange[] = request.targets ? parsedTargets(request.targets) : [];
+    // What the scan row shows as its targets: the addresses as entered, then what else was named.
+    const parts = request.targets ? [request.targets] : [];
     for (const [i, id] of (request.assetIds ?? []).entries()) {
       const asset = await assetRepo.get(db, id).catch(() => {
         throw new ScanRequestError(`assetIds.${i}`, `asset ${id} does not exist`);
       });
       ranges.push(...asset.ranges);
+      parts.push(`asset:${asset.name}`);
     }
     for (const [i, id] of (request.groupIds ?? []).entries()) {
-      await assetGroupRepo.get(db, id).catch(() => {
+      const group = await assetGroupRepo.get(db, id).catch(() => {
         throw new ScanRequestError(`groupIds.${i}`, `asset group ${id} does not exist`);
       });
-      ranges.push(...(await assetGroupRepo.ranges(db, id)));
+      ranges.push(...(await assetGroupRepo.ranges(db, group)));
+      parts.push(`group:${group.name}`);
     }
     for (const [i, name] of (request.tags ?? []).entries()) {
       const tag = await tagRepo.find(db, name);
       if (!tag) throw new ScanRequestError(`tags.${i}`, `no tag has the id or name "${name}"`);
       ranges.push(...(await tagRepo.ranges(db, tag)));
+      parts.push(`tag:${tag.name}`);
     }
     const merged = normaliseRanges(ranges);
     if (merged.length === 0)
       throw new ScanRequestError('targets', 'the groups, tags and assets named cover no address now');
-    return merged;
-  };
-
-  /** What the scan row shows as its targets: the addresses as entered, then what else was named. */
-  const describeTargets = async (request: ScanRequest): Promise<string> => {
-    const parts = request.targets ? [request.targets] : [];
-    for (const id of request.assetIds ?? []) parts.push(`asset:${(await assetRepo.get(db, id)).name}`);
-    for (const id of request.groupIds ?? []) parts.push(`group:${(await assetGroupRepo.get(db, id)).name}`);
-    for (const name of request.tags ?? []) parts.push(`tag:${(await tagRepo.find(db, name))?.name ?? name}`);
-    return parts.join(', ');
+    return { ranges: merged, description: parts.join(', ') };
   };
 
   const preparedOf = (scan: Scan, profile: OptionProfile, appliance: Appliance): PreparedScan => ({
@@ -212,10 +210,10 @@ export function createScanService(deps: { db: Database; temporal?: Client }) {
    * and already carries the workflow id the run starts it under.
    */
   const prepare = async (request: ScanRequest, options: { schedule?: ScheduleRunLink } = {}): Promise<PreparedScan> => {
-    const { ranges, profile, appliance } = await check(request);
+    const { ranges, description, profile, appliance } = await check(request);
     let scan = await scanRepo.create(db, {
       title: request.title,
-      targets: await describeTargets(request),
+      targets: description,
       ranges,
       optionProfileId: profile.id,
       applianceId: appliance.id,

@@ -38,7 +38,7 @@ import { technologyRoutes } from './technologies.js';
 import { vaultTestRoutes } from './vault-test.js';
 import type { KeyChecker } from '../key-checker.js';
 import { createListCursors, listCursorKeys, listIdentity, pageRequest } from '../paging.js';
-import { hostsAfter, overlappingRanges } from '../../domain/targets.js';
+import { hostsAfter, overlappingRanges, type IpRange } from '../../domain/targets.js';
 import { checkTagRule, TagRuleError, type TagRule, type TagRuleInput } from '../../domain/tag-rules.js';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 
@@ -104,6 +104,18 @@ async function validateRootDelegation(
 export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDeps): Promise<void> {
   const { db, box } = deps;
   const cursors = createListCursors(listCursorKeys(box));
+  /** A keyset page of the addresses some ranges cover (a group's, a tag's): its cursor is the last address. */
+  const addressPage = async (
+    path: string,
+    query: { limit?: number; cursor?: string },
+    rangesNow: () => Promise<IpRange[]>,
+  ) => {
+    const list = listIdentity(path);
+    const page = pageRequest(cursors, list, query);
+    const ips = hostsAfter(await rangesNow(), page.after?.[0], page.limit + 1);
+    const shown = ips.slice(0, page.limit);
+    return { items: shown, nextCursor: ips.length > page.limit ? cursors.encode(list, [shown.at(-1)!]) : null };
+  };
 
   registerResource(api, db, cursors, {
     path: '/assets',
@@ -173,15 +185,10 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
         response: { 200: S.GroupHosts },
       },
     },
-    async (req) => {
-      const list = listIdentity(`/groups/${req.params.id}/hosts`);
-      const page = pageRequest(cursors, list, req.query);
-      const after = page.after?.[0];
-      const ips = hostsAfter(await assetGroupRepo.ranges(db, req.params.id), after, page.limit + 1);
-      const shown = ips.slice(0, page.limit);
-      const more = ips.length > page.limit;
-      return { items: shown, nextCursor: more ? cursors.encode(list, [shown.at(-1)!]) : null };
-    },
+    async (req) =>
+      addressPage(`/groups/${req.params.id}/hosts`, req.query, async () =>
+        assetGroupRepo.ranges(db, await assetGroupRepo.get(db, req.params.id)),
+      ),
   );
 
   /** A tag's kind, rule and assets go together: what the tag would be after the change is checked. */
@@ -250,14 +257,10 @@ export async function registerResourceRoutes(api: FastifyInstance, deps: RouteDe
         response: { 200: S.GroupHosts },
       },
     },
-    async (req) => {
-      const list = listIdentity(`/tags/${req.params.id}/hosts`);
-      const page = pageRequest(cursors, list, req.query);
-      const ranges = await tagRepo.ranges(db, await tagRepo.get(db, req.params.id));
-      const ips = hostsAfter(ranges, page.after?.[0], page.limit + 1);
-      const shown = ips.slice(0, page.limit);
-      return { items: shown, nextCursor: ips.length > page.limit ? cursors.encode(list, [shown.at(-1)!]) : null };
-    },
+    async (req) =>
+      addressPage(`/tags/${req.params.id}/hosts`, req.query, async () =>
+        tagRepo.ranges(db, await tagRepo.get(db, req.params.id)),
+      ),
   );
 
   // Each appliance with what its queue's pollers say of its workers, as the list shows it.

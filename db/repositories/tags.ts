@@ -1,11 +1,11 @@
 // Tags: static ones put on assets by hand, dynamic ones a rule (domain/tag-rules.ts) evaluated
 // against the registered assets and the last results when asked. A scan of a tag covers what
 // it selects when the scan starts.
-import { and, asc, desc, eq, inArray, isNotNull, sql } from 'drizzle-orm';
+import { and, desc, eq, isNotNull, sql } from 'drizzle-orm';
 import type { Database } from '../client.js';
-import { InvalidValueError } from '../errors.js';
 import { assets, assetTags, hostResults, tags } from '../schema.js';
-import { normaliseRanges, overlappingRanges, type IpRange } from '../../domain/targets.js';
+import { normaliseRanges, type IpRange } from '../../domain/targets.js';
+import { checkAssetIds, membersOf, rangesOfAssets, replaceMembers, type MembershipTable } from './asset-sets.js';
 import { evaluateTagRule, type TagKind, type TagRule, type TagUniverse } from '../../domain/tag-rules.js';
 import { withDbErrors } from '../translate-errors.js';
 import {
@@ -42,38 +42,12 @@ export interface TagInput {
   assetIds?: string[];
 }
 
-async function taggedAssets(db: Database, tagIds: string[]): Promise<Map<string, string[]>> {
-  const byTag = new Map<string, string[]>(tagIds.map((id) => [id, []]));
-  if (tagIds.length === 0) return byTag;
-  const rows = await db
-    .select({ tagId: assetTags.tagId, assetId: assetTags.assetId })
-    .from(assetTags)
-    .innerJoin(assets, eq(assets.id, assetTags.assetId))
-    .where(inArray(assetTags.tagId, tagIds))
-    .orderBy(asc(assets.createdAt), asc(assets.id));
-  for (const row of rows) byTag.get(row.tagId)?.push(row.assetId);
-  return byTag;
-}
-
-function checkAssetIds(ids: string[]): void {
-  const seen = new Set<string>();
-  ids.forEach((id, i) => {
-    if (!isUuid(id)) throw new InvalidValueError(`assetIds.${i}`, 'is not an asset id');
-    if (seen.has(id)) throw new InvalidValueError(`assetIds.${i}`, 'names the same asset twice');
-    seen.add(id);
-  });
-}
-
-async function setTagged(tx: Database, tagId: string, assetIds: string[]): Promise<void> {
-  await tx.delete(assetTags).where(eq(assetTags.tagId, tagId));
-  if (assetIds.length === 0) return;
-  const known = new Set(
-    (await tx.select({ id: assets.id }).from(assets).where(inArray(assets.id, assetIds))).map((r) => r.id),
-  );
-  const missing = assetIds.findIndex((id) => !known.has(id));
-  if (missing >= 0) throw new InvalidValueError(`assetIds.${missing}`, `asset ${assetIds[missing]} does not exist`);
-  await tx.insert(assetTags).values(assetIds.map((assetId) => ({ tagId, assetId })));
-}
+const TAGGED: MembershipTable = {
+  table: assetTags,
+  owner: assetTags.tagId,
+  asset: assetTags.assetId,
+  insert: (tx, tagId, assetIds) => tx.insert(assetTags).values(assetIds.map((assetId) => ({ tagId, assetId }))),
+};
 
 const toRanges = (rows: { first: string; last: string; version: number }[]): IpRange[] =>
   normaliseRanges(rows.map((r) => ({ first: r.first, last: r.last, version: r.version === 4 ? 4 : 6 })));
@@ -115,8 +89,9 @@ export const tagRepo = {
       .where(order.after(page))
       .orderBy(...order.orderBy)
       .limit(limit + 1);
-    const tagged = await taggedAssets(
+    const tagged = await membersOf(
       db,
+      TAGGED,
       rows.map((r) => r.row.id),
     );
     return toPaged(
@@ -130,7 +105,7 @@ export const tagRepo = {
   async get(db: Database, id: string): Promise<Tag> {
     requireId(ENTITY, id);
     const row = firstOrNotFound(await db.select().from(tags).where(eq(tags.id, id)), ENTITY, id);
-    return { ...row, assetIds: (await taggedAssets(db, [id])).get(id) ?? [] };
+    return { ...row, assetIds: (await membersOf(db, TAGGED, [id])).get(id) ?? [] };
   },
 
   /** The tag with this id, or else this name (what `?tag=` and a scan's targets may name). */
@@ -156,7 +131,7 @@ export const tagRepo = {
         })
         .returning(),
     );
-    if (input.kind === 'static') await setTagged(db, row!.id, input.assetIds ?? []);
+    if (input.kind === 'static') await replaceMembers(db, TAGGED, row!.id, input.assetIds ?? []);
     return tagRepo.get(db, row!.id);
   },
 
@@ -180,7 +155,7 @@ export const tagRepo = {
     const [row] = rows;
     firstOrNotFound(rows, ENTITY, id);
     if (row!.kind === 'dynamic') await db.delete(assetTags).where(eq(assetTags.tagId, id));
-    else if (patch.assetIds) await setTagged(db, id, patch.assetIds);
+    else if (patch.assetIds) await replaceMembers(db, TAGGED, id, patch.assetIds);
     return tagRepo.get(db, id);
   },
 
@@ -191,17 +166,6 @@ export const tagRepo = {
   /** The registered addresses the tag selects now, merged. */
   async ranges(db: Database, tag: Tag): Promise<IpRange[]> {
     if (tag.kind === 'dynamic' && tag.rule) return evaluateTagRule(tag.rule, await universe(db));
-    if (tag.assetIds.length === 0) return [];
-    return toRanges(
-      await db
-        .select({ first: assets.firstIp, last: assets.lastIp, version: assets.ipVersion })
-        .from(assets)
-        .where(inArray(assets.id, tag.assetIds)),
-    );
-  },
-
-  /** Whether an asset carries the tag: a static tag is on it; a dynamic one selects any of its addresses. */
-  overlaps(tagRanges: IpRange[], asset: { ranges: IpRange[] }): boolean {
-    return overlappingRanges(tagRanges, asset.ranges).length > 0;
+    return rangesOfAssets(db, tag.assetIds);
   },
 };
