@@ -24,6 +24,7 @@ import { TECHNOLOGIES, type ReportCategory, type Technology } from '../domain/ca
 import { groupBy } from '../domain/group-by.js';
 import { ScanError } from '../domain/scan-error.js';
 import { toHostFailure } from './failures.js';
+import { applianceOfQueue } from '../workflows/activity-stubs.js';
 import { vaultTestScope } from '../domain/vault-test.js';
 import { parsePublicKey, sealGrant, type AccessGrant, type SealedGrant } from './secrets/sealed-access.js';
 import { unpackCollectedData, type PackedCollectedData } from './collected-data.js';
@@ -49,8 +50,8 @@ const canonicalIp = (ip: string): string | null => {
   }
 };
 
-const secretUseEntries = ({ scanId, applianceId, reads }: SecretUse): AuditEntry[] =>
-  reads.map((read) => ({
+const secretUseEntries = ({ scanId, applianceId: batchAppliance, reads }: SecretUse): AuditEntry[] =>
+  reads.map(({ applianceId = batchAppliance, ...read }) => ({
     actorKeyId: null,
     actorName: `appliance ${applianceId}`,
     // A read served by the appliance's cache of this scan is audited as a use, not a vault read.
@@ -242,7 +243,8 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
       const failed: { ip: string; failure: HostFailure }[] = [];
       const refuse = (hosts: { ip: string }[], err: ScanError) =>
         failed.push(...hosts.map(({ ip }) => ({ ip, failure: toHostFailure(err) })));
-      if (scan.applianceId !== input.applianceId || !['QUEUED', 'RUNNING'].includes(scan.status)) {
+      const pool = await scanRepo.appliancePool(db, scan.id);
+      if (!pool.includes(input.applianceId) || !['QUEUED', 'RUNNING'].includes(scan.status)) {
         refuse(
           input.hosts,
           new ScanError('SEALED_ACCESS_INVALID', `scan ${scan.id} is not running on appliance ${input.applianceId}`),
@@ -402,7 +404,8 @@ export function createControlPlaneActivities({ db, box }: ControlPlaneDeps) {
           action: 'vault.loan-unreturned',
           recordId: loan.vaultId,
           scanId: input.scanId,
-          applianceId: input.applianceId,
+          // The appliance whose process holds it (in a pool, not always the scan's first).
+          applianceId: applianceOfQueue(loan.holder) ?? input.applianceId,
           outcome: 'failed',
           detail: {
             authRecordId: loan.authRecordId,

@@ -16,6 +16,8 @@ import { DURATION_PATTERN, LIMITS, OVERLAP_POLICIES } from '../domain/schedule-t
 const Name = Type.String({ minLength: 1, maxLength: 200 });
 export const Id = Type.String({ format: 'uuid' });
 export const IdParams = Type.Object({ id: Id });
+/** The most appliances a scan's pool may name. */
+export const MAX_POOL_APPLIANCES = 16;
 
 /** A list's paging parameters: `limit` (1 to `max`, `fallback` when absent) and `cursor`. */
 export const paging = (max = 500, fallback = 100) => ({
@@ -412,7 +414,15 @@ export const ScanBody = Type.Object(
     ),
     tags: TargetNames('Tags, by id or name: what they select when the scan starts'),
     optionProfileId: Type.Optional(Id),
-    applianceId: Type.Optional(Id),
+    applianceId: Type.Optional({ ...Id, description: 'The appliance to scan from (default: the first registered)' }),
+    applianceIds: Type.Optional(
+      Type.Array(Id, {
+        minItems: 1,
+        maxItems: MAX_POOL_APPLIANCES,
+        description:
+          'Instead of applianceId, a pool: hosts are spread over those of them with live workers, and a batch whose appliance goes offline moves to another',
+      }),
+    ),
   },
   {
     additionalProperties: false,
@@ -454,6 +464,7 @@ export const Scan = Type.Object({
   hostCount: Type.Integer(),
   optionProfileId: Id,
   applianceId: Id,
+  applianceIds: Type.Array(Id, { description: 'The appliance pool, in order (applianceId first)' }),
   workflowId: Type.Union([Type.String(), Type.Null()]),
   scheduleId: Type.Union([Id, Type.Null()], {
     description:
@@ -623,6 +634,9 @@ export const Schedule = Type.Object({
     tags: Type.Array(Type.String()),
     optionProfileId: Type.Union([Id, Type.Null()], { description: 'null: the default profile at each run' }),
     applianceId: Type.Union([Id, Type.Null()], { description: 'null: the first appliance at each run' }),
+    applianceIds: Type.Array(Id, {
+      description: 'The appliance pool, in order; empty: the first appliance at each run',
+    }),
   }),
   temporalScheduleId: Type.String({ description: 'Its Temporal Schedule, as the Web UI lists it' }),
   state: Type.Union([Type.Literal('active'), Type.Literal('paused'), Type.Literal('missing')], {

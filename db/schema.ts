@@ -318,6 +318,45 @@ export const scans = pgTable(
   ],
 );
 
+/**
+ * The appliances a scan may run its batches on, in the order named (the first is the scan's
+ * applianceId). A pool of one is the common case. RESTRICT: an appliance a scan ran on stays.
+ */
+export const scanAppliances = pgTable(
+  'scan_appliances',
+  {
+    scanId: uuid('scan_id')
+      .notNull()
+      .references(() => scans.id, { onDelete: 'cascade' }),
+    applianceId: uuid('appliance_id')
+      .notNull()
+      .references(() => appliances.id, { onDelete: 'restrict' }),
+    position: integer('position').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.scanId, t.applianceId] }), index('scan_appliances_appliance_idx').on(t.applianceId)],
+);
+
+/**
+ * A schedule's appliance pool, in the order named; none: the first registered appliance at each
+ * run. RESTRICT: an appliance a schedule names is not deleted from under it.
+ */
+export const scheduleAppliances = pgTable(
+  'schedule_appliances',
+  {
+    scheduleId: uuid('schedule_id')
+      .notNull()
+      .references(() => schedules.id, { onDelete: 'cascade' }),
+    applianceId: uuid('appliance_id')
+      .notNull()
+      .references(() => appliances.id, { onDelete: 'restrict' }),
+    position: integer('position').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.scheduleId, t.applianceId] }),
+    index('schedule_appliances_appliance_idx').on(t.applianceId),
+  ],
+);
+
 export const hostResults = pgTable(
   'host_results',
   {

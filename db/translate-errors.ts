@@ -66,6 +66,22 @@ export const FOREIGN_KEYS: Record<string, ForeignKeyRule> = {
     inUse: 'the option profile is used by scans',
   },
   scans_appliance_id_appliances_id_fk: { field: 'applianceId', entity: 'appliance', inUse: 'the appliance has scans' },
+  scan_appliances_appliance_id_appliances_id_fk: {
+    field: 'applianceIds',
+    entity: 'appliance',
+    inUse: 'the appliance is in the appliance pool of scans',
+  },
+  scan_appliances_scan_id_scans_id_fk: { field: 'scanId', entity: 'scan', inUse: 'the scan has an appliance pool' },
+  schedule_appliances_appliance_id_appliances_id_fk: {
+    field: 'scan.applianceIds',
+    entity: 'appliance',
+    inUse: 'the appliance is in the appliance pool of schedules: take it out of their scan.applianceIds (PATCH) first',
+  },
+  schedule_appliances_schedule_id_schedules_id_fk: {
+    field: 'scheduleId',
+    entity: 'schedule',
+    inUse: 'the schedule has an appliance pool',
+  },
   scans_schedule_id_schedules_id_fk: { field: 'scheduleId', entity: 'schedule', inUse: 'the schedule has scans' },
   schedules_option_profile_id_option_profiles_id_fk: {
     field: 'scan.optionProfileId',

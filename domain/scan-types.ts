@@ -102,6 +102,8 @@ export interface SecretRead {
   plainHttp: boolean;
   /** Served by the appliance process's cache of this scan's reads, not read from the vault again. */
   fromCache?: boolean;
+  /** The appliance that read it (a batch may move to another appliance of the scan's pool). */
+  applianceId?: string;
   /** The vault lent the secret (a check-out, an access request) until this time (ISO), if it was given back no sooner. */
   lentUntil?: string;
 }
@@ -119,6 +121,8 @@ export interface BatchOutcome {
   };
   /** No worker of the appliance took the batch in time. */
   applianceUnavailable: boolean;
+  /** Every appliance the batch found without workers, the one it moved away from included (absent before pools). */
+  unavailableAppliances?: string[];
   /** The queues of the appliance processes that held the batch's secrets (absent before caching existed). */
   holders?: string[];
   /** What the batch's vault reads borrowed (check-outs, access requests), and which process holds each. */

@@ -44,7 +44,9 @@ export interface ScanRequest {
   /** Tags, by id or name: what they select when the scan starts. */
   tags?: string[];
   optionProfileId?: string;
+  /** The appliance to run on; or applianceIds, a pool the scan's hosts are spread over. */
   applianceId?: string;
+  applianceIds?: string[];
 }
 
 /** A request that makes a scan, and what its checks found: nothing is stored yet. */
@@ -55,13 +57,15 @@ export interface CheckedScanRequest {
   description: string;
   hostCount: number;
   profile: OptionProfile;
-  appliance: Appliance;
+  /** The appliance pool, in the order named: the first runs the scan when it is alone. */
+  appliances: Appliance[];
 }
 
 /** A scan row stored and ready to run: what its workflow is started with. */
 export interface PreparedScan {
   scan: Scan;
-  applianceName: string;
+  /** The pool's appliances, in order (the first is the scan's applianceId). */
+  appliances: Pick<Appliance, 'id' | 'name'>[];
   workflowId: string;
   input: ScanInput;
   searchAttributes: { scanId: string; applianceId: string; scheduleId?: string };
@@ -132,22 +136,50 @@ export function createScanService(deps: { db: Database; temporal?: Client }) {
           throw new ScanRequestError('optionProfileId', `option profile ${request.optionProfileId} does not exist`);
         })
       : await profileRepo.getDefault(db);
-    const appliance = request.applianceId
-      ? await applianceRepo.get(db, request.applianceId).catch(() => {
-          throw new ScanRequestError('applianceId', `appliance ${request.applianceId} does not exist`);
-        })
-      : (await applianceRepo.list(db, { limit: 1 })).rows[0];
-    if (!appliance)
+    const appliances = await applianceCheck(request);
+    return { request, ranges, description, hostCount: Number(hostCount), profile, appliances };
+  };
+
+  /**
+   * The appliances the request names (applianceId, or the pool applianceIds), each registered
+   * and enrolled; none named: the first registered appliance. Each fault is a 400 naming the field.
+   */
+  const applianceCheck = async (request: ScanRequest): Promise<Appliance[]> => {
+    if (request.applianceId !== undefined && request.applianceIds !== undefined)
       throw new ScanRequestError(
-        'applianceId',
-        'no appliance is registered: register one with POST /api/v1/appliances first',
+        'applianceIds',
+        'name one appliance with applianceId or a pool with applianceIds, not both',
       );
-    if (!appliance.keyId)
-      throw new ScanRequestError(
-        'applianceId',
-        `appliance "${appliance.name}" has not enrolled its key, so no vault access can be sealed to it: start its worker with an enrolment code (POST /api/v1/appliances/${appliance.id}/enrolment-codes)`,
+    const named: [field: string, id: string][] =
+      request.applianceIds?.map((id, i) => [`applianceIds.${i}`, id]) ??
+      (request.applianceId === undefined ? [] : [['applianceId', request.applianceId]]);
+    if (request.applianceIds?.length === 0) throw new ScanRequestError('applianceIds', 'name at least one appliance');
+    const appliances: Appliance[] = [];
+    for (const [field, id] of named) {
+      if (appliances.some((a) => a.id === id)) throw new ScanRequestError(field, `appliance ${id} is named twice`);
+      appliances.push(
+        await applianceRepo.get(db, id).catch(() => {
+          throw new ScanRequestError(field, `appliance ${id} does not exist`);
+        }),
       );
-    return { request, ranges, description, hostCount: Number(hostCount), profile, appliance };
+    }
+    if (named.length === 0) {
+      const first = (await applianceRepo.list(db, { limit: 1 })).rows[0];
+      if (!first)
+        throw new ScanRequestError(
+          'applianceId',
+          'no appliance is registered: register one with POST /api/v1/appliances first',
+        );
+      appliances.push(first);
+    }
+    appliances.forEach((appliance, i) => {
+      if (!appliance.keyId)
+        throw new ScanRequestError(
+          named[i]?.[0] ?? 'applianceId',
+          `appliance "${appliance.name}" has not enrolled its key, so no vault access can be sealed to it: start its worker with an enrolment code (POST /api/v1/appliances/${appliance.id}/enrolment-codes)`,
+        );
+    });
+    return appliances;
   };
 
   /**
@@ -187,19 +219,25 @@ export function createScanService(deps: { db: Database; temporal?: Client }) {
     return { ranges: merged, description: parts.join(', ') };
   };
 
-  const preparedOf = (scan: Scan, profile: OptionProfile, appliance: Appliance): PreparedScan => ({
+  const preparedOf = (
+    scan: Scan,
+    profile: OptionProfile,
+    appliances: Pick<Appliance, 'id' | 'name'>[],
+  ): PreparedScan => ({
     scan,
-    applianceName: appliance.name,
+    appliances,
     workflowId: `scan-${scan.id}`,
     input: {
       scanId: scan.id,
-      applianceId: String(appliance.id),
+      applianceId: scan.applianceId,
+      // A pool of one runs as a scan always has (its workflow input unchanged).
+      ...(appliances.length > 1 && { applianceIds: appliances.map((a) => a.id) }),
       profile: profileSettings(profile),
       totalHosts: scan.hostCount,
     },
     searchAttributes: {
       scanId: scan.id,
-      applianceId: String(appliance.id),
+      applianceId: scan.applianceId,
       ...(scan.scheduleId !== null && { scheduleId: scan.scheduleId }),
     },
   });
@@ -210,22 +248,25 @@ export function createScanService(deps: { db: Database; temporal?: Client }) {
    * and already carries the workflow id the run starts it under.
    */
   const prepare = async (request: ScanRequest, options: { schedule?: ScheduleRunLink } = {}): Promise<PreparedScan> => {
-    const { ranges, description, profile, appliance } = await check(request);
+    const { ranges, description, profile, appliances } = await check(request);
     let scan = await scanRepo.create(db, {
       title: request.title,
       targets: description,
       ranges,
       optionProfileId: profile.id,
-      applianceId: appliance.id,
+      applianceIds: appliances.map((a) => a.id),
       ...(options.schedule && { schedule: options.schedule }),
     });
     if (options.schedule) scan = await scanRepo.setWorkflowId(db, scan.id, `scan-${scan.id}`);
-    return preparedOf(scan, profile, appliance);
+    return preparedOf(scan, profile, appliances);
   };
 
   /** A scan already stored (a retried step of a schedule's run finding its scan), ready to run as it was prepared. */
-  const prepared = async (scan: Scan): Promise<PreparedScan> =>
-    preparedOf(scan, await profileRepo.get(db, scan.optionProfileId), await applianceRepo.get(db, scan.applianceId));
+  const prepared = async (scan: Scan): Promise<PreparedScan> => {
+    const pool = await scanRepo.appliancePool(db, scan.id);
+    const appliances = await Promise.all(pool.map((id) => applianceRepo.get(db, id)));
+    return preparedOf(scan, await profileRepo.get(db, scan.optionProfileId), appliances);
+  };
 
   /** prepare, then start the workflow; if it cannot start, the row goes again (ScanStartError). */
   const start = async (request: ScanRequest): Promise<PreparedScan> => {

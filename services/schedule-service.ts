@@ -54,7 +54,13 @@ import {
 import type { ScanStatus } from '../db/schema.js';
 import { CONTROL_PLANE_QUEUE } from '../workflows/activity-stubs.js';
 import type { scheduledScanWorkflow } from '../workflows/scheduled-scan.js';
-import { createScanService, ScanRequestError } from './scan-service.js';
+import { createScanService, ScanRequestError, type ScanRequest } from './scan-service.js';
+
+/** The request as a schedule stores it: one appliance named is a pool of one. */
+function storedRequest({ applianceId, applianceIds, ...rest }: ScanRequest): ScheduledScanRequest {
+  const pool = applianceIds ?? (applianceId === undefined ? undefined : [applianceId]);
+  return { ...rest, ...(pool && { applianceIds: pool }) };
+}
 
 /** The Temporal Schedule of a schedule; its runs' workflow ids are this and the time they were due. */
 export const temporalScheduleId = (id: string) => `schedule-${id}`;
@@ -73,14 +79,15 @@ export interface ScheduleTimingInput {
 
 export interface ScheduleCreateInput extends ScheduleTimingInput {
   name: string;
-  scan: ScheduledScanRequest;
+  /** POST /scans's request, as each run makes it (applianceId is stored as a pool of one). */
+  scan: ScanRequest;
   paused: boolean;
   note?: string;
 }
 
 export type SchedulePatch = Partial<ScheduleTimingInput> & {
   name?: string;
-  scan?: ScheduledScanRequest;
+  scan?: ScanRequest;
   paused?: boolean;
   note?: string;
 };
@@ -156,6 +163,7 @@ export interface ScheduleDetails {
     tags: string[];
     optionProfileId: string | null;
     applianceId: string | null;
+    applianceIds: string[];
   };
   temporalScheduleId: string;
   state: 'active' | 'paused' | 'missing';
@@ -247,7 +255,7 @@ export function createScheduleService(deps: {
   }
 
   /** The scan request checked as POST /scans would check it, storing nothing (fields named `scan.<field>`). */
-  async function checkScan(request: ScheduledScanRequest): Promise<void> {
+  async function checkScan(request: ScanRequest): Promise<void> {
     try {
       await scans.check(request);
     } catch (err) {
@@ -285,7 +293,7 @@ export function createScheduleService(deps: {
         }),
       );
       try {
-        return await commit((tx) => scheduleRepo.create(tx, { id, name: input.name, scan: input.scan }));
+        return await commit((tx) => scheduleRepo.create(tx, { id, name: input.name, scan: storedRequest(input.scan) }));
       } catch (err) {
         await undo('delete the Temporal schedule', id, () => handleOf(id).delete());
         throw err;
@@ -352,7 +360,7 @@ export function createScheduleService(deps: {
         return await commit((tx) =>
           scheduleRepo.update(tx, id, {
             ...(patch.name !== undefined && { name: patch.name }),
-            ...(patch.scan !== undefined && { scan: patch.scan }),
+            ...(patch.scan !== undefined && { scan: storedRequest(patch.scan) }),
           }),
         );
       } catch (err) {
@@ -425,6 +433,7 @@ export function createScheduleService(deps: {
           tags: row.targetSets.tags ?? [],
           optionProfileId: row.optionProfileId,
           applianceId: row.applianceId,
+          applianceIds: row.applianceIds,
         },
         temporalScheduleId: temporalScheduleId(row.id),
         lastRefusal: row.lastRefusal ?? null,

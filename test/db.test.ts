@@ -112,7 +112,7 @@ describe('PostgreSQL migrations', () => {
       ]);
       expect(
         await first!.query(`select count(*)::int as n from information_schema.tables where table_schema = 'public'`),
-      ).toEqual([{ n: 19 }]);
+      ).toEqual([{ n: 21 }]);
       await Promise.all(opened.map((o) => o.close()));
     } finally {
       await admin.unsafe(`drop database if exists ${name} with (force)`);
@@ -180,7 +180,9 @@ describe.each(backends)('the database on $name', (backend) => {
       'host_results',
       'known_host_keys',
       'option_profiles',
+      'scan_appliances',
       'scans',
+      'schedule_appliances',
       'schedules',
       'tags',
       'vault_records',

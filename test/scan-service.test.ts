@@ -5,10 +5,12 @@ import { Client, Connection } from '@temporalio/client';
 import { openDatabase, type OpenedDatabase } from '../db/client.js';
 import { applianceRepo, assetRepo, scanRepo, scheduleRepo } from '../db/repositories/index.js';
 import { randomUUID } from 'node:crypto';
-import { createScanService, ScanRequestError, ScanStartError } from '../services/scan-service.js';
+import { createScanService, ScanRequestError, ScanStartError, type ScanRequest } from '../services/scan-service.js';
 
 let database: OpenedDatabase;
 let applianceId: string;
+let secondApplianceId: string;
+const NO_SUCH = '00000000-0000-4000-8000-000000000000';
 
 beforeAll(async () => {
   database = await openDatabase({ pgliteDir: 'memory://' });
@@ -17,6 +19,9 @@ beforeAll(async () => {
   applianceId = (await applianceRepo.create(db, { name: 'local' })).id;
   const { code } = await applianceRepo.createEnrolmentCode(db, applianceId, 60_000);
   await applianceRepo.enrol(db, applianceId, code, { publicKey: 'A'.repeat(43), keyId: 'key-1' });
+  secondApplianceId = (await applianceRepo.create(db, { name: 'second' })).id;
+  const second = await applianceRepo.createEnrolmentCode(db, secondApplianceId, 60_000);
+  await applianceRepo.enrol(db, secondApplianceId, second.code, { publicKey: 'B'.repeat(43), keyId: 'key-2' });
 });
 
 afterAll(async () => {
@@ -47,19 +52,52 @@ describe('the scan service', () => {
     [{ targets: undefined, groupIds: ['00000000-0000-4000-8000-000000000000'] }, 'groupIds.0', /does not exist/],
     [{ assetIds: ['00000000-0000-4000-8000-000000000000'] }, 'assetIds.0', /does not exist/],
     [{ tags: ['no such tag'] }, 'tags.0', /no tag has the id or name "no such tag"/],
-  ])('refuses %j naming %s, and stores nothing', async (change, field, reason) => {
-    const before = await scanCount();
-    const attempt = createScanService({ db: database.db }).prepare({
-      title: 'bad',
-      targets: '10.9.0.1',
-      applianceId,
-      ...change,
+    [{ applianceId: undefined, applianceIds: [NO_SUCH] }, 'applianceIds.0', /does not exist/],
+    [{ applianceIds: ['@first', NO_SUCH] }, 'applianceIds', /not both/],
+    [{ applianceId: undefined, applianceIds: ['@first', NO_SUCH] }, 'applianceIds.1', /does not exist/],
+    [{ applianceId: undefined, applianceIds: ['@first', '@first'] }, 'applianceIds.1', /named twice/],
+    [{ applianceId: undefined, applianceIds: [] }, 'applianceIds', /at least one/],
+  ] as [Partial<ScanRequest>, string, RegExp][])(
+    'refuses %j naming %s, and stores nothing',
+    async (change, field, reason) => {
+      const before = await scanCount();
+      const attempt = createScanService({ db: database.db }).prepare({
+        title: 'bad',
+        targets: '10.9.0.1',
+        applianceId,
+        ...change,
+        ...(change.applianceIds && {
+          applianceIds: change.applianceIds.map((id) => (id === '@first' ? applianceId : id)),
+        }),
+      });
+      const err = await attempt.catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ScanRequestError);
+      expect((err as ScanRequestError).field).toBe(field);
+      expect((err as ScanRequestError).reason).toMatch(reason);
+      expect(await scanCount()).toBe(before);
+    },
+  );
+
+  it('prepares a scan on a pool: every appliance in order, the first the scan’s own, found again as it was', async () => {
+    const service = createScanService({ db: database.db });
+    const prepared = await service.prepare({
+      title: 'pooled',
+      targets: '10.9.0.1-10.9.0.4',
+      applianceIds: [secondApplianceId, applianceId],
     });
-    const err = await attempt.catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ScanRequestError);
-    expect((err as ScanRequestError).field).toBe(field);
-    expect((err as ScanRequestError).reason).toMatch(reason);
-    expect(await scanCount()).toBe(before);
+    expect(prepared.scan.applianceId).toBe(secondApplianceId);
+    expect(prepared.input).toMatchObject({
+      applianceId: secondApplianceId,
+      applianceIds: [secondApplianceId, applianceId],
+    });
+    expect(prepared.appliances.map((a) => a.name)).toEqual(['second', 'local']);
+    expect(await scanRepo.appliancePool(database.db, prepared.scan.id)).toEqual([secondApplianceId, applianceId]);
+    expect(await service.prepared(prepared.scan)).toEqual(prepared);
+    // A pool of one is the scan it always was: its workflow input names no pool.
+    const single = await service.prepare({ title: 'one', targets: '10.9.0.1', applianceIds: [applianceId] });
+    expect(single.input.applianceIds).toBeUndefined();
+    expect(await scanRepo.appliancePool(database.db, single.scan.id)).toEqual([applianceId]);
+    for (const scan of [prepared.scan, single.scan]) await scanRepo.remove(database.db, scan.id);
   });
 
   it('checks a request alone, storing nothing: what a schedule is checked with when it is created', async () => {
@@ -69,7 +107,7 @@ describe('the scan service', () => {
       targets: '10.9.0.1-10.9.0.4',
       applianceId,
     });
-    expect(checked).toMatchObject({ hostCount: 4, appliance: { id: applianceId }, profile: { isDefault: true } });
+    expect(checked).toMatchObject({ hostCount: 4, appliances: [{ id: applianceId }], profile: { isDefault: true } });
     expect(await scanCount()).toBe(before);
     const err = await createScanService({ db: database.db })
       .check({ title: 'x', targets: '10.9.1.1', applianceId })
@@ -105,12 +143,18 @@ describe('the scan service', () => {
     await scanRepo.remove(database.db, prepared.scan.id);
   });
 
-  it('refuses an appliance that has not enrolled its key', async () => {
+  it('refuses an appliance that has not enrolled its key, alone or in a pool', async () => {
     const unenrolled = await applianceRepo.create(database.db, { name: 'new' });
+    const before = await scanCount();
     const err = await createScanService({ db: database.db })
       .prepare({ title: 'x', targets: '10.9.0.1', applianceId: unenrolled.id })
       .catch((e: unknown) => e);
     expect(err).toMatchObject({ field: 'applianceId', reason: expect.stringMatching(/has not enrolled its key/) });
+    const inPool = await createScanService({ db: database.db })
+      .prepare({ title: 'x', targets: '10.9.0.1', applianceIds: [applianceId, unenrolled.id] })
+      .catch((e: unknown) => e);
+    expect(inPool).toMatchObject({ field: 'applianceIds.1', reason: expect.stringMatching(/"new" has not enrolled/) });
+    expect(await scanCount()).toBe(before);
   });
 
   it('a scan whose workflow cannot start (Temporal away) fails with ScanStartError and leaves no row', async () => {

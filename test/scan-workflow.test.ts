@@ -32,6 +32,8 @@ async function runScan(
     applianceName?: string;
     heartbeatMs?: number;
     applianceUnavailableMs?: number;
+    /** A pool: the scan runs on these appliances (the first is its applianceId). */
+    applianceIds?: string[];
   } = {},
 ) {
   const db = env.database.db;
@@ -48,12 +50,12 @@ async function runScan(
     },
     retry: { maxAttempts: options.maxAttempts ?? 1, initialIntervalMs: 10, maxIntervalMs: 10 },
   });
-  const appliance = await applianceRepo.ensure(db, options.applianceName ?? 'wf-test');
+  const pool = options.applianceIds ?? [(await applianceRepo.ensure(db, options.applianceName ?? 'wf-test')).id];
   const scan = await scanRepo.create(db, {
     title: 'wf',
     targets,
     optionProfileId: profile.id,
-    applianceId: appliance.id,
+    applianceIds: pool,
   });
   const handle = await env.client.workflow.start<typeof scanWorkflow>('scanWorkflow', {
     taskQueue: CONTROL_PLANE_QUEUE,
@@ -61,7 +63,8 @@ async function runScan(
     args: [
       {
         scanId: scan.id,
-        applianceId: appliance.id,
+        applianceId: pool[0]!,
+        ...(pool.length > 1 && { applianceIds: pool }),
         profile: profileSettings(profile),
         totalHosts: scan.hostCount,
         ...extra,
@@ -614,6 +617,117 @@ describe('scanWorkflow', () => {
       `select distinct error_code, category from host_results where scan_id = '${scan.id}'`,
     );
     expect(rows).toEqual([{ error_code: 'APPLIANCE_UNAVAILABLE', category: 'NOT_ATTEMPTED' }]);
+  });
+
+  /** Simulated vault and record over these addresses, for a pool test. */
+  async function poolTargets(name: string, range: string) {
+    await env.api('POST', '/assets', { name, value: range });
+    const vault = await env.api('POST', '/vaults', {
+      name: `simulated-${name}`,
+      type: 'hashicorp',
+      config: { url: 'https://127.0.0.1:1', authMethod: 'token' },
+      access: { token: 'sim' },
+    });
+    await env.api('POST', '/auth-records', {
+      name,
+      technology: 'unix',
+      targets: range,
+      username: 'scanner',
+      vaultId: vault.body.id,
+      locator: { path: 'x' },
+      fields: { password: 'password' },
+    });
+  }
+
+  /** The appliance each batch of the scan ran on last (its VaultscanApplianceId), by host. */
+  async function batchAppliances(scanId: string): Promise<Map<string, string>> {
+    const ranOn = new Map<string, string>();
+    for await (const wf of env.client.workflow.list({ query: `VaultscanScanId = "${scanId}"` })) {
+      if (wf.workflowId === `scan-${scanId}`) continue;
+      for (const ip of wf.searchAttributes.VaultscanTargetIps as string[])
+        ranOn.set(ip, (wf.searchAttributes.VaultscanApplianceId as string[])[0]!);
+    }
+    return ranOn;
+  }
+
+  it("spreads a pool's batches over the appliances whose workers answer, passing over one that is offline", async () => {
+    const db = env.database.db;
+    const [offline, a, b] = await Promise.all(
+      ['wf-pool-offline', 'wf-pool-a', 'wf-pool-b'].map((name) => applianceRepo.ensure(db, name)),
+    );
+    await env.enrolAppliance(offline!.id);
+    const simulated = { vaults: () => instantVault, technologies: () => instantTechnology() };
+    const workersA = await env.startSimulatedAppliance(a!.id, simulated);
+    const workersB = await env.startSimulatedAppliance(b!.id, simulated);
+    await poolTargets('pool range', '192.0.2.112/29');
+
+    const started = Date.now();
+    const { scan, summary, handle } = await runScan(
+      '192.0.2.112/29',
+      ['unix'],
+      {},
+      // The offline appliance comes first: its batches would wait the whole minute for a worker.
+      { maxParallelHosts: 1, applianceIds: [offline!.id, a!.id, b!.id], applianceUnavailableMs: 60_000 },
+    );
+    await saveScanHistories(scan.id, 'appliance-pool');
+    expect(summary).toMatchObject({ status: 'FINISHED', counts: { PASSED: 8 } });
+    expect(Date.now() - started).toBeLessThan(30_000);
+    const ranOn = await batchAppliances(scan.id);
+    expect(ranOn.size).toBe(8);
+    const perAppliance = (id: string) => [...ranOn.values()].filter((v) => v === id).length;
+    // Spread evenly over the two that answered, none on the one that did not.
+    expect([perAppliance(a!.id), perAppliance(b!.id), perAppliance(offline!.id)]).toEqual([4, 4, 0]);
+    expect((await handle.query(progressQuery)).appliances).toEqual([
+      { applianceId: offline!.id, state: 'silent', runningHosts: 0 },
+      { applianceId: a!.id, state: 'live', runningHosts: 0 },
+      { applianceId: b!.id, state: 'live', runningHosts: 0 },
+    ]);
+    // Each read is audited under the appliance that made it.
+    const readers = await env.database.query(
+      `select appliance_id, count(*)::int as n from audit_events where scan_id = '${scan.id}' and action in ('vault.read', 'vault.cached-use') group by appliance_id order by appliance_id`,
+    );
+    expect(readers.map((r) => r.appliance_id).sort()).toEqual([a!.id, b!.id].sort());
+    expect(workersA.store.size + workersB.store.size).toBe(0);
+  });
+
+  it('moves a batch from a pool appliance with no worker to the next, then ends APPLIANCE_UNAVAILABLE when none has one', async () => {
+    const db = env.database.db;
+    const [first, second] = await Promise.all(
+      ['wf-pool-down-1', 'wf-pool-down-2'].map((name) => applianceRepo.ensure(db, name)),
+    );
+    for (const appliance of [first!, second!]) await env.enrolAppliance(appliance.id);
+    await poolTargets('pool down range', '192.0.2.120/30');
+    const started = Date.now();
+    const { scan, summary } = await runScan(
+      '192.0.2.120/30',
+      ['unix'],
+      {},
+      { maxParallelHosts: 2, applianceIds: [first!.id, second!.id], applianceUnavailableMs: 1500 },
+    );
+    expect(summary).toMatchObject({ status: 'FINISHED', counts: { NOT_ATTEMPTED: 4 } });
+    expect(Date.now() - started).toBeLessThan(20_000);
+    const rows = await env.database.query(
+      `select r.ip, r.error_code, r.cause, array_agg(a.code order by a.attempt_no) as codes
+       from host_results r left join host_attempts a on a.result_id = r.id where r.scan_id = '${scan.id}' group by r.id order by r.ip`,
+    );
+    // The breaker hands out no more hosts than failures it still allows (3) before the record has
+    // worked: three hosts were tried, on both appliances in turn (the move costs no retry)…
+    expect(rows.slice(0, 3).map((r) => [r.ip, r.codes])).toEqual(
+      ['192.0.2.120', '192.0.2.121', '192.0.2.122'].map((ip) => [
+        ip,
+        ['APPLIANCE_UNAVAILABLE', 'APPLIANCE_UNAVAILABLE'],
+      ]),
+    );
+    // …and the last one, once both were found offline, was not handed to either.
+    expect(rows[3]).toMatchObject({
+      ip: '192.0.2.123',
+      error_code: 'APPLIANCE_UNAVAILABLE',
+      codes: [null],
+      cause: `not tried: no worker of any appliance of the scan's pool (${first!.id}, ${second!.id}) took its work in time`,
+    });
+    const ranOn = await batchAppliances(scan.id);
+    // Each batch ended on the appliance it moved to: the other one.
+    expect(new Set(ranOn.values())).toEqual(new Set([first!.id, second!.id]));
   });
 
   it("keeps the scan's row with its workflow whatever ends it: a cancel or a terminate from the Web UI", async () => {

@@ -11,6 +11,11 @@ export function applianceQueue(applianceId: string): string {
   return `appliance.${applianceId}`;
 }
 
+/** The appliance of a queue, shared (`appliance.<id>`) or a worker's own (`appliance.<id>.<uuid>`). */
+export function applianceOfQueue(queue: string): string | undefined {
+  return /^appliance\.([0-9a-f-]{36})(?:\.|$)/.exec(queue)?.[1];
+}
+
 /**
  * The database activities, all as local activities: they run in the control-plane worker that
  * runs the workflow (which has the database), with no task queue round trip and one history

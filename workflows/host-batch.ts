@@ -3,7 +3,9 @@
 // the holder did not answer for), then publish each host's result. Hosts whose attempt failed
 // with a retryable code start over from the fetch (bounded, with backoff); every attempt of
 // every host is kept for the report. Batching makes one Temporal round trip per step serve many
-// hosts: per host, the server stores about one event instead of about forty.
+// hosts: per host, the server stores about one event instead of about forty. When no worker of
+// its appliance takes the batch and the scan's pool has others, the batch moves to the next one
+// (sealed to it afresh); the attempt on the offline appliance stays in each host's record.
 import { CancellationScope, isCancellation, patched, sleep, upsertSearchAttributes } from '@temporalio/workflow';
 import { REPORT_CATEGORIES, type ReportCategory } from '../domain/categories.js';
 import { describeCode } from '../domain/errors.js';
@@ -16,7 +18,7 @@ import type {
   SecretRead,
   VaultLoan,
 } from '../domain/scan-types.js';
-import { HostCategoriesAttr, ScanStatusAttr } from '../domain/search-attributes.js';
+import { ApplianceIdAttr, HostCategoriesAttr, ScanStatusAttr } from '../domain/search-attributes.js';
 import type { HostScanResult } from '../activities/appliance.js';
 import type { PublishableHostResult } from '../activities/control-plane.js';
 import {
@@ -33,8 +35,11 @@ import { waitBeforeRetryMs } from './retry.js';
 
 export interface HostBatchInput {
   batch: HostBatch;
+  /** The appliance the batch starts on. */
   applianceId: string;
   profile: ProfileSettings;
+  /** The pool's other appliances, in the order to move to if one has no worker (absent: no pool). */
+  alternates?: string[];
 }
 
 type BatchHost = HostBatch['hosts'][number];
@@ -64,6 +69,7 @@ interface AttemptTrail {
  */
 async function attemptOnce(
   input: HostBatchInput,
+  applianceId: string,
   hosts: BatchHost[],
   trail: AttemptTrail,
   refresh?: { queue: string },
@@ -80,7 +86,7 @@ async function attemptOnce(
   try {
     sealed = await controlPlane.sealBatchAccess({
       scanId: batch.scanId,
-      applianceId: input.applianceId,
+      applianceId,
       hosts: hosts.map(({ ip, authRecordId }) => ({ ip, authRecordId })),
       validForMs: secretLifetimeMs(profile),
     });
@@ -98,7 +104,7 @@ async function attemptOnce(
     // learns what was read, for the audit, and which handles to purge.
     const fetcher = refresh
       ? holderFetchActivities(refresh.queue, profile)
-      : sharedApplianceActivities(input.applianceId, profile);
+      : sharedApplianceActivities(applianceId, profile);
     fetched = await CancellationScope.nonCancellable(() =>
       fetcher.fetchCredentials({
         scanId: batch.scanId,
@@ -117,13 +123,13 @@ async function attemptOnce(
         code: 'APPLIANCE_UNAVAILABLE' as const,
         vendorCode: null,
         httpStatus: null,
-        message: `no worker of appliance ${input.applianceId} took the batch within ${applianceUnavailableMs(profile)} ms`,
+        message: `no worker of appliance ${applianceId} took the batch within ${applianceUnavailableMs(profile)} ms`,
       };
       for (const h of sealedHosts) results.set(h.ip, failed(h.ip, failure));
     } else everyHost(sealedHosts, err);
     return results;
   }
-  trail.reads.push(...fetched.reads);
+  trail.reads.push(...fetched.reads.map((read) => ({ ...read, applianceId })));
   for (const read of fetched.reads)
     if (read.lentUntil && !read.fromCache)
       trail.loans.push({
@@ -232,6 +238,14 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
   };
   const secretUse = () => ({ scanId: batch.scanId, applianceId: input.applianceId, reads: trail.reads });
 
+  // The appliance this attempt runs on; the pool's others it may move to, and those it left.
+  let applianceId = input.applianceId;
+  const untried = [...(input.alternates ?? [])];
+  const left: string[] = [];
+  // Per host, attempts that found no worker of an appliance before the batch moved: not counted
+  // against maxAttempts (the host was not tried).
+  const moves = new Map<string, number>();
+
   let pending = batch.hosts;
   // Hosts that refused a cached secret: the process that cached it reads the vault once more,
   // and they are tried once more only if the secret changed (rotated since the first read).
@@ -249,11 +263,25 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
       const at = () => new Date().toISOString();
       const retry: BatchHost[] = [];
       const askedToWait: (number | undefined)[] = [];
-      const results = pending.length > 0 ? await attemptOnce(input, pending, trail) : new Map();
+      const results = pending.length > 0 ? await attemptOnce(input, applianceId, pending, trail) : new Map();
       const attemptedAt = at();
+      // No worker of this appliance took the batch: it moves to the next of the pool, if any.
+      const moving = trail.applianceUnavailable && untried.length > 0 && patched('batch-moves-to-another-appliance');
+      if (moving) {
+        left.push(applianceId);
+        applianceId = untried.shift()!;
+        trail.applianceUnavailable = false;
+        upsertSearchAttributes([{ key: ApplianceIdAttr, value: applianceId }]);
+      }
+      let waitBeforeRetry = false;
       for (const host of pending) {
         const result = results.get(host.ip) ?? noResult(host.ip);
         attempts.get(host.ip)!.push(attemptRecord(result, attemptNo, attemptedAt));
+        if (moving && !result.ok && result.failure.code === 'APPLIANCE_UNAVAILABLE') {
+          moves.set(host.ip, (moves.get(host.ip) ?? 0) + 1);
+          retry.push(host);
+          continue;
+        }
         const cachedBy = trail.servedFromCache.get(host.ip);
         if (!result.ok && result.failure.code === 'AUTH_FAILED' && cachedBy && !rotationChecked.has(host.ip)) {
           rotationChecked.add(host.ip);
@@ -261,9 +289,11 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
           finalResults.set(host.ip, result);
           continue;
         }
-        const again = !result.ok && describeCode(result.failure.code).retryable && attemptNo < maxAttempts;
+        const tries = attemptNo - (moves.get(host.ip) ?? 0);
+        const again = !result.ok && describeCode(result.failure.code).retryable && tries < maxAttempts;
         if (again) {
           retry.push(host);
+          waitBeforeRetry = true;
           if (!result.ok) askedToWait.push(result.failure.retryAfterMs);
         } else finalResults.set(host.ip, result);
       }
@@ -271,7 +301,7 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
       // anything else (unchanged, the holder gone, the vault failing) leaves its refusal standing.
       for (const [queue, hosts] of rotationChecks) {
         rotationChecks.delete(queue);
-        const checked = await attemptOnce(input, hosts, trail, { queue });
+        const checked = await attemptOnce(input, applianceId, hosts, trail, { queue });
         const checkedAt = at();
         for (const host of hosts) {
           const result = checked.get(host.ip) ?? noResult(host.ip);
@@ -281,7 +311,8 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
         }
       }
       pending = retry;
-      if (pending.length > 0) await sleep(waitBeforeRetryMs(profile.retry, attemptNo, askedToWait));
+      // Hosts that only move to another appliance go at once; a retry of a failure waits.
+      if (waitBeforeRetry) await sleep(waitBeforeRetryMs(profile.retry, attemptNo, askedToWait));
     }
   } catch (err) {
     // Cancelled (in an attempt or between two): what was read from the vault is audited all the same.
@@ -341,10 +372,12 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
     { key: ScanStatusAttr, value: 'FINISHED' },
     { key: HostCategoriesAttr, value: REPORT_CATEGORIES.filter((c) => counts[c] > 0) },
   ]);
+  const unavailableAppliances = [...left, ...(trail.applianceUnavailable ? [applianceId] : [])];
   return {
     counts,
     logins,
     applianceUnavailable: trail.applianceUnavailable,
+    ...(input.alternates && { unavailableAppliances }),
     holders: [...trail.holders],
     ...(trail.loans.length > 0 && { loans: trail.loans }),
   };

@@ -3,7 +3,9 @@
 // workflow per batch) inside a window of maxParallelHosts hosts plus one batch (the appliance
 // keeps logins to maxParallelHosts). The credential breaker holds back a record whose
 // credential has not yet worked, and stops one that keeps failing. Continue-as-new before
-// history grows large.
+// history grows large. A scan may have a pool of appliances: each batch goes to the one with the
+// fewest hosts running (appliance-pool.ts), and a batch whose appliance goes offline moves to
+// another of the pool.
 import {
   CancellationScope,
   ChildWorkflowCancellationType,
@@ -32,13 +34,19 @@ import { ApplianceIdAttr, ScanIdAttr, ScanStatusAttr, TargetIpsAttr } from '../d
 import { controlPlane, purgeOnHolder } from './activity-stubs.js';
 import { CredentialBreaker, type BreakerState, type Suspension } from './credential-breaker.js';
 import { hostBatchWorkflow } from './host-batch.js';
+import { AppliancePool, probeAppliances, type PoolState } from './appliance-pool.js';
 import { cancelSignal, progressQuery, type ScanProgress } from './messages.js';
 
 type QueuedHost = HostBatch['hosts'][number];
 
 export interface ScanInput {
   scanId: string;
+  /** The appliance the scan runs on: the first of its pool. */
   applianceId: string;
+  /** The scan's appliance pool, in the order named (applianceId first); absent: applianceId alone. */
+  applianceIds?: string[];
+  /** Carried across continue-as-new: what the pool learnt of its appliances. */
+  pool?: PoolState;
   profile: ProfileSettings;
   totalHosts: number;
   /** Carried across continue-as-new: hosts already read, and the tally so far. */
@@ -67,6 +75,9 @@ export interface ScanSummary {
   totalHosts: number;
   counts: Record<ReportCategory, number>;
 }
+
+/** How often a pool's lost or silent appliances are asked again whether a worker is back. */
+export const POOL_PROBE_INTERVAL = '30 seconds';
 
 /** Failed logins in a row that suspend a credential, unless the option profile says otherwise. */
 export const DEFAULT_MAX_FAILED_LOGINS = 3;
@@ -97,8 +108,8 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
     input.profile.maxParallelHosts,
   );
   const batchesPerRun = input.batchesPerRun ?? 400;
-  // One batch beyond maxParallelHosts is handed out, so its credentials are fetched by the time
-  // a login slot frees; the appliance logs into at most maxParallelHosts hosts at once.
+  // One batch beyond maxParallelHosts is handed out to each appliance, so its credentials are
+  // fetched by the time a login slot frees; an appliance logs into at most maxParallelHosts hosts at once.
   const inFlightLimit = input.profile.maxParallelHosts + hostsPerBatch;
   const pagesPerRun = input.pagesPerRun ?? 100;
   const counts = input.counts ?? emptyCounts();
@@ -129,6 +140,7 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
       const gone = new Set(queues.filter((_, i) => answers[i]!.status === 'rejected'));
       const unreturned = loans.filter((loan) => gone.has(loan.holder));
       if (unreturned.length > 0)
+        // Each loan names the process (and so the appliance) that holds it.
         await controlPlane.recordUnreturnedLoans({
           scanId: input.scanId,
           applianceId: input.applianceId,
@@ -137,10 +149,14 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
     });
   };
   let runningHosts = 0;
-  // Bumped whenever a batch ends: the loop waits for it when nothing can be handed out.
+  // Bumped whenever a batch ends or a probe brings an appliance back: the loop waits for it
+  // when nothing can be handed out.
   let batchesEnded = 0;
-  // Once a batch found no worker of the appliance, the hosts left are not handed to it.
-  let applianceUnavailable = false;
+  let poolChanged = 0;
+  // Once a batch found no worker of an appliance, no more batches go to it (a pool's probe may
+  // bring it back); once none of the pool is left, the hosts left are not handed to nobody.
+  const pool = new AppliancePool(input.applianceIds ?? [input.applianceId], input.pool);
+  const pooled = pool.members.length > 1;
   const done = () => Object.values(counts).reduce((a, b) => a + b, 0);
   const tally = (published: Partial<Record<ReportCategory, number>>) => {
     for (const [category, n] of Object.entries(published)) counts[category as ReportCategory] += n ?? 0;
@@ -158,6 +174,13 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
     doneHosts: done(),
     runningHosts,
     counts: { ...counts },
+    ...(pooled && {
+      appliances: pool.members.map((applianceId) => ({
+        applianceId,
+        state: pool.stateOf(applianceId),
+        runningHosts: pool.runningOn(applianceId),
+      })),
+    }),
   }));
 
   if (input.cursor === undefined) await controlPlane.markScanRunning({ scanId: input.scanId });
@@ -179,21 +202,24 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
     );
   };
 
-  const runBatch = async (batch: HostBatch, recordId: string) => {
+  const runBatch = async (batch: HostBatch, recordId: string, applianceId: string) => {
     const ips = batch.hosts.map((h) => h.ip);
     const plan = plans[recordId]!;
+    // Where the batch moves if its appliance goes offline: the pool's others, least loaded first.
+    const alternates = pooled ? pool.alternatesTo(applianceId) : [];
     breaker.handedOut(recordId, ips.length);
     runningHosts += ips.length;
+    pool.started(applianceId, ips.length);
     try {
       const child = await startChild(hostBatchWorkflow, {
         workflowId: batchWorkflowId(input.scanId, batch.technology, ips),
-        args: [{ batch, applianceId: input.applianceId, profile: input.profile }],
+        args: [{ batch, applianceId, profile: input.profile, ...(alternates.length > 0 && { alternates }) }],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
         typedSearchAttributes: [
           { key: ScanIdAttr, value: input.scanId },
           { key: TargetIpsAttr, value: ips },
-          { key: ApplianceIdAttr, value: input.applianceId },
+          { key: ApplianceIdAttr, value: applianceId },
           { key: ScanStatusAttr, value: 'RUNNING' },
         ],
       });
@@ -202,7 +228,9 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
       breaker.reported(recordId, plan.vaultId, ips.length, outcome.logins);
       for (const queue of outcome.holders ?? []) holders.add(queue);
       loans.push(...(outcome.loans ?? []));
-      if (outcome.applianceUnavailable) applianceUnavailable = true;
+      // Appliances the batch found without workers (before it moved on, or at its end).
+      const unavailable = outcome.unavailableAppliances ?? (outcome.applianceUnavailable ? [applianceId] : []);
+      for (const id of unavailable) pool.markLost(id);
     } catch (err) {
       if (isCancellation(err)) throw err;
       breaker.reported(recordId, plan.vaultId, ips.length, { loggedIn: 0, failedLogins: 0, vaultLoginFailures: 0 });
@@ -214,17 +242,20 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
       );
     } finally {
       runningHosts -= ips.length;
+      pool.ended(applianceId, ips.length);
       batchesEnded++;
     }
   };
 
   /** Suspended records' queued hosts are published as such; the next batch the window allows. */
-  const nextBatch = async (): Promise<{ batch: HostBatch; recordId: string } | undefined> => {
+  const nextBatch = async (): Promise<{ batch: HostBatch; recordId: string; applianceId: string } | undefined> => {
     for (const [recordId, queue] of queues) {
       if (queue.length === 0) continue;
       const plan = plans[recordId]!;
-      if (applianceUnavailable) {
-        const cause = `not tried: no worker of appliance ${input.applianceId} took this scan's work in time`;
+      if (pool.candidates().length === 0) {
+        const cause = pooled
+          ? `not tried: no worker of any appliance of the scan's pool (${pool.members.join(', ')}) took its work in time`
+          : `not tried: no worker of appliance ${input.applianceId} took this scan's work in time`;
         await publishSkipped(queue.splice(0), 'APPLIANCE_UNAVAILABLE', cause);
         continue;
       }
@@ -233,15 +264,13 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
         await publishSkipped(queue.splice(0), suspension.code, suspension.message);
         continue;
       }
-      const size = Math.min(
-        queue.length,
-        hostsPerBatch,
-        breaker.allowance(recordId, plan.vaultId),
-        inFlightLimit - runningHosts,
-      );
+      const appliance = pool.pick(inFlightLimit);
+      if (!appliance) continue;
+      const size = Math.min(queue.length, hostsPerBatch, breaker.allowance(recordId, plan.vaultId), appliance.room);
       if (size <= 0) continue;
       return {
         recordId,
+        applianceId: appliance.applianceId,
         batch: {
           scanId: input.scanId,
           technology: plan.technology,
@@ -306,12 +335,38 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
     return true;
   };
 
+  /**
+   * A pool asks its appliances whether a worker is there before handing out work, so none waits
+   * for an appliance that is offline, and asks the lost or silent ones again every
+   * POOL_PROBE_INTERVAL while the scan runs: one that answers takes batches again.
+   */
+  let scanning = true;
+  const probe = async (ids: string[]) => {
+    const answers = await probeAppliances(ids);
+    ids.forEach((id, i) => pool.probed(id, answers[i]!));
+    poolChanged++;
+  };
+  const probeWhileScanning = async () => {
+    while (scanning) {
+      await condition(() => !scanning, POOL_PROBE_INTERVAL);
+      const ids = pool.unreachable();
+      if (scanning && ids.length > 0) await probe(ids);
+    }
+  };
+  let prober: Promise<void> | undefined;
+
   try {
     await hostScope.run(async () => {
+      if (pooled) {
+        await probe([...pool.members]);
+        prober = probeWhileScanning();
+      }
       for (;;) {
         const next = roomInThisRun() ? await nextBatch() : undefined;
         if (next) {
-          const task: Promise<void> = runBatch(next.batch, next.recordId).finally(() => running.delete(task));
+          const task: Promise<void> = runBatch(next.batch, next.recordId, next.applianceId).finally(() =>
+            running.delete(task),
+          );
           running.add(task);
           startedThisRun++;
           continue;
@@ -321,11 +376,16 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
           if (await readPage()) continue;
         }
         if (running.size === 0) break;
-        const seen = batchesEnded;
-        await condition(() => batchesEnded !== seen);
+        const seen = { batches: batchesEnded, pool: poolChanged };
+        await condition(() => batchesEnded !== seen.batches || poolChanged !== seen.pool);
       }
+      scanning = false;
+      await prober;
     });
   } catch (err) {
+    scanning = false;
+    // A probe is short and answers false when cancelled: nothing of it outlives the scan.
+    await prober?.catch(() => undefined);
     if (!isCancellation(err)) {
       // Whatever broke, the scan's row says so before the workflow fails.
       await Promise.allSettled(running);
@@ -355,6 +415,7 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
       counts,
       queued: { hosts: queued, plans: queuedPlans },
       breaker: breaker.snapshot(),
+      ...(pooled && { pool: pool.snapshot() }),
       holders: [...holders],
       loans,
     });

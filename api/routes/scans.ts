@@ -38,6 +38,7 @@ export async function scanRoutes(
   const operator = { role: 'operator' as const };
   const reader = { role: 'reader' as const };
   const view = async (scan: Awaited<ReturnType<typeof scanRepo.get>>) => {
+    const applianceIds = await scanRepo.appliancePool(db, scan.id);
     const counts = await resultRepo.countByCategory(db, scan.id);
     // A host has one result per technology it is scanned with: counts are of results.
     const doneResults = Object.values(counts).reduce((a, b) => a + b, 0);
@@ -51,6 +52,7 @@ export async function scanRoutes(
       hostCount: scan.hostCount,
       optionProfileId: scan.optionProfileId,
       applianceId: scan.applianceId,
+      applianceIds,
       workflowId: scan.workflowId,
       scheduleId: scan.scheduleId,
       createdAt: scan.createdAt.toISOString(),
@@ -86,20 +88,26 @@ export async function scanRoutes(
         }
         throw err;
       }
-      const { scan, workflowId } = prepared;
-      const applianceId = prepared.input.applianceId;
+      const { scan, workflowId, appliances } = prepared;
       await withAudit(
         request,
         (tx) => scanRepo.setWorkflowId(tx, scan.id, workflowId),
-        () => ({ recordId: scan.id, scanId: scan.id, applianceId }),
+        () => ({ recordId: scan.id, scanId: scan.id, applianceId: scan.applianceId }),
         202,
       );
-      const warnings: string[] = [];
-      if (!(await applianceIsAlive(temporal, applianceId).catch(() => true))) {
-        warnings.push(
-          `appliance "${prepared.applianceName}" has no worker running: its hosts are NOT_ATTEMPTED (APPLIANCE_UNAVAILABLE) unless one starts within the option profile's applianceUnavailableMs (workers/appliance/main.ts with VAULTSCAN_APPLIANCE_ID=${applianceId})`,
-        );
-      }
+      const alive = await Promise.all(appliances.map((a) => applianceIsAlive(temporal, a.id).catch(() => true)));
+      const offline = appliances.filter((_, i) => !alive[i]);
+      const start = (a: (typeof appliances)[number]) => `workers/appliance/main.ts with VAULTSCAN_APPLIANCE_ID=${a.id}`;
+      const warnings =
+        offline.length === appliances.length
+          ? offline.map(
+              (a) =>
+                `appliance "${a.name}" has no worker running: its hosts are NOT_ATTEMPTED (APPLIANCE_UNAVAILABLE) unless one starts within the option profile's applianceUnavailableMs (${start(a)})`,
+            )
+          : offline.map(
+              (a) =>
+                `appliance "${a.name}" of the pool has no worker running: the others take its share of the hosts until one starts (${start(a)})`,
+            );
       return reply.code(202).send({ ...(await view({ ...scan, workflowId })), warnings });
     },
   );

@@ -1,7 +1,7 @@
 // Scans: what to scan, with which profile on which appliance, and how far it got.
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Database } from '../client.js';
-import { scans, type ScanStatus } from '../schema.js';
+import { scanAppliances, scans, type ScanStatus } from '../schema.js';
 import { withDbErrors } from '../translate-errors.js';
 import { countHosts, parseScanTargets, type IpRange } from '../../domain/targets.js';
 import { storableText } from '../../domain/text.js';
@@ -18,20 +18,24 @@ import {
   type KeysetPage,
   type Paged,
 } from './shared.js';
+import { InvalidValueError } from '../errors.js';
 
 const ENTITY = 'scan';
 
 export type Scan = typeof scans.$inferSelect;
 export type { ScanStatus };
 
-export interface ScanInput {
+export type ScanInput = ScanFields &
+  /** The appliance the scan runs on, or its pool in order (the first is the scan's applianceId). */
+  ({ applianceId: string; applianceIds?: never } | { applianceIds: string[]; applianceId?: never });
+
+interface ScanFields {
   title: string;
   /** The target spec as entered. */
   targets: string;
   /** Its parsed form, when the caller already has it; otherwise parsed (and size-checked) here. */
   ranges?: IpRange[];
   optionProfileId: string;
-  applianceId: string;
   /** Set when a schedule's run starts the scan: the schedule, and the run's workflow id. */
   schedule?: { scheduleId: string; runWorkflowId: string };
 }
@@ -54,7 +58,12 @@ export const scanRepo = {
   /** Creates a QUEUED scan. Its host count comes from the ranges. */
   async create(db: Database, input: ScanInput): Promise<Scan> {
     requireReference('optionProfileId', 'option profile', input.optionProfileId);
-    requireReference('applianceId', 'appliance', input.applianceId);
+    const pool = input.applianceIds ?? [input.applianceId];
+    pool.forEach((id, i) =>
+      requireReference(input.applianceIds ? `applianceIds.${i}` : 'applianceId', 'appliance', id),
+    );
+    const [applianceId] = pool;
+    if (applianceId === undefined) throw new InvalidValueError('applianceIds', 'a scan runs on at least one appliance');
     const ranges = scanRanges(input);
     const values = {
       title: input.title,
@@ -62,15 +71,41 @@ export const scanRepo = {
       ranges,
       hostCount: Number(countHosts(ranges)),
       optionProfileId: input.optionProfileId,
-      applianceId: input.applianceId,
+      applianceId,
       ...(input.schedule && {
         scheduleId: input.schedule.scheduleId,
         scheduleRunId: input.schedule.runWorkflowId,
       }),
     };
     if (input.schedule) requireReference('scheduleId', 'schedule', input.schedule.scheduleId);
-    const [row] = await withDbErrors({ operation: 'write' }, () => db.insert(scans).values(values).returning());
-    return row!;
+    return withDbErrors({ operation: 'write' }, () =>
+      db.transaction(async (tx) => {
+        const [row] = await tx.insert(scans).values(values).returning();
+        await tx
+          .insert(scanAppliances)
+          .values(pool.map((id, position) => ({ scanId: row!.id, applianceId: id, position })));
+        return row!;
+      }),
+    );
+  },
+
+  /** The scan's appliance pool, in the order named. */
+  async appliancePool(db: Database, scanId: string): Promise<string[]> {
+    return (await scanRepo.appliancePools(db, [scanId])).get(scanId) ?? [];
+  },
+
+  /** The appliance pools of these scans, in one read. */
+  async appliancePools(db: Database, scanIds: string[]): Promise<Map<string, string[]>> {
+    const ids = scanIds.filter(isUuid);
+    const pools = new Map<string, string[]>();
+    if (ids.length === 0) return pools;
+    const rows = await db
+      .select()
+      .from(scanAppliances)
+      .where(inArray(scanAppliances.scanId, ids))
+      .orderBy(asc(scanAppliances.scanId), asc(scanAppliances.position));
+    for (const row of rows) pools.set(row.scanId, [...(pools.get(row.scanId) ?? []), row.applianceId]);
+    return pools;
   },
 
   async get(db: Database, id: string): Promise<Scan> {

@@ -1,8 +1,8 @@
 // Schedules: the scan request each run of a recurring scan makes, and what its scans refer to.
 // Timing and state are not here: they live in the Temporal Schedule (services/schedule-service.ts).
-import { eq, sql } from 'drizzle-orm';
+import { asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Database } from '../client.js';
-import { schedules, type ScheduleRefusal, type ScheduleTargetSets } from '../schema.js';
+import { scheduleAppliances, schedules, type ScheduleRefusal, type ScheduleTargetSets } from '../schema.js';
 import { withDbErrors } from '../translate-errors.js';
 import {
   creationOrder,
@@ -19,7 +19,8 @@ import {
 
 const ENTITY = 'schedule';
 
-export type Schedule = typeof schedules.$inferSelect;
+/** The row, with its appliance pool in the order named (empty: the first appliance at each run). */
+export type Schedule = typeof schedules.$inferSelect & { applianceIds: string[] };
 export type { ScheduleRefusal };
 
 /** What a run starts: POST /scans's request, stored as entered. */
@@ -28,8 +29,8 @@ export interface ScheduledScanRequest extends ScheduleTargetSets {
   targets?: string;
   /** Absent: the default option profile at the time of each run. */
   optionProfileId?: string;
-  /** Absent: the first registered appliance at the time of each run. */
-  applianceId?: string;
+  /** The appliance pool, in order; absent: the first registered appliance at the time of each run. */
+  applianceIds?: string[];
 }
 
 export interface ScheduleInput {
@@ -42,7 +43,7 @@ export interface ScheduleInput {
 const requestColumns = (scan: ScheduledScanRequest) => {
   if (scan.optionProfileId !== undefined)
     requireReference('scan.optionProfileId', 'option profile', scan.optionProfileId);
-  if (scan.applianceId !== undefined) requireReference('scan.applianceId', 'appliance', scan.applianceId);
+  scan.applianceIds?.forEach((id, i) => requireReference(`scan.applianceIds.${i}`, 'appliance', id));
   return {
     title: scan.title,
     targets: scan.targets ?? null,
@@ -52,9 +53,39 @@ const requestColumns = (scan: ScheduledScanRequest) => {
       ...(scan.tags?.length && { tags: scan.tags }),
     },
     optionProfileId: scan.optionProfileId ?? null,
-    applianceId: scan.applianceId ?? null,
+    // The first of the pool, kept on the row too (what a schedule before pools named).
+    applianceId: scan.applianceIds?.[0] ?? null,
   };
 };
+
+type ScheduleRow = typeof schedules.$inferSelect;
+
+/** The rows with their appliance pools, in one read. */
+async function withPools(db: Database, rows: ScheduleRow[]): Promise<Schedule[]> {
+  if (rows.length === 0) return [];
+  const members = await db
+    .select()
+    .from(scheduleAppliances)
+    .where(
+      inArray(
+        scheduleAppliances.scheduleId,
+        rows.map((r) => r.id),
+      ),
+    )
+    .orderBy(asc(scheduleAppliances.position));
+  return rows.map((row) => ({
+    ...row,
+    applianceIds: members.filter((m) => m.scheduleId === row.id).map((m) => m.applianceId),
+  }));
+}
+
+async function replacePool(db: Database, scheduleId: string, applianceIds: string[]): Promise<void> {
+  await db.delete(scheduleAppliances).where(eq(scheduleAppliances.scheduleId, scheduleId));
+  if (applianceIds.length > 0)
+    await db
+      .insert(scheduleAppliances)
+      .values(applianceIds.map((applianceId, position) => ({ scheduleId, applianceId, position })));
+}
 
 /** The stored scan request, as the scan service takes it. */
 export function scheduledScanRequest(row: Schedule): ScheduledScanRequest {
@@ -63,7 +94,7 @@ export function scheduledScanRequest(row: Schedule): ScheduledScanRequest {
     ...(row.targets !== null && { targets: row.targets }),
     ...row.targetSets,
     ...(row.optionProfileId !== null && { optionProfileId: row.optionProfileId }),
-    ...(row.applianceId !== null && { applianceId: row.applianceId }),
+    ...(row.applianceIds.length > 0 && { applianceIds: row.applianceIds }),
   };
 }
 
@@ -78,35 +109,37 @@ export const scheduleRepo = {
       .where(order.after(page))
       .orderBy(...order.orderBy)
       .limit(limit + 1);
-    return toPaged(
+    const paged = toPaged(
       rows,
       limit,
       (r) => [r.position, r.row.id],
       (r) => r.row,
     );
+    return { ...paged, rows: await withPools(db, paged.rows) };
   },
 
   async get(db: Database, id: string): Promise<Schedule> {
     requireId(ENTITY, id);
-    return firstOrNotFound(await db.select().from(schedules).where(eq(schedules.id, id)), ENTITY, id);
+    const row = firstOrNotFound(await db.select().from(schedules).where(eq(schedules.id, id)), ENTITY, id);
+    return (await withPools(db, [row]))[0]!;
   },
 
   /** The row, or undefined when there is none (a run whose schedule is being created or was deleted). */
   async find(db: Database, id: string): Promise<Schedule | undefined> {
     if (!isUuid(id)) return undefined;
     const [row] = await db.select().from(schedules).where(eq(schedules.id, id));
-    return row;
+    return row && (await withPools(db, [row]))[0];
   },
 
   async create(db: Database, input: ScheduleInput): Promise<Schedule> {
     requireId(ENTITY, input.id);
-    const [row] = await withDbErrors({ operation: 'write', name: input.name }, () =>
-      db
-        .insert(schedules)
-        .values({ id: input.id, name: input.name, ...requestColumns(input.scan) })
-        .returning(),
+    await withDbErrors({ operation: 'write', name: input.name }, () =>
+      db.transaction(async (tx) => {
+        await tx.insert(schedules).values({ id: input.id, name: input.name, ...requestColumns(input.scan) });
+        await replacePool(tx, input.id, input.scan.applianceIds ?? []);
+      }),
     );
-    return row!;
+    return scheduleRepo.get(db, input.id);
   },
 
   async update(db: Database, id: string, patch: { name?: string; scan?: ScheduledScanRequest }): Promise<Schedule> {
@@ -116,10 +149,14 @@ export const scheduleRepo = {
       ...(patch.scan !== undefined && requestColumns(patch.scan)),
     };
     if (Object.keys(changes).length === 0) return scheduleRepo.get(db, id);
-    const rows = await withDbErrors({ operation: 'write', name: patch.name }, () =>
-      db.update(schedules).set(changes).where(eq(schedules.id, id)).returning(),
+    await withDbErrors({ operation: 'write', name: patch.name }, () =>
+      db.transaction(async (tx) => {
+        const rows = await tx.update(schedules).set(changes).where(eq(schedules.id, id)).returning();
+        firstOrNotFound(rows, ENTITY, id);
+        if (patch.scan !== undefined) await replacePool(tx, id, patch.scan.applianceIds ?? []);
+      }),
     );
-    return firstOrNotFound(rows, ENTITY, id);
+    return scheduleRepo.get(db, id);
   },
 
   /** The schedules whose scans target this asset group (by name: what a refusal to delete it says). */
