@@ -5,20 +5,23 @@ import type { Client } from '@temporalio/client';
 import protos from '@temporalio/proto';
 import { applianceQueue, CONTROL_PLANE_QUEUE } from '../workflows/activity-stubs.js';
 import type { applianceProbeWorkflow } from '../workflows/appliance-probe.js';
+import { PROBE_WAIT_MS } from '../workflows/appliance-pool.js';
 
 const { temporal } = protos;
 
-/** How long a live worker has to answer the probe. */
-const PROBE_WAIT_MS = 3_000;
-
-/** Whether Temporal lists any worker polling the appliance's queue (a dead one stays listed a while). */
-export async function applianceHasPollers(client: Client, applianceId: string): Promise<boolean> {
+/** The workers Temporal lists as polling the appliance's shared queue (a dead one stays listed a while). */
+async function pollersOf(client: Client, applianceId: string) {
   const answer = await client.workflowService.describeTaskQueue({
     namespace: client.options.namespace,
     taskQueue: { name: applianceQueue(applianceId) },
     taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
   });
-  return (answer.pollers ?? []).length > 0;
+  return answer.pollers ?? [];
+}
+
+/** Whether Temporal lists any worker polling the appliance's queue. */
+export async function applianceHasPollers(client: Client, applianceId: string): Promise<boolean> {
+  return (await pollersOf(client, applianceId)).length > 0;
 }
 
 /** A live worker polls again at least this often (long polls last about a minute). */
@@ -40,14 +43,7 @@ export async function applianceWorkers(
 ): Promise<ApplianceWorkers> {
   let pollers;
   try {
-    pollers =
-      (
-        await client.workflowService.describeTaskQueue({
-          namespace: client.options.namespace,
-          taskQueue: { name: applianceQueue(applianceId) },
-          taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-        })
-      ).pollers ?? [];
+    pollers = await pollersOf(client, applianceId);
   } catch {
     return { online: null, workers: null, lastPollAt: null };
   }

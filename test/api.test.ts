@@ -609,6 +609,44 @@ describe('scans', () => {
     const listed = await env.api<{ items: { id: string }[] }>('GET', '/scans');
     expect(listed.body.items.some((s) => s.id === id)).toBe(true);
   });
+
+  it('launches a scan on an appliance pool: each member checked, the pool shown, none deleted from under it', async () => {
+    const pool: string[] = [];
+    for (const name of ['pool east', 'pool west']) {
+      const created = await env.api('POST', '/appliances', { name });
+      await env.enrolAppliance(created.body.id);
+      pool.push(created.body.id);
+    }
+    const body = { title: 'pooled', targets: '10.2.0.20-10.2.0.21' };
+    const before = await env.database.query('select count(*)::int as n from scans');
+    for (const [bad, field, reason] of [
+      [{ applianceId: pool[0], applianceIds: pool }, 'applianceIds', /not both/],
+      [{ applianceIds: [pool[0], '00000000-0000-4000-8000-000000000000'] }, 'applianceIds.1', /does not exist/],
+      [{ applianceIds: [pool[1], pool[1]] }, 'applianceIds.1', /named twice/],
+    ] as const) {
+      const refused = await env.api('POST', '/scans', { ...body, ...bad });
+      expect([refused.status, refused.body.field], refused.text).toEqual([400, field]);
+      expect(refused.body.message).toMatch(reason);
+    }
+    expect(await env.database.query('select count(*)::int as n from scans')).toEqual(before);
+    const launched = await env.api('POST', '/scans', { ...body, applianceIds: pool });
+    expect(launched.status, launched.text).toBe(202);
+    expect(launched.body).toMatchObject({ applianceId: pool[0], applianceIds: pool });
+    // No worker of either runs here: the operator is told of each.
+    expect(launched.body.warnings).toEqual([
+      expect.stringMatching(/"pool east" has no worker running/),
+      expect.stringMatching(/"pool west" has no worker running/),
+    ]);
+    expect((await env.api('GET', `/scans/${launched.body.id}`)).body.applianceIds).toEqual(pool);
+    const gone = await env.api('DELETE', `/appliances/${pool[1]}`);
+    expect([gone.status, gone.body.message]).toEqual([409, expect.stringMatching(/appliance pool of scans/)]);
+    let scan = launched.body;
+    for (let i = 0; i < 100 && scan.status !== 'FINISHED'; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      scan = (await env.api('GET', `/scans/${launched.body.id}`)).body;
+    }
+    expect(scan.progress).toMatchObject({ doneHosts: 2, counts: { NOT_ATTEMPTED: 2 } });
+  });
 });
 
 describe('the Authentication Report', () => {

@@ -153,6 +153,7 @@ async function launchScan(
   hosts: { ip: string; slow?: boolean; item?: string }[],
   profile: ProfileShape,
   vault = vaultId,
+  placement: { applianceId: string } | { applianceIds: string[] } = { applianceId },
 ) {
   const targets = hosts.map((h) => h.ip).join(', ');
   for (const host of hosts) {
@@ -182,7 +183,7 @@ async function launchScan(
     title,
     targets,
     optionProfileId: created.body.id,
-    applianceId,
+    ...placement,
   });
   expect(launched.status, launched.text).toBe(202);
   return launched.body.id as string;
@@ -340,7 +341,7 @@ beforeAll(async () => {
     `printf 'sleep 1\\n' > /home/${slowUser}/.bashrc && chown ${slowUser} /home/${slowUser}/.bashrc`,
   ]);
   sshPort = await freePort(ip(1));
-  for (let n = 1; n <= 19; n++) sshds.set(ip(n), await startSshd({ address: ip(n), port: sshPort, logLevel: 'INFO' }));
+  for (let n = 1; n <= 23; n++) sshds.set(ip(n), await startSshd({ address: ip(n), port: sshPort, logLevel: 'INFO' }));
 
   await bao.writeKv2('secret', 'faults/fast', { password: fastPassword });
   await bao.writeKv2('secret', 'faults/slow', { password: slowPassword });
@@ -646,6 +647,58 @@ describe('an appliance worker killed (SIGKILL) while it holds a batch, with the 
     // go every 5 s), plus the server's own lag in firing the timer (about a second here).
     expect(loss.detectedAfterMs).toBeGreaterThan(0);
     expect(loss.detectedAfterMs).toBeLessThanOrEqual(15_000 + 2_000);
+  });
+});
+
+describe('an appliance of a pool killed (SIGKILL) mid-scan: two appliances, each its own process', () => {
+  it('the batches it held move to the other appliance, and the scan finishes there', async () => {
+    const poolA = (await env.api('POST', '/appliances', { name: 'pool-a' })).body.id as string;
+    const poolB = (await env.api('POST', '/appliances', { name: 'pool-b' })).body.id as string;
+    const processA = await env.startAppliance(poolA);
+    const processB = await env.startAppliance(poolB);
+    appliances.push(processA, processB);
+    const before = loginCounts();
+    const hosts = [{ ip: ip(20), slow: true }, { ip: ip(21), slow: true }, { ip: ip(22) }, { ip: ip(23) }];
+    // One login at a time per appliance: A takes 20 and 22, B 21 and 23 (the fewest hosts running first).
+    const scanId = await launchScan(
+      'pool appliance killed',
+      hosts,
+      { maxParallelHosts: 1, timeouts: { applianceLostMs: 5_000, heartbeatMs: 3_000, applianceUnavailableMs: 5_000 } },
+      vaultId,
+      { applianceIds: [poolA, poolB] },
+    );
+    const batch = batchOf(scanId, ip(20));
+    await until('a login in progress on appliance A', () => runningActivity(batch, 'loginAndCollect'));
+    const [holding] = await activityRuns(batch, 'loginAndCollect');
+    expect(holding!.queue).toBe(processA.ownQueue);
+    killedOnPurpose.add(processA);
+    await processA.kill('SIGKILL');
+    const killedAt = Date.now();
+
+    const attempts = await expectSurvived(
+      scanId,
+      {
+        categories: Object.fromEntries(hosts.map((h) => [h.ip, 'PASSED'])),
+        retriedFor: ['APPLIANCE_LOST', 'APPLIANCE_UNAVAILABLE'],
+      },
+      before,
+    );
+    // Lost, then found with no worker left: the batch moved to B, where the host passed.
+    expect(attempts[ip(20)]).toEqual(['APPLIANCE_LOST', 'APPLIANCE_UNAVAILABLE', null]);
+    // Every batch ended on B, and B's hosts never waited for A.
+    for (const host of hosts) {
+      const described = await env.client.workflow.getHandle(batchOf(scanId, host.ip)).describe();
+      expect(described.searchAttributes.VaultscanApplianceId, host.ip).toEqual([poolB]);
+    }
+    expect(attempts[ip(21)]).toEqual([null]);
+    expect(attempts[ip(23)]).toEqual([null]);
+    // Each vault read is audited under the appliance that made it: A's before the kill, B's after.
+    const readers = await env.database.query(
+      `select distinct appliance_id from audit_events where scan_id = '${scanId}' and action = 'vault.read'`,
+    );
+    expect(readers.map((r) => r.appliance_id).sort()).toEqual([poolA, poolB].sort());
+    const closedAt = (await env.client.workflow.getHandle(batch).describe()).closeTime!.getTime();
+    figures.poolFailover = { resultAfterKillMs: closedAt - killedAt };
   });
 });
 

@@ -112,9 +112,17 @@ describe('creating a schedule', () => {
     [{ scan: { title: 't', targets: '10.99.0.1' } }, 'scan.targets', /not within any registered asset/],
     [{ scan: { title: 't', targets: FAST, applianceId: randomUUID() } }, 'scan.applianceId', /does not exist/],
     [{ scan: { title: 't', targets: FAST, optionProfileId: randomUUID() } }, 'scan.optionProfileId', /does not exist/],
+    [
+      { scan: { title: 't', targets: FAST, applianceIds: ['@appliance', randomUUID()] } },
+      'scan.applianceIds.1',
+      /does not exist/,
+    ],
+    [{ scan: { title: 't', targets: FAST, applianceIds: [] } }, 'scan.applianceIds', /must NOT have fewer than 1/],
   ])('refuses %j with 400 naming %s, and stores nothing', async (over, field, reason) => {
     const rowsBefore = (await env.database.query('select count(*)::int as n from schedules'))[0]!.n;
-    const res = await api('POST', '/schedules', schedule(over));
+    // '@appliance': the suite's appliance, whose id is known only once it runs.
+    const body = JSON.parse(JSON.stringify(schedule(over)).replaceAll('"@appliance"', JSON.stringify(applianceId)));
+    const res = await api('POST', '/schedules', body);
     expect(res.status, res.text).toBe(400);
     expect(res.body.field).toBe(field);
     expect(res.body.message).toMatch(reason);
@@ -302,6 +310,28 @@ describe('a schedule at work', () => {
     expect(refused.body.message).toContain(`"${(await api('GET', `/schedules/${created.id}`)).body.name}"`);
     expect((await api('DELETE', `/schedules/${created.id}`)).status).toBe(204);
     expect((await env.api('DELETE', `/groups/${group.body.id}`)).status).toBe(204);
+  });
+
+  it('on an appliance pool: stored in order, each run’s scan on that pool, no member deleted from under it', async () => {
+    const second = (await env.api('POST', '/appliances', { name: 'schedule pool member' })).body.id as string;
+    await env.enrolAppliance(second);
+    const created = await create({ scan: { title: 'pooled', targets: FAST, applianceIds: [second, applianceId] } });
+    const shown = (await api('GET', `/schedules/${created.id}`)).body;
+    expect(shown.scan).toMatchObject({ applianceId: second, applianceIds: [second, applianceId] });
+    const [scan] = await waitFor('a run’s scan', async () => {
+      const scans = await scansOf(created.id);
+      return scans.length > 0 && scans;
+    });
+    const run = (await api('GET', `/scans/${scan!.id}`)).body;
+    expect(run).toMatchObject({ applianceId: second, applianceIds: [second, applianceId] });
+    const gone = await env.api('DELETE', `/appliances/${second}`);
+    expect([gone.status, gone.body.message]).toEqual([409, expect.stringMatching(/schedules|scans/)]);
+    // One appliance named again: a pool of one.
+    const patched = await api('PATCH', `/schedules/${created.id}`, {
+      scan: { title: 'pooled', targets: FAST, applianceId },
+    });
+    expect(patched.body.scan).toMatchObject({ applianceId, applianceIds: [applianceId] });
+    expect((await api('DELETE', `/schedules/${created.id}`)).status).toBe(204);
   });
 
   it('skips a run while the previous run’s scan is still going; cancelling and deleting leave scans to end cleanly', async () => {

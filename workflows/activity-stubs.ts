@@ -48,13 +48,24 @@ const heartbeatMs = (p: ProfileSettings) => p.timeouts.heartbeatMs ?? 15_000;
 export const applianceUnavailableMs = (p: ProfileSettings) => p.timeouts.applianceUnavailableMs ?? 120_000;
 
 /**
- * fetchCredentials on the appliance's shared queue: any of its workers may take it. If none
- * does within applianceUnavailableMs, the appliance is offline: the batch says so and ends.
+ * How long a batch of an appliance pool waits for a worker of its appliance before it moves to
+ * another of the pool: not the minutes a lone appliance is given to come back, since another
+ * can serve now (and one that is merely busy sheds the batch to the others).
  */
-export function sharedApplianceActivities(applianceId: string, profile: ProfileSettings) {
+export const POOL_MOVE_AFTER_MS = 15_000;
+
+/** How long the batch's fetch waits for a worker of its appliance: shorter when it can move. */
+export const fetchWaitMs = (p: ProfileSettings, canMove: boolean) =>
+  canMove ? Math.min(POOL_MOVE_AFTER_MS, applianceUnavailableMs(p)) : applianceUnavailableMs(p);
+
+/**
+ * fetchCredentials on the appliance's shared queue: any of its workers may take it. If none
+ * does within waitMs, the appliance is offline: the batch says so and moves on or ends.
+ */
+export function sharedApplianceActivities(applianceId: string, profile: ProfileSettings, waitMs: number) {
   return proxyActivities<Pick<ApplianceActivities, 'fetchCredentials'>>({
     taskQueue: applianceQueue(applianceId),
-    scheduleToStartTimeout: applianceUnavailableMs(profile),
+    scheduleToStartTimeout: waitMs,
     startToCloseTimeout: profile.timeouts.vaultMs + 5_000,
     retry: { maximumAttempts: 1 },
   });

@@ -22,8 +22,8 @@ import { ApplianceIdAttr, HostCategoriesAttr, ScanStatusAttr } from '../domain/s
 import type { HostScanResult } from '../activities/appliance.js';
 import type { PublishableHostResult } from '../activities/control-plane.js';
 import {
-  applianceUnavailableMs,
   controlPlane,
+  fetchWaitMs,
   ownQueueActivities,
   holderFetchActivities,
   purgeOnHolder,
@@ -69,11 +69,13 @@ interface AttemptTrail {
  */
 async function attemptOnce(
   input: HostBatchInput,
-  applianceId: string,
+  on: { applianceId: string; canMove: boolean },
   hosts: BatchHost[],
   trail: AttemptTrail,
   refresh?: { queue: string },
 ): Promise<Map<string, HostScanResult>> {
+  const { applianceId } = on;
+  const waitMs = fetchWaitMs(input.profile, on.canMove);
   const { batch, profile } = input;
   const results = new Map<string, HostScanResult>();
   const everyHost = (hostsToFail: { ip: string }[], err: unknown) => {
@@ -104,7 +106,7 @@ async function attemptOnce(
     // learns what was read, for the audit, and which handles to purge.
     const fetcher = refresh
       ? holderFetchActivities(refresh.queue, profile)
-      : sharedApplianceActivities(applianceId, profile);
+      : sharedApplianceActivities(applianceId, profile, waitMs);
     fetched = await CancellationScope.nonCancellable(() =>
       fetcher.fetchCredentials({
         scanId: batch.scanId,
@@ -123,7 +125,7 @@ async function attemptOnce(
         code: 'APPLIANCE_UNAVAILABLE' as const,
         vendorCode: null,
         httpStatus: null,
-        message: `no worker of appliance ${applianceId} took the batch within ${applianceUnavailableMs(profile)} ms`,
+        message: `no worker of appliance ${applianceId} took the batch within ${waitMs} ms`,
       };
       for (const h of sealedHosts) results.set(h.ip, failed(h.ip, failure));
     } else everyHost(sealedHosts, err);
@@ -263,7 +265,8 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
       const at = () => new Date().toISOString();
       const retry: BatchHost[] = [];
       const askedToWait: (number | undefined)[] = [];
-      const results = pending.length > 0 ? await attemptOnce(input, applianceId, pending, trail) : new Map();
+      const on = { applianceId, canMove: untried.length > 0 };
+      const results = pending.length > 0 ? await attemptOnce(input, on, pending, trail) : new Map();
       const attemptedAt = at();
       // No worker of this appliance took the batch: it moves to the next of the pool, if any.
       const moving = trail.applianceUnavailable && untried.length > 0 && patched('batch-moves-to-another-appliance');
@@ -301,7 +304,7 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
       // anything else (unchanged, the holder gone, the vault failing) leaves its refusal standing.
       for (const [queue, hosts] of rotationChecks) {
         rotationChecks.delete(queue);
-        const checked = await attemptOnce(input, applianceId, hosts, trail, { queue });
+        const checked = await attemptOnce(input, { applianceId, canMove: false }, hosts, trail, { queue });
         const checkedAt = at();
         for (const host of hosts) {
           const result = checked.get(host.ip) ?? noResult(host.ip);

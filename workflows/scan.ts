@@ -357,11 +357,12 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
 
   try {
     await hostScope.run(async () => {
-      if (pooled) {
-        await probe([...pool.members]);
-        prober = probeWhileScanning();
-      }
       for (;;) {
+        // A pool asks its appliances before the first batch goes out (not for hosts none covers).
+        if (pooled && !prober && queuedHosts() > 0) {
+          await probe([...pool.members]);
+          prober = probeWhileScanning();
+        }
         const next = roomInThisRun() ? await nextBatch() : undefined;
         if (next) {
           const task: Promise<void> = runBatch(next.batch, next.recordId, next.applianceId).finally(() =>
