@@ -2,7 +2,7 @@
 // starts only when its ports are free. Each start of the real stack takes 10–20 s here, so the
 // tests share starts: four in all.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,6 +79,28 @@ describe('npm start', () => {
 
     const first = launchStack('npm', dataDir, ports);
     const firstProcesses = await startedStack(first);
+    // A schedule made now is still there, as Temporal holds it, after the restart below.
+    const api = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`http://127.0.0.1:${ports.api}/api/v1${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${readFileSync(join(dataDir, 'admin-api-key'), 'utf8').trim()}`,
+          ...(body !== undefined && { 'content-type': 'application/json' }),
+        },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+      });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    expect((await api('POST', '/assets', { name: 'lab', value: '10.77.0.0/30' })).status).toBe(201);
+    const created = await api('POST', '/schedules', {
+      name: 'weekly',
+      scan: { title: 'weekly', targets: '10.77.0.1' },
+      cron: ['30 2 * * 1'],
+      timeZone: 'Europe/Berlin',
+      paused: true,
+      note: 'kept across restarts',
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
     process.kill(first.root.pid!, 'SIGTERM');
     await expectAllGone(firstProcesses.all, ports);
     expect(first.output()).toContain('every held secret purged');
@@ -88,6 +110,14 @@ describe('npm start', () => {
     // npm dies of SIGHUP without passing it on: main.ts sees its parent gone.
     const second = launchStack('npm', dataDir, ports);
     const secondProcesses = await startedStack(second);
+    const kept = await api('GET', `/schedules/${created.body.id}`);
+    expect(kept.status).toBe(200);
+    expect(kept.body).toMatchObject({
+      state: 'paused',
+      note: 'kept across restarts',
+      timing: { cron: ['30 2 * * 1'], timeZone: 'Europe/Berlin' },
+      nextRuns: created.body.nextRuns,
+    });
     process.kill(second.root.pid!, 'SIGHUP');
     await expectAllGone(secondProcesses.all, ports);
     expect(second.output()).toContain('every held secret purged');
