@@ -37,8 +37,9 @@ export async function scanRoutes(
   const scans = createScanService({ db, temporal });
   const operator = { role: 'operator' as const };
   const reader = { role: 'reader' as const };
-  const view = async (scan: Awaited<ReturnType<typeof scanRepo.get>>) => {
-    const applianceIds = await scanRepo.appliancePool(db, scan.id);
+  /** The scan as the API shows it; a list passes the pools it read for its whole page at once. */
+  const view = async (scan: Awaited<ReturnType<typeof scanRepo.get>>, pools?: Map<string, string[]>) => {
+    const applianceIds = pools?.get(scan.id) ?? (await scanRepo.appliancePool(db, scan.id));
     const counts = await resultRepo.countByCategory(db, scan.id);
     // A host has one result per technology it is scanned with: counts are of results.
     const doneResults = Object.values(counts).reduce((a, b) => a + b, 0);
@@ -123,8 +124,12 @@ export async function scanRoutes(
         ...pageRequest(cursors, list, { limit, cursor }),
         ...(req.query.scheduleId !== undefined && { scheduleId: req.query.scheduleId }),
       });
+      const pools = await scanRepo.appliancePools(
+        db,
+        page.rows.map((scan) => scan.id),
+      );
       return {
-        items: await Promise.all(page.rows.map(view)),
+        items: await Promise.all(page.rows.map((scan) => view(scan, pools))),
         nextCursor: page.next && cursors.encode(list, page.next),
       };
     },
