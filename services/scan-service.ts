@@ -156,12 +156,13 @@ export function createScanService(deps: { db: Database; temporal?: Client }) {
     if (request.applianceIds?.length === 0) throw new ScanRequestError('applianceIds', 'name at least one appliance');
     const appliances: Appliance[] = [];
     for (const [field, id] of named) {
-      if (appliances.some((a) => a.id === id)) throw new ScanRequestError(field, `appliance ${id} is named twice`);
-      appliances.push(
-        await applianceRepo.get(db, id).catch(() => {
-          throw new ScanRequestError(field, `appliance ${id} does not exist`);
-        }),
-      );
+      const appliance = await applianceRepo.get(db, id).catch(() => {
+        throw new ScanRequestError(field, `appliance ${id} does not exist`);
+      });
+      // Compared as stored: a UUID written in upper case names the same appliance.
+      if (appliances.some((a) => a.id === appliance.id))
+        throw new ScanRequestError(field, `appliance ${id} is named twice`);
+      appliances.push(appliance);
     }
     if (named.length === 0) {
       const first = (await applianceRepo.list(db, { limit: 1 })).rows[0];

@@ -56,9 +56,13 @@ import { CONTROL_PLANE_QUEUE } from '../workflows/activity-stubs.js';
 import type { scheduledScanWorkflow } from '../workflows/scheduled-scan.js';
 import { createScanService, ScanRequestError, type ScanRequest } from './scan-service.js';
 
-/** The request as a schedule stores it: one appliance named is a pool of one. */
+/**
+ * The request as a schedule stores it: one appliance named is a pool of one, and each id in the
+ * form the database gives back (a UUID's letters in lower case), so the row and the stored
+ * request name the same appliances.
+ */
 function storedRequest({ applianceId, applianceIds, ...rest }: ScanRequest): ScheduledScanRequest {
-  const pool = applianceIds ?? (applianceId === undefined ? undefined : [applianceId]);
+  const pool = (applianceIds ?? (applianceId === undefined ? undefined : [applianceId]))?.map((id) => id.toLowerCase());
   return { ...rest, ...(pool && { applianceIds: pool }) };
 }
 

@@ -623,6 +623,8 @@ describe('scans', () => {
       [{ applianceId: pool[0], applianceIds: pool }, 'applianceIds', /not both/],
       [{ applianceIds: [pool[0], '00000000-0000-4000-8000-000000000000'] }, 'applianceIds.1', /does not exist/],
       [{ applianceIds: [pool[1], pool[1]] }, 'applianceIds.1', /named twice/],
+      // The same UUID in capitals is the same appliance (the pool's key would refuse it later).
+      [{ applianceIds: [pool[0], pool[0]!.toUpperCase()] }, 'applianceIds.1', /named twice/],
     ] as const) {
       const refused = await env.api('POST', '/scans', { ...body, ...bad });
       expect([refused.status, refused.body.field], refused.text).toEqual([400, field]);

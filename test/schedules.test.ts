@@ -315,7 +315,10 @@ describe('a schedule at work', () => {
   it('on an appliance pool: stored in order, each run’s scan on that pool, no member deleted from under it', async () => {
     const second = (await env.api('POST', '/appliances', { name: 'schedule pool member' })).body.id as string;
     await env.enrolAppliance(second);
-    const created = await create({ scan: { title: 'pooled', targets: FAST, applianceIds: [second, applianceId] } });
+    // Written in capitals, stored and shown as the database writes a UUID.
+    const created = await create({
+      scan: { title: 'pooled', targets: FAST, applianceIds: [second.toUpperCase(), applianceId] },
+    });
     const shown = (await api('GET', `/schedules/${created.id}`)).body;
     expect(shown.scan).toMatchObject({ applianceId: second, applianceIds: [second, applianceId] });
     const [scan] = await waitFor('a run’s scan', async () => {

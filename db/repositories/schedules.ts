@@ -4,6 +4,7 @@ import { asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Database } from '../client.js';
 import { scheduleAppliances, schedules, type ScheduleRefusal, type ScheduleTargetSets } from '../schema.js';
 import { withDbErrors } from '../translate-errors.js';
+import { groupBy } from '../../domain/group-by.js';
 import {
   creationOrder,
   deleteById,
@@ -73,10 +74,8 @@ async function withPools(db: Database, rows: ScheduleRow[]): Promise<Schedule[]>
       ),
     )
     .orderBy(asc(scheduleAppliances.position));
-  return rows.map((row) => ({
-    ...row,
-    applianceIds: members.filter((m) => m.scheduleId === row.id).map((m) => m.applianceId),
-  }));
+  const poolOf = groupBy(members, (m) => m.scheduleId);
+  return rows.map((row) => ({ ...row, applianceIds: (poolOf.get(row.id) ?? []).map((m) => m.applianceId) }));
 }
 
 async function replacePool(db: Database, scheduleId: string, applianceIds: string[]): Promise<void> {
