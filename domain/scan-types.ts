@@ -78,11 +78,28 @@ export interface HostFailure {
   retryAfterMs?: number;
 }
 
+/**
+ * What a host went through in batches that handed it back to the scan (no worker of their
+ * appliance took it): its attempts so far, and how many of them count against maxAttempts.
+ */
+export interface EarlierAttempts {
+  attempts: AttemptRecord[];
+  tries: number;
+}
+
+/** A host of a batch, with the record that covers it. */
+export interface BatchHost {
+  ip: string;
+  authRecordId: string;
+  /** Set when an earlier batch of a pool handed the host back: its attempts carry on from there. */
+  earlier?: EarlierAttempts;
+}
+
 /** A batch of hosts of one technology, each with the record that covers it. */
 export interface HostBatch {
   scanId: string;
   technology: Technology;
-  hosts: { ip: string; authRecordId: string }[];
+  hosts: BatchHost[];
   plans: Record<string, HostPlan>;
 }
 
@@ -123,6 +140,11 @@ export interface BatchOutcome {
   applianceUnavailable: boolean;
   /** Every appliance the batch found without workers, the one it moved away from included (absent before pools). */
   unavailableAppliances?: string[];
+  /**
+   * Hosts given back to the scan unpublished, because no worker of the batch's appliance took
+   * them and the pool has others: the scan queues them again, for an appliance that has room.
+   */
+  handedBack?: BatchHost[];
   /** The queues of the appliance processes that held the batch's secrets (absent before caching existed). */
   holders?: string[];
   /** What the batch's vault reads borrowed (check-outs, access requests), and which process holds each. */

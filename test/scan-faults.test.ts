@@ -214,6 +214,45 @@ interface Expectation {
  * login beyond the attempts, and nothing held by any appliance process (which are then
  * replaced by fresh ones for the next scenario). Returns each host's attempts.
  */
+interface BatchRun {
+  workflowId: string;
+  ips: string[];
+  applianceId: string;
+  startedAt: number;
+  closedAt: number;
+}
+
+/** Every run of the scan's batch workflows, in the order they started. */
+async function batchRuns(scanId: string): Promise<BatchRun[]> {
+  const runs: BatchRun[] = [];
+  for await (const wf of env.client.workflow.list({ query: `VaultscanScanId = "${scanId}"` })) {
+    const ips = wf.searchAttributes.VaultscanTargetIps as string[] | undefined;
+    if (!ips) continue;
+    runs.push({
+      workflowId: wf.workflowId,
+      ips,
+      applianceId: (wf.searchAttributes.VaultscanApplianceId as string[])[0]!,
+      startedAt: wf.startTime.getTime(),
+      closedAt: wf.closeTime?.getTime() ?? Number.POSITIVE_INFINITY,
+    });
+  }
+  return runs.sort((a, b) => a.startedAt - b.startedAt);
+}
+
+/** The most hosts that batches of these runs held at once. */
+function mostAtOnce(runs: BatchRun[]): number {
+  const changes = runs.flatMap((r) => [
+    { at: r.startedAt, hosts: r.ips.length },
+    { at: r.closedAt, hosts: -r.ips.length },
+  ]);
+  // At one instant, a batch that ends frees its hosts before one that starts takes them.
+  changes.sort((a, b) => a.at - b.at || a.hosts - b.hosts);
+  let now = 0;
+  let most = 0;
+  for (const change of changes) most = Math.max(most, (now += change.hosts));
+  return most;
+}
+
 async function expectSurvived(scanId: string, expected: Expectation, loginsBefore: Map<string, number>) {
   const hosts = Object.keys(expected.categories).sort();
   const scan = await waitForScan(scanId);
@@ -234,13 +273,16 @@ async function expectSurvived(scanId: string, expected: Expectation, loginsBefor
     `select ip, category, count(*)::int as n from host_results where scan_id = '${scanId}' group by ip, category order by ip`,
   );
   expect(rows).toEqual(hosts.map((h) => ({ ip: h, category: expected.categories[h], n: 1 })));
-  // …and each host was handed to exactly one batch workflow.
-  const scannedBy = new Map<string, string[]>();
-  for await (const wf of env.client.workflow.list({ query: `VaultscanScanId = "${scanId}"` }))
-    for (const target of (wf.searchAttributes.VaultscanTargetIps as string[] | undefined) ?? [])
-      scannedBy.set(target, [...(scannedBy.get(target) ?? []), wf.workflowId]);
-  expect([...scannedBy.keys()].sort()).toEqual(hosts);
-  for (const batches of scannedBy.values()) expect(batches).toHaveLength(1);
+  // …and each host was handed to one batch workflow (one a pool's batch handed back runs again
+  // under the same id), never to two batches at once.
+  const runs = await batchRuns(scanId);
+  const runsOf = new Map<string, BatchRun[]>();
+  for (const run of runs) for (const target of run.ips) runsOf.set(target, [...(runsOf.get(target) ?? []), run]);
+  expect([...runsOf.keys()].sort()).toEqual(hosts);
+  for (const [host, hostRuns] of runsOf) {
+    expect(new Set(hostRuns.map((r) => r.workflowId)).size, host).toBe(1);
+    hostRuns.slice(1).forEach((run, i) => expect(run.startedAt, host).toBeGreaterThanOrEqual(hostRuns[i]!.closedAt));
+  }
 
   // Every attempt recorded: numbered 1..n, the last one the host's answer, the earlier ones
   // failures the fault explains; and no target saw a login that no attempt accounts for.
@@ -658,8 +700,9 @@ describe('an appliance of a pool killed (SIGKILL) mid-scan: two appliances, each
     const processB = await env.startAppliance(poolB);
     appliances.push(processA, processB);
     const before = loginCounts();
-    const hosts = [{ ip: ip(20), slow: true }, { ip: ip(21), slow: true }, { ip: ip(22) }, { ip: ip(23) }];
-    // One login at a time per appliance: A takes 20 and 22, B 21 and 23 (the fewest hosts running first).
+    const hosts = [{ ip: ip(20), slow: true }, { ip: ip(21), slow: true }, { ip: ip(22) }, { ip: ip(23), slow: true }];
+    // One login at a time per appliance: A takes 20 and 22, B 21 and 23 (the fewest hosts running
+    // first). B's two are slow: when A's hosts come back to the scan, B has no room for them yet.
     const scanId = await launchScan(
       'pool appliance killed',
       hosts,
@@ -683,13 +726,18 @@ describe('an appliance of a pool killed (SIGKILL) mid-scan: two appliances, each
       },
       before,
     );
-    // Lost, then found with no worker left: the batch moved to B, where the host passed.
+    // Lost, then found with no worker left: the batch handed the host back, and it passed on B.
     expect(attempts[ip(20)]).toEqual(['APPLIANCE_LOST', 'APPLIANCE_UNAVAILABLE', null]);
-    // Every batch ended on B, and B's hosts never waited for A.
+    // Every host's last batch ran on B, and B's hosts never waited for A.
     for (const host of hosts) {
       const described = await env.client.workflow.getHandle(batchOf(scanId, host.ip)).describe();
       expect(described.searchAttributes.VaultscanApplianceId, host.ip).toEqual([poolB]);
     }
+    const runs = await batchRuns(scanId);
+    expect(runs.filter((r) => r.ips.includes(ip(20))).map((r) => r.applianceId)).toEqual([poolA, poolB]);
+    // B never held more hosts than its window (one login, plus one batch fetched ahead): the
+    // hosts A's batches gave back waited in the scan until B had room.
+    expect(mostAtOnce(runs.filter((r) => r.applianceId === poolB))).toBe(2);
     expect(attempts[ip(21)]).toEqual([null]);
     expect(attempts[ip(23)]).toEqual([null]);
     // Each vault read is audited under the appliance that made it: A's before the kill, B's after.

@@ -4,13 +4,14 @@
 // with a retryable code start over from the fetch (bounded, with backoff); every attempt of
 // every host is kept for the report. Batching makes one Temporal round trip per step serve many
 // hosts: per host, the server stores about one event instead of about forty. When no worker of
-// its appliance takes the batch and the scan's pool has others, the batch moves to the next one
-// (sealed to it afresh); the attempt on the offline appliance stays in each host's record.
+// its appliance takes the batch and the scan's pool has others, the batch hands its hosts back to
+// the scan, which queues them for an appliance with room; their attempts so far go with them.
 import { CancellationScope, isCancellation, patched, sleep, upsertSearchAttributes } from '@temporalio/workflow';
 import { REPORT_CATEGORIES, type ReportCategory } from '../domain/categories.js';
 import { describeCode } from '../domain/errors.js';
 import type {
   AttemptRecord,
+  BatchHost,
   BatchOutcome,
   HostBatch,
   HostFailure,
@@ -38,11 +39,13 @@ export interface HostBatchInput {
   /** The appliance the batch starts on. */
   applianceId: string;
   profile: ProfileSettings;
-  /** The pool's other appliances, in the order to move to if one has no worker (absent: no pool). */
+  /**
+   * The pool's other appliances (absent: no pool). When there are some, a batch that finds no
+   * worker of its appliance hands its hosts back to the scan (runs begun before that moved
+   * themselves to these, in this order).
+   */
   alternates?: string[];
 }
-
-type BatchHost = HostBatch['hosts'][number];
 
 const failed = (ip: string, failure: HostFailure): HostScanResult => ({ ip, ok: false, failure });
 
@@ -111,7 +114,8 @@ async function attemptOnce(
       fetcher.fetchCredentials({
         scanId: batch.scanId,
         technology: batch.technology,
-        hosts: sealedHosts,
+        // The appliance needs each host and its record, not what earlier batches made of it.
+        hosts: sealedHosts.map(({ ip, authRecordId }) => ({ ip, authRecordId })),
         grants: sealed.grants,
         vaultTimeoutMs: profile.timeouts.vaultMs,
         holdForMs: secretLifetimeMs(profile),
@@ -226,8 +230,17 @@ function attemptRecord(result: HostScanResult, attemptNo: number, at: string): A
 export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOutcome> {
   const { batch, profile } = input;
   const maxAttempts = Math.max(1, profile.retry.maxAttempts);
+  // This batch's attempts, per host; a host handed back by an earlier batch carries on from its own.
   const attempts = new Map<string, AttemptRecord[]>(batch.hosts.map((h) => [h.ip, []]));
+  const earlierOf = new Map(batch.hosts.map((h) => [h.ip, h.earlier?.attempts ?? []]));
+  const everyAttempt = (ip: string) => [...earlierOf.get(ip)!, ...attempts.get(ip)!];
+  const record = (ip: string, result: HostScanResult, at: string) =>
+    attempts.get(ip)!.push(attemptRecord(result, everyAttempt(ip).length + 1, at));
+  // Per host, the attempts that count against maxAttempts: not one that found no worker of its
+  // appliance when the host could go to another (it was not tried).
+  const tries = new Map(batch.hosts.map((h) => [h.ip, h.earlier?.tries ?? 0]));
   const finalResults = new Map<string, HostScanResult>();
+  const handedBack: BatchHost[] = [];
 
   const trail: AttemptTrail = {
     reads: [],
@@ -238,15 +251,14 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
     holders: new Set(),
     loans: [],
   };
-  const secretUse = () => ({ scanId: batch.scanId, applianceId: input.applianceId, reads: trail.reads });
 
-  // The appliance this attempt runs on; the pool's others it may move to, and those it left.
+  // The appliance this attempt runs on; the pool's others (a run begun before batches handed
+  // their hosts back moved to them in turn), and those it left.
   let applianceId = input.applianceId;
   const untried = [...(input.alternates ?? [])];
   const left: string[] = [];
-  // Per host, attempts that found no worker of an appliance before the batch moved: not counted
-  // against maxAttempts (the host was not tried).
-  const moves = new Map<string, number>();
+  // Reads are audited under the appliance that made each; what else the batch did, under the one it ended on.
+  const secretUse = () => ({ scanId: batch.scanId, applianceId, reads: trail.reads });
 
   let pending = batch.hosts;
   // Hosts that refused a cached secret: the process that cached it reads the vault once more,
@@ -261,15 +273,19 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
       message: 'the appliance returned no result for this host',
     });
   try {
-    for (let attemptNo = 1; pending.length > 0 || rotationChecks.size > 0; attemptNo++) {
+    while (pending.length > 0 || rotationChecks.size > 0) {
       const at = () => new Date().toISOString();
       const retry: BatchHost[] = [];
       const askedToWait: (number | undefined)[] = [];
       const on = { applianceId, canMove: untried.length > 0 };
       const results = pending.length > 0 ? await attemptOnce(input, on, pending, trail) : new Map();
       const attemptedAt = at();
-      // No worker of this appliance took the batch: it moves to the next of the pool, if any.
-      const moving = trail.applianceUnavailable && untried.length > 0 && patched('batch-moves-to-another-appliance');
+      // No worker of this appliance took the batch, and the pool has others: the hosts go back
+      // to the scan, which knows which appliance has room for them.
+      const offline = trail.applianceUnavailable && untried.length > 0;
+      const handingBack = offline && patched('batch-hands-back-to-scan');
+      // A run begun before that moved itself to the next appliance of the pool.
+      const moving = offline && !handingBack && patched('batch-moves-to-another-appliance');
       if (moving) {
         left.push(applianceId);
         applianceId = untried.shift()!;
@@ -277,12 +293,13 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
         upsertSearchAttributes([{ key: ApplianceIdAttr, value: applianceId }]);
       }
       let waitBeforeRetry = false;
+      let fewestTries = Number.POSITIVE_INFINITY;
       for (const host of pending) {
         const result = results.get(host.ip) ?? noResult(host.ip);
-        attempts.get(host.ip)!.push(attemptRecord(result, attemptNo, attemptedAt));
-        if (moving && !result.ok && result.failure.code === 'APPLIANCE_UNAVAILABLE') {
-          moves.set(host.ip, (moves.get(host.ip) ?? 0) + 1);
-          retry.push(host);
+        record(host.ip, result, attemptedAt);
+        const notTaken = !result.ok && result.failure.code === 'APPLIANCE_UNAVAILABLE';
+        if ((moving || handingBack) && notTaken) {
+          (handingBack ? handedBack : retry).push(host);
           continue;
         }
         const cachedBy = trail.servedFromCache.get(host.ip);
@@ -292,11 +309,15 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
           finalResults.set(host.ip, result);
           continue;
         }
-        const tries = attemptNo - (moves.get(host.ip) ?? 0);
-        const again = !result.ok && describeCode(result.failure.code).retryable && tries < maxAttempts;
-        if (again) {
+        const tried = tries.get(host.ip)! + 1;
+        tries.set(host.ip, tried);
+        const again = !result.ok && describeCode(result.failure.code).retryable && tried < maxAttempts;
+        // A host to try again goes back with the others when the appliance has no worker.
+        if (again && handingBack) handedBack.push(host);
+        else if (again) {
           retry.push(host);
           waitBeforeRetry = true;
+          fewestTries = Math.min(fewestTries, tried);
           if (!result.ok) askedToWait.push(result.failure.retryAfterMs);
         } else finalResults.set(host.ip, result);
       }
@@ -308,14 +329,15 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
         const checkedAt = at();
         for (const host of hosts) {
           const result = checked.get(host.ip) ?? noResult(host.ip);
-          attempts.get(host.ip)!.push(attemptRecord(result, attemptNo + 1, checkedAt));
+          record(host.ip, result, checkedAt);
           if (result.ok || describeCode(result.failure.code).failedLogin === 'target')
             finalResults.set(host.ip, result);
         }
       }
       pending = retry;
-      // Hosts that only move to another appliance go at once; a retry of a failure waits.
-      if (waitBeforeRetry) await sleep(waitBeforeRetryMs(profile.retry, attemptNo, askedToWait));
+      // Hosts that only move to another appliance go at once; a retry of a failure waits, by the
+      // tries of the host that has had the fewest.
+      if (waitBeforeRetry) await sleep(waitBeforeRetryMs(profile.retry, fewestTries, askedToWait));
     }
   } catch (err) {
     // Cancelled (in an attempt or between two): what was read from the vault is audited all the same.
@@ -336,13 +358,15 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
   const logins: BatchOutcome['logins'] = {
     loggedIn: [...finalResults.values()].filter((r) => r.ok && !(countRefusedDelegation && refusedDelegation(r)))
       .length,
+    // This batch's attempts only: the scan counted those of earlier batches when they ended.
     failedLogins: [...attempts.values()].flat().filter((a) => a.code && describeCode(a.code).failedLogin === 'target')
       .length,
     vaultLoginFailures: trail.reads.filter((r) => r.code && describeCode(r.code).failedLogin === 'vault').length,
   };
-  const results: PublishableHostResult[] = batch.hosts.map((host) => {
+  // Handed-back hosts are published by the batch that tries them last.
+  const answered = batch.hosts.filter((host) => finalResults.has(host.ip));
+  const results: PublishableHostResult[] = answered.map((host) => {
     const result = finalResults.get(host.ip)!;
-    const hostAttempts = attempts.get(host.ip)!;
     // The answer that stands (a refusal stands when the vault's secret had not changed).
     const last = attemptRecord(result, 0, '');
     const category = categoryOf(result);
@@ -357,12 +381,12 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
       login: batch.plans[host.authRecordId]!.username,
       authRecordId: host.authRecordId,
       collected: result.ok ? result.collected : null,
-      attempts: hostAttempts,
+      attempts: everyAttempt(host.ip),
       flags: trail.plainHttp.has(host.ip) ? ['VAULT_PLAIN_HTTP'] : [],
     };
   });
   // Hosts that logged in pin the key they presented, where none is pinned yet (trust on first use).
-  const learnHostKeys = batch.hosts.flatMap((host) => {
+  const learnHostKeys = answered.flatMap((host) => {
     const result = finalResults.get(host.ip)!;
     // Pinned under the port the appliance really logged in to (the grant's), not the plan's.
     return result.ok && result.hostKey ? [{ ip: host.ip, port: result.port, sha256: result.hostKey }] : [];
@@ -381,6 +405,13 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
     logins,
     applianceUnavailable: trail.applianceUnavailable,
     ...(input.alternates && { unavailableAppliances }),
+    ...(handedBack.length > 0 && {
+      handedBack: handedBack.map(({ ip, authRecordId }) => ({
+        ip,
+        authRecordId,
+        earlier: { attempts: everyAttempt(ip), tries: tries.get(ip)! },
+      })),
+    }),
     holders: [...trail.holders],
     ...(trail.loans.length > 0 && { loans: trail.loans }),
   };

@@ -4,8 +4,8 @@
 // keeps logins to maxParallelHosts). The credential breaker holds back a record whose
 // credential has not yet worked, and stops one that keeps failing. Continue-as-new before
 // history grows large. A scan may have a pool of appliances: each batch goes to the one with the
-// fewest hosts running (appliance-pool.ts), and a batch whose appliance goes offline moves to
-// another of the pool.
+// fewest hosts running (appliance-pool.ts); a batch whose appliance goes offline hands its hosts
+// back, and they are queued again for another of the pool, within that appliance's window.
 import {
   CancellationScope,
   ChildWorkflowCancellationType,
@@ -185,7 +185,10 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
 
   if (input.cursor === undefined) await controlPlane.markScanRunning({ scanId: input.scanId });
 
-  /** Hosts that will not be tried, published at once with the reason (one record's). */
+  /**
+   * Hosts that will not be tried (again), published at once with the reason (one record's); a
+   * host an earlier batch handed back keeps the attempts it had.
+   */
   const publishSkipped = async (
     hosts: QueuedHost[],
     code: Suspension['code'] | 'INTERNAL_ERROR' | 'APPLIANCE_UNAVAILABLE',
@@ -197,7 +200,14 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
       await controlPlane.publishSkipped({
         scanId: input.scanId,
         technology: plan.technology,
-        hosts: hosts.map((h) => ({ ip: h.ip, code, cause, authRecordId: h.authRecordId, login: plan.username })),
+        hosts: hosts.map(({ ip, authRecordId, earlier }) => ({
+          ip,
+          code,
+          cause: earlier ? cause.replace(/^not tried:/, 'not tried again:') : cause,
+          authRecordId,
+          login: plan.username,
+          ...(earlier && { attempts: earlier.attempts }),
+        })),
       }),
     );
   };
@@ -205,7 +215,7 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
   const runBatch = async (batch: HostBatch, recordId: string, applianceId: string) => {
     const ips = batch.hosts.map((h) => h.ip);
     const plan = plans[recordId]!;
-    // Where the batch moves if its appliance goes offline: the pool's others, least loaded first.
+    // The pool's others: a batch whose appliance has none of its workers may hand its hosts back.
     const alternates = pooled ? pool.alternatesTo(applianceId) : [];
     breaker.handedOut(recordId, ips.length);
     runningHosts += ips.length;
@@ -231,6 +241,8 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
       // Appliances the batch found without workers (before it moved on, or at its end).
       const unavailable = outcome.unavailableAppliances ?? (outcome.applianceUnavailable ? [applianceId] : []);
       for (const id of unavailable) pool.markLost(id);
+      // Hosts it handed back (their appliance had no worker) go first when the window next has room.
+      if (outcome.handedBack) queues.set(recordId, [...outcome.handedBack, ...(queues.get(recordId) ?? [])]);
     } catch (err) {
       if (isCancellation(err)) throw err;
       breaker.reported(recordId, plan.vaultId, ips.length, { loggedIn: 0, failedLogins: 0, vaultLoginFailures: 0 });

@@ -30,6 +30,8 @@ export interface SkippedHost {
   cause?: string;
   authRecordId?: string;
   login?: string;
+  /** Attempts it had before it was set aside (handed back by a batch whose appliance had no worker). */
+  attempts?: AttemptRecord[];
 }
 
 /**
@@ -266,9 +268,10 @@ export const resultRepo = {
   },
 
   /**
-   * Hosts that were not tried, each with the code that says why (no record covers it, the
-   * technology is off, its credential was suspended, its batch failed), many at once. A host
-   * that already has a result keeps it. Returns how many were new, per category.
+   * Hosts that were not tried (again), each with the code that says why (no record covers it,
+   * the technology is off, its credential was suspended, its batch failed, no appliance of the
+   * pool is left), many at once, with the attempts any had. A host that already has a result
+   * keeps it. Returns how many were new, per category.
    */
   async publishSkipped(
     db: Database,
@@ -283,7 +286,8 @@ export const resultRepo = {
       db,
       hosts.flatMap((h) => (h.authRecordId ? [h.authRecordId] : [])),
     );
-    const rows = storableValue(hosts).map((h) => ({
+    const stored = storableValue(hosts);
+    const rows = stored.map((h) => ({
       scanId,
       technology,
       ...hostIp(h.ip),
@@ -294,8 +298,20 @@ export const resultRepo = {
       authRecordId: h.authRecordId && known.has(h.authRecordId) ? h.authRecordId : null,
       finishedAt,
     }));
+    const attemptsOf = new Map(stored.map((h, i) => [rows[i]!.ip, h.attempts ?? []]));
     const inserted = await withDbErrors({ operation: 'write' }, () =>
-      db.insert(hostResults).values(rows).onConflictDoNothing().returning({ category: hostResults.category }),
+      db.transaction(async (tx) => {
+        const written = await tx
+          .insert(hostResults)
+          .values(rows)
+          .onConflictDoNothing()
+          .returning({ id: hostResults.id, ip: hostResults.ip, category: hostResults.category });
+        const attempts = written.flatMap(({ id, ip }) =>
+          (attemptsOf.get(ip) ?? []).map((a) => ({ ...a, resultId: id, at: new Date(a.at) })),
+        );
+        if (attempts.length > 0) await tx.insert(hostAttempts).values(attempts);
+        return written;
+      }),
     );
     const counts: Partial<Record<ReportCategory, number>> = {};
     for (const { category } of inserted) counts[category] = (counts[category] ?? 0) + 1;
