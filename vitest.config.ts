@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/harness/reap-leftovers.ts'],
+    globalSetup: ['test/harness/reap-leftovers.ts', 'test/harness/shared-fixtures.ts'],
     testTimeout: 120_000,
     hookTimeout: 180_000,
     fileParallelism: false,

@@ -2,7 +2,7 @@
 // PGlite (PostgreSQL compiled to WebAssembly, in this process) in a directory — the embedded
 // default. Either way the migrations under db/migrations run before the handle is returned,
 // and the repositories see one drizzle type, so they work unchanged on both.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
@@ -32,6 +32,12 @@ export interface OpenDatabaseOptions {
   url?: string;
   /** PGlite's data directory; "memory://" keeps everything in memory (tests). Default: memory://. */
   pgliteDir?: string;
+  /**
+   * A data directory to start an empty PGlite one from: a file written by PGlite's
+   * dumpDataDir. It spares PostgreSQL's initdb (seconds): the tests start each in-memory
+   * database from one made once per run. Migrations run all the same.
+   */
+  pgliteTemplate?: string;
 }
 
 const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url));
@@ -44,7 +50,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Opened
       throw new Error('the database URL must start with postgres:// or postgresql://');
     return openPostgres(options.url);
   }
-  return openPglite(options.pgliteDir ?? 'memory://');
+  return openPglite(options.pgliteDir ?? 'memory://', options.pgliteTemplate);
 }
 
 async function openPostgres(url: string): Promise<OpenedDatabase> {
@@ -82,9 +88,9 @@ async function migratePostgresOnce(url: string): Promise<void> {
   }
 }
 
-async function openPglite(dataDir: string): Promise<OpenedDatabase> {
+async function openPglite(dataDir: string, template?: string): Promise<OpenedDatabase> {
   if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
-  const client = await PGlite.create(dataDir);
+  const client = await PGlite.create(dataDir, template ? { loadDataDir: new Blob([readFileSync(template)]) } : {});
   try {
     const db = drizzlePglite(client, { schema });
     await migratePglite(db, { migrationsFolder });

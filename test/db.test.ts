@@ -36,6 +36,7 @@ import {
   type HostResultInput,
 } from '../db/repositories/index.js';
 import { appliances } from '../db/schema.js';
+import { PGLITE_TEMPLATE_ENV } from './harness/shared-fixtures.js';
 
 const ADMIN_URL = process.env.VAULTSCAN_TEST_PG_ADMIN_URL ?? 'postgres://root@127.0.0.1:5432/test';
 
@@ -48,7 +49,7 @@ const backends: Backend[] = [
   {
     name: 'pglite',
     async open() {
-      const database = await openDatabase({ pgliteDir: 'memory://' });
+      const database = await openDatabase({ pgliteDir: 'memory://', pgliteTemplate: process.env[PGLITE_TEMPLATE_ENV] });
       return { database, dispose: () => database.close() };
     },
   },

@@ -6,6 +6,7 @@ import { openDatabase, type OpenedDatabase } from '../db/client.js';
 import { applianceRepo, assetRepo, scanRepo, scheduleRepo } from '../db/repositories/index.js';
 import { randomUUID } from 'node:crypto';
 import { createScanService, ScanRequestError, ScanStartError, type ScanRequest } from '../services/scan-service.js';
+import { PGLITE_TEMPLATE_ENV } from './harness/shared-fixtures.js';
 
 let database: OpenedDatabase;
 let applianceId: string;
@@ -13,7 +14,7 @@ let secondApplianceId: string;
 const NO_SUCH = '00000000-0000-4000-8000-000000000000';
 
 beforeAll(async () => {
-  database = await openDatabase({ pgliteDir: 'memory://' });
+  database = await openDatabase({ pgliteDir: 'memory://', pgliteTemplate: process.env[PGLITE_TEMPLATE_ENV] });
   const { db } = database;
   await assetRepo.create(db, { name: 'lab', value: '10.9.0.0/29' });
   applianceId = (await applianceRepo.create(db, { name: 'local' })).id;

@@ -46,7 +46,10 @@ export class AppliancePool {
     return applianceId === undefined ? undefined : { applianceId, room: limit - this.runningOn(applianceId) };
   }
 
-  /** The other candidates, least loaded first: where a batch moves if its own appliance is lost. */
+  /**
+   * The other candidates, least loaded first: a batch given some hands its hosts back when its
+   * own appliance has no worker (runs begun before that moved to them, in this order).
+   */
   alternatesTo(applianceId: string): string[] {
     return this.byLoad().filter((m) => m !== applianceId);
   }

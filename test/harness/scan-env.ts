@@ -10,7 +10,7 @@ import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { createLogger, installTemporalRuntime } from '../../runtime/logger.js';
 import { parseKeyring } from '../../temporal/keyring.js';
-import { createDataConverter } from '../../temporal/data-converter.js';
+import { createDataConverter, failureConverterPath } from '../../temporal/data-converter.js';
 import { EncryptionCodec } from '../../temporal/encryption-codec.js';
 import { connectClient, connectWorkerConnection } from '../../temporal/connection.js';
 import { startTemporalDevServer, type TemporalDevServer } from '../../workers/embedded/temporal-dev-server.js';
@@ -30,6 +30,7 @@ import { spawnAppliance, type ApplianceProcess } from './appliance-process.js';
 import { spawnControlPlane, type ControlPlaneProcess } from './control-plane-process.js';
 import { freePort } from '../../runtime/net.js';
 import { saveHistories } from './saved-histories.js';
+import { PGLITE_TEMPLATE_ENV, WORKFLOW_BUNDLE_ENV } from './shared-fixtures.js';
 import { ensureFirstAdminKey } from '../../api/first-admin-key.js';
 import { enrolAppliance, keyFilePath, loadApplianceKey } from '../../workers/appliance/appliance-key.js';
 
@@ -132,7 +133,10 @@ export async function startScanEnvironment(options: ScanEnvironmentOptions = {})
   let temporal = await startTemporalDevServer(temporalOptions);
   stops.push(() => temporal.stop());
   const settings = { address: temporal.address, namespace: 'default', dataConverter };
-  const database = await openDatabase({ url: options.databaseUrl });
+  const database = await openDatabase({
+    url: options.databaseUrl,
+    pgliteTemplate: process.env[PGLITE_TEMPLATE_ENV],
+  });
   stops.push(() => database.close());
   const client = await connectClient(settings);
   stops.push(() => client.connection.close());
@@ -162,11 +166,15 @@ export async function startScanEnvironment(options: ScanEnvironmentOptions = {})
     await startControlPlane();
   } else {
     const connection = await connectWorkerConnection(settings);
-    const workflowBundle = await bundleWorkflowCode({
-      workflowsPath,
-      failureConverterPath: (dataConverter as { failureConverterPath: string }).failureConverterPath,
-      logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never,
-    });
+    // The run's bundle (shared-fixtures.ts), or one of our own.
+    const bundled = process.env[WORKFLOW_BUNDLE_ENV];
+    const workflowBundle = bundled
+      ? { codePath: bundled }
+      : await bundleWorkflowCode({
+          workflowsPath,
+          failureConverterPath,
+          logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never,
+        });
     const worker: Worker = await createControlPlaneWorker({
       connection,
       namespace: 'default',
