@@ -18,6 +18,19 @@ describe('the credential breaker', () => {
     expect(breaker.suspension('r', 'v')).toMatchObject({ code: 'CREDENTIAL_SUSPENDED' });
   });
 
+  it('never holds an unsuspended record back for good: failed logins and vault refusals below the limit each', () => {
+    const breaker = new CredentialBreaker(3);
+    breaker.handedOut('r', 2);
+    breaker.reported('r', 'v', 2, { ...none, failedLogins: 2, vaultLoginFailures: 1 });
+    expect(breaker.suspension('r', 'v')).toBeUndefined();
+    // Together at the limit, apart below it: one host at a time, never none (the scan would wait forever).
+    expect(breaker.allowance('r', 'v')).toBe(1);
+    breaker.handedOut('r', 1);
+    expect(breaker.allowance('r', 'v')).toBe(0);
+    breaker.reported('r', 'v', 1, { ...none, failedLogins: 1 });
+    expect(breaker.suspension('r', 'v')).toMatchObject({ code: 'CREDENTIAL_SUSPENDED' });
+  });
+
   it('lets a proven credential run, and a success resets the count', () => {
     const breaker = new CredentialBreaker(3);
     breaker.handedOut('r', 3);

@@ -71,7 +71,11 @@ export class CredentialBreaker {
     const record = this.record(recordId);
     if (record.proven) return Number.POSITIVE_INFINITY;
     const failures = record.failedInARow + (this.state.vaultFailures[vaultId] ?? 0);
-    return Math.max(0, this.limit - failures - record.inFlight);
+    // Not suspended, each count is below the limit, so one host alone (one login, one vault
+    // login at most) keeps both within it: with none in flight, one may go, or the record's
+    // hosts would wait for an answer that never comes.
+    const atLeast = record.inFlight === 0 ? 1 : 0;
+    return Math.max(atLeast, this.limit - failures - record.inFlight);
   }
 
   handedOut(recordId: string, hosts: number): void {
