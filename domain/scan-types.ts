@@ -85,6 +85,8 @@ export interface HostFailure {
 export interface EarlierAttempts {
   attempts: AttemptRecord[];
   tries: number;
+  /** How many batches handed the host back: bounded by the pool's size (appliance-pool.ts). */
+  handBacks?: number;
 }
 
 /** A host of a batch, with the record that covers it. */

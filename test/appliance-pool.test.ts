@@ -1,7 +1,7 @@
 // The appliance pool's choices, alone: which appliance takes the next batch, where a batch moves,
 // and what a probe or a lost batch changes. The scan workflow tests drive it through Temporal.
 import { describe, expect, it } from 'vitest';
-import { AppliancePool } from '../workflows/appliance-pool.js';
+import { AppliancePool, mayHandBack } from '../workflows/appliance-pool.js';
 
 const LIMIT = 4;
 
@@ -65,5 +65,18 @@ describe('AppliancePool', () => {
     const again = new AppliancePool(['a', 'b', 'c'], pool.snapshot());
     expect(['a', 'b', 'c'].map((id) => again.stateOf(id))).toEqual(['live', 'silent', 'lost']);
     expect(again.candidates()).toEqual(['a']);
+  });
+
+  it('lets a batch hand its hosts back while none has gone round the pool already', () => {
+    const host = (ip: string, handBacks?: number) => ({
+      ip,
+      authRecordId: 'r',
+      ...(handBacks !== undefined && { earlier: { attempts: [], tries: 0, handBacks } }),
+    });
+    expect(mayHandBack([host('10.0.0.1')], 1)).toBe(false); // no pool
+    expect(mayHandBack([host('10.0.0.1'), host('10.0.0.2', 1)], 3)).toBe(true);
+    // Handed back by as many batches as the pool has other appliances: this batch ends where it is.
+    expect(mayHandBack([host('10.0.0.1'), host('10.0.0.2', 2)], 3)).toBe(false);
+    expect(mayHandBack([host('10.0.0.2', 1)], 2)).toBe(false);
   });
 });

@@ -828,6 +828,27 @@ describe.each(backends)('the database on $name', (backend) => {
       expect((await resultRepo.list(db(), scanId, { category: 'FAILED' })).rows.map((r) => r.ip)).toEqual([
         '10.1.0.10',
       ]);
+      // A host a pool's batch handed back, then set aside, keeps its attempts; published again, nothing doubles.
+      const attempt = {
+        attemptNo: 1,
+        code: 'APPLIANCE_UNAVAILABLE' as const,
+        vendorCode: null,
+        httpStatus: null,
+        message: 'no worker of appliance a took the batch within 15000 ms',
+        at: '2025-01-01T00:00:10.000Z',
+      };
+      const pooled = await scanRepo.create(db(), {
+        title: 'pooled',
+        targets: '10.1.0.30',
+        optionProfileId: (await profileRepo.getDefault(db())).id,
+        applianceId,
+      });
+      const setAside = { ip: '10.1.0.30', code: 'APPLIANCE_UNAVAILABLE' as const, attempts: [attempt] };
+      expect(await resultRepo.publishSkipped(db(), pooled.id, 'unix', [setAside])).toEqual({ NOT_ATTEMPTED: 1 });
+      expect(await resultRepo.publishSkipped(db(), pooled.id, 'unix', [setAside])).toEqual({});
+      const [kept] = (await resultRepo.list(db(), pooled.id, { limit: 10 })).rows;
+      expect(kept?.attempts).toEqual([{ ...attempt, at: new Date(attempt.at) }]);
+      await scanRepo.remove(db(), pooled.id);
       const withPackages = await resultRepo.list(db(), scanId, { limit: 1, includePackages: true });
       expect(withPackages.rows[0]!.packages).toHaveLength(1_500);
       expect((await resultRepo.get(db(), scanId, '10.1.0.2', 'unix')).packages[0]).toEqual({

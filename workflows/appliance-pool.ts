@@ -5,6 +5,7 @@
 // while another answers.
 import { proxyActivities } from '@temporalio/workflow';
 import type { ApplianceActivities } from '../activities/appliance.js';
+import type { BatchHost } from '../domain/scan-types.js';
 import { applianceQueue } from './activity-stubs.js';
 
 /** Carried across continue-as-new. */
@@ -95,6 +96,16 @@ export class AppliancePool {
     // A stable sort keeps the order named among equals.
     return [...this.candidates()].sort((a, b) => this.runningOn(a) - this.runningOn(b));
   }
+}
+
+/**
+ * Whether a batch of these hosts may hand them back when its appliance has no worker: not once
+ * one of them has been handed back as often as the pool has other appliances, so a host cannot
+ * go round a pool whose appliances answer probes but take no work; that batch waits its
+ * appliance's full time and ends there.
+ */
+export function mayHandBack(hosts: readonly BatchHost[], poolSize: number): boolean {
+  return poolSize > 1 && hosts.every((h) => (h.earlier?.handBacks ?? 0) < poolSize - 1);
 }
 
 /** How long a live appliance has to take a probe. */

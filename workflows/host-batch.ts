@@ -45,6 +45,11 @@ export interface HostBatchInput {
    * themselves to these, in this order).
    */
   alternates?: string[];
+  /**
+   * The scan queues hosts handed back again (scans started before that do not: their batches
+   * move themselves to the alternates).
+   */
+  handsBack?: boolean;
 }
 
 const failed = (ip: string, failure: HostFailure): HostScanResult => ({ ip, ok: false, failure });
@@ -233,6 +238,7 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
   // This batch's attempts, per host; a host handed back by an earlier batch carries on from its own.
   const attempts = new Map<string, AttemptRecord[]>(batch.hosts.map((h) => [h.ip, []]));
   const earlierOf = new Map(batch.hosts.map((h) => [h.ip, h.earlier?.attempts ?? []]));
+  const handBacksOf = (ip: string) => batch.hosts.find((h) => h.ip === ip)?.earlier?.handBacks ?? 0;
   const everyAttempt = (ip: string) => [...earlierOf.get(ip)!, ...attempts.get(ip)!];
   const record = (ip: string, result: HostScanResult, at: string) =>
     attempts.get(ip)!.push(attemptRecord(result, everyAttempt(ip).length + 1, at));
@@ -283,7 +289,7 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
       // No worker of this appliance took the batch, and the pool has others: the hosts go back
       // to the scan, which knows which appliance has room for them.
       const offline = trail.applianceUnavailable && untried.length > 0;
-      const handingBack = offline && patched('batch-hands-back-to-scan');
+      const handingBack = offline && input.handsBack === true && patched('batch-hands-back-to-scan');
       // A run begun before that moved itself to the next appliance of the pool.
       const moving = offline && !handingBack && patched('batch-moves-to-another-appliance');
       if (moving) {
@@ -409,7 +415,7 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
       handedBack: handedBack.map(({ ip, authRecordId }) => ({
         ip,
         authRecordId,
-        earlier: { attempts: everyAttempt(ip), tries: tries.get(ip)! },
+        earlier: { attempts: everyAttempt(ip), tries: tries.get(ip)!, handBacks: handBacksOf(ip) + 1 },
       })),
     }),
     holders: [...trail.holders],

@@ -34,7 +34,7 @@ import { ApplianceIdAttr, ScanIdAttr, ScanStatusAttr, TargetIpsAttr } from '../d
 import { controlPlane, purgeOnHolder } from './activity-stubs.js';
 import { CredentialBreaker, type BreakerState, type Suspension } from './credential-breaker.js';
 import { hostBatchWorkflow } from './host-batch.js';
-import { AppliancePool, probeAppliances, type PoolState } from './appliance-pool.js';
+import { AppliancePool, mayHandBack, probeAppliances, type PoolState } from './appliance-pool.js';
 import { cancelSignal, progressQuery, type ScanProgress } from './messages.js';
 
 type QueuedHost = HostBatch['hosts'][number];
@@ -215,15 +215,23 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
   const runBatch = async (batch: HostBatch, recordId: string, applianceId: string) => {
     const ips = batch.hosts.map((h) => h.ip);
     const plan = plans[recordId]!;
-    // The pool's others: a batch whose appliance has none of its workers may hand its hosts back.
-    const alternates = pooled ? pool.alternatesTo(applianceId) : [];
+    // The pool's others: a batch whose appliance has none of its workers may hand its hosts back
+    // (handsBack: this scan queues them again; a batch of a scan that did not say so moves itself).
+    const alternates = mayHandBack(batch.hosts, pool.members.length) ? pool.alternatesTo(applianceId) : [];
     breaker.handedOut(recordId, ips.length);
     runningHosts += ips.length;
     pool.started(applianceId, ips.length);
     try {
       const child = await startChild(hostBatchWorkflow, {
         workflowId: batchWorkflowId(input.scanId, batch.technology, ips),
-        args: [{ batch, applianceId, profile: input.profile, ...(alternates.length > 0 && { alternates }) }],
+        args: [
+          {
+            batch,
+            applianceId,
+            profile: input.profile,
+            ...(alternates.length > 0 && { alternates, handsBack: true }),
+          },
+        ],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
         typedSearchAttributes: [
