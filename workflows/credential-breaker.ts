@@ -20,6 +20,7 @@ export interface BreakerState {
   vaultFailures: Record<string, number>;
 }
 
+/** Why a record's hosts are set aside; the report says "not tried: <message>". */
 export type Suspension = { code: 'CREDENTIAL_SUSPENDED' | 'VAULT_ACCESS_SUSPENDED'; message: string };
 
 export interface BatchLogins {
@@ -48,14 +49,14 @@ export class CredentialBreaker {
     if (vaultFailures >= this.limit) {
       return {
         code: 'VAULT_ACCESS_SUSPENDED',
-        message: `not tried: the vault refused the scanner's credentials ${vaultFailures} times in this scan; it is not asked again`,
+        message: `the vault refused the scanner's credentials ${vaultFailures} times in this scan; it is not asked again`,
       };
     }
     const record = this.record(recordId);
     if (record.failedInARow >= this.limit) {
       return {
         code: 'CREDENTIAL_SUSPENDED',
-        message: `not tried: this authentication record's credential failed ${record.failedInARow} logins in a row in this scan; it is not tried again, so the account is not locked out`,
+        message: `this authentication record's credential failed ${record.failedInARow} logins in a row in this scan; it is not tried again, so the account is not locked out`,
       };
     }
     return undefined;

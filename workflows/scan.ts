@@ -186,13 +186,13 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
   if (input.cursor === undefined) await controlPlane.markScanRunning({ scanId: input.scanId });
 
   /**
-   * Hosts that will not be tried (again), published at once with the reason (one record's); a
-   * host an earlier batch handed back keeps the attempts it had.
+   * Hosts that will not be tried (again), published at once, each with its cause (one record's);
+   * a host an earlier batch handed back keeps the attempts it had.
    */
   const publishSkipped = async (
     hosts: QueuedHost[],
     code: Suspension['code'] | 'INTERNAL_ERROR' | 'APPLIANCE_UNAVAILABLE',
-    cause: string,
+    causeOf: (host: QueuedHost) => string,
   ) => {
     if (hosts.length === 0) return;
     const plan = plans[hosts[0]!.authRecordId]!;
@@ -200,17 +200,20 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
       await controlPlane.publishSkipped({
         scanId: input.scanId,
         technology: plan.technology,
-        hosts: hosts.map(({ ip, authRecordId, earlier }) => ({
-          ip,
+        hosts: hosts.map((host) => ({
+          ip: host.ip,
           code,
-          cause: earlier ? cause.replace(/^not tried:/, 'not tried again:') : cause,
-          authRecordId,
+          cause: causeOf(host),
+          authRecordId: host.authRecordId,
           login: plan.username,
-          ...(earlier && { attempts: earlier.attempts }),
+          ...(host.earlier && { attempts: host.earlier.attempts }),
         })),
       }),
     );
   };
+  /** A host set aside, as the report says it: "not tried again" when a batch had handed it back. */
+  const notTried = (reason: string) => (host: QueuedHost) =>
+    `${host.earlier ? 'not tried again' : 'not tried'}: ${reason}`;
 
   const runBatch = async (batch: HostBatch, recordId: string, applianceId: string) => {
     const ips = batch.hosts.map((h) => h.ip);
@@ -258,7 +261,7 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
       // report has a row for every host the counts include.
       const message = err instanceof Error ? err.message : String(err);
       await CancellationScope.nonCancellable(() =>
-        publishSkipped(batch.hosts, 'INTERNAL_ERROR', `the batch that scanned this host failed: ${message}`),
+        publishSkipped(batch.hosts, 'INTERNAL_ERROR', () => `the batch that scanned this host failed: ${message}`),
       );
     } finally {
       runningHosts -= ips.length;
@@ -273,15 +276,15 @@ export async function scanWorkflow(input: ScanInput): Promise<ScanSummary> {
       if (queue.length === 0) continue;
       const plan = plans[recordId]!;
       if (pool.candidates().length === 0) {
-        const cause = pooled
-          ? `not tried: no worker of any appliance of the scan's pool (${pool.members.join(', ')}) took its work in time`
-          : `not tried: no worker of appliance ${input.applianceId} took this scan's work in time`;
-        await publishSkipped(queue.splice(0), 'APPLIANCE_UNAVAILABLE', cause);
+        const reason = pooled
+          ? `no worker of any appliance of the scan's pool (${pool.members.join(', ')}) took its work in time`
+          : `no worker of appliance ${input.applianceId} took this scan's work in time`;
+        await publishSkipped(queue.splice(0), 'APPLIANCE_UNAVAILABLE', notTried(reason));
         continue;
       }
       const suspension = breaker.suspension(recordId, plan.vaultId);
       if (suspension) {
-        await publishSkipped(queue.splice(0), suspension.code, suspension.message);
+        await publishSkipped(queue.splice(0), suspension.code, notTried(suspension.message));
         continue;
       }
       const appliance = pool.pick(inFlightLimit);
