@@ -237,9 +237,8 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
   const maxAttempts = Math.max(1, profile.retry.maxAttempts);
   // This batch's attempts, per host; a host handed back by an earlier batch carries on from its own.
   const attempts = new Map<string, AttemptRecord[]>(batch.hosts.map((h) => [h.ip, []]));
-  const earlierOf = new Map(batch.hosts.map((h) => [h.ip, h.earlier?.attempts ?? []]));
-  const handBacksOf = (ip: string) => batch.hosts.find((h) => h.ip === ip)?.earlier?.handBacks ?? 0;
-  const everyAttempt = (ip: string) => [...earlierOf.get(ip)!, ...attempts.get(ip)!];
+  const earlierOf = new Map(batch.hosts.map((h) => [h.ip, h.earlier]));
+  const everyAttempt = (ip: string) => [...(earlierOf.get(ip)?.attempts ?? []), ...attempts.get(ip)!];
   const record = (ip: string, result: HostScanResult, at: string) =>
     attempts.get(ip)!.push(attemptRecord(result, everyAttempt(ip).length + 1, at));
   // Per host, the attempts that count against maxAttempts: not one that found no worker of its
@@ -415,7 +414,11 @@ export async function hostBatchWorkflow(input: HostBatchInput): Promise<BatchOut
       handedBack: handedBack.map(({ ip, authRecordId }) => ({
         ip,
         authRecordId,
-        earlier: { attempts: everyAttempt(ip), tries: tries.get(ip)!, handBacks: handBacksOf(ip) + 1 },
+        earlier: {
+          attempts: everyAttempt(ip),
+          tries: tries.get(ip)!,
+          handBacks: (earlierOf.get(ip)?.handBacks ?? 0) + 1,
+        },
       })),
     }),
     holders: [...trail.holders],

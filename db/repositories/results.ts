@@ -186,6 +186,14 @@ const replaceFromExcluded = Object.fromEntries(
  * Hosts' results, their attempts and their packages; replaces any earlier copy. Set-based: a
  * handful of statements for the whole batch, whatever its size, instead of five per host.
  */
+/** Each result's attempts, as rows of host_attempts, in one statement. */
+async function insertAttempts(tx: Transaction, results: { resultId: string; attempts: AttemptRecord[] }[]) {
+  const rows = results.flatMap(({ resultId, attempts }) =>
+    attempts.map((a) => ({ ...a, resultId, at: new Date(a.at) })),
+  );
+  if (rows.length > 0) await tx.insert(hostAttempts).values(rows);
+}
+
 async function writeResults(tx: Transaction, inputs: HostResultInput[]): Promise<string[]> {
   const finishedAt = new Date();
   const rows = inputs.map(({ packages, attempts: _attempts, flags, ...fields }) => ({
@@ -214,10 +222,10 @@ async function writeResults(tx: Transaction, inputs: HostResultInput[]): Promise
   const resultIds = rows.map((row) => idOf.get(keyOf(row))!);
 
   await tx.delete(hostAttempts).where(inArray(hostAttempts.resultId, resultIds));
-  const attempts = inputs.flatMap((input, i) =>
-    input.attempts.map((a) => ({ ...a, resultId: resultIds[i]!, at: new Date(a.at) })),
+  await insertAttempts(
+    tx,
+    inputs.map((input, i) => ({ resultId: resultIds[i]!, attempts: input.attempts })),
   );
-  if (attempts.length > 0) await tx.insert(hostAttempts).values(attempts);
 
   await tx.delete(hostPackages).where(inArray(hostPackages.resultId, resultIds));
   // One statement with one parameter whatever the inventory sizes: each host's packages travel
@@ -306,10 +314,10 @@ export const resultRepo = {
           .values(rows)
           .onConflictDoNothing()
           .returning({ id: hostResults.id, ip: hostResults.ip, category: hostResults.category });
-        const attempts = written.flatMap(({ id, ip }) =>
-          (attemptsOf.get(ip) ?? []).map((a) => ({ ...a, resultId: id, at: new Date(a.at) })),
+        await insertAttempts(
+          tx,
+          written.map(({ id, ip }) => ({ resultId: id, attempts: attemptsOf.get(ip) ?? [] })),
         );
-        if (attempts.length > 0) await tx.insert(hostAttempts).values(attempts);
         return written;
       }),
     );
