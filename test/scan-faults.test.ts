@@ -17,6 +17,7 @@ import { startOpenBao, type OpenBaoServer } from './harness/openbao.js';
 import { startPrivatePostgres, type PrivatePostgres } from './harness/private-postgres.js';
 import { startHttpRecorder, type HttpRecorder } from './harness/http-recorder.js';
 import type { ApplianceProcess } from './harness/appliance-process.js';
+import { batchRuns, type BatchRun } from './harness/batch-runs.js';
 import { cleanupAll, createTestUser, startSshd, type SshdServer } from './harness/ssh-targets.js';
 import { freePort } from '../runtime/net.js';
 
@@ -214,31 +215,6 @@ interface Expectation {
  * login beyond the attempts, and nothing held by any appliance process (which are then
  * replaced by fresh ones for the next scenario). Returns each host's attempts.
  */
-interface BatchRun {
-  workflowId: string;
-  ips: string[];
-  applianceId: string;
-  startedAt: number;
-  closedAt: number;
-}
-
-/** Every run of the scan's batch workflows, in the order they started. */
-async function batchRuns(scanId: string): Promise<BatchRun[]> {
-  const runs: BatchRun[] = [];
-  for await (const wf of env.client.workflow.list({ query: `VaultscanScanId = "${scanId}"` })) {
-    const ips = wf.searchAttributes.VaultscanTargetIps as string[] | undefined;
-    if (!ips) continue;
-    runs.push({
-      workflowId: wf.workflowId,
-      ips,
-      applianceId: (wf.searchAttributes.VaultscanApplianceId as string[])[0]!,
-      startedAt: wf.startTime.getTime(),
-      closedAt: wf.closeTime?.getTime() ?? Number.POSITIVE_INFINITY,
-    });
-  }
-  return runs.sort((a, b) => a.startedAt - b.startedAt);
-}
-
 /** The most hosts that batches of these runs held at once. */
 function mostAtOnce(runs: BatchRun[]): number {
   const changes = runs.flatMap((r) => [
@@ -275,7 +251,7 @@ async function expectSurvived(scanId: string, expected: Expectation, loginsBefor
   expect(rows).toEqual(hosts.map((h) => ({ ip: h, category: expected.categories[h], n: 1 })));
   // …and each host was handed to one batch workflow (one a pool's batch handed back runs again
   // under the same id), never to two batches at once.
-  const runs = await batchRuns(scanId);
+  const runs = await batchRuns(env.client, scanId);
   const runsOf = new Map<string, BatchRun[]>();
   for (const run of runs) for (const target of run.ips) runsOf.set(target, [...(runsOf.get(target) ?? []), run]);
   expect([...runsOf.keys()].sort()).toEqual(hosts);
@@ -733,7 +709,7 @@ describe('an appliance of a pool killed (SIGKILL) mid-scan: two appliances, each
       const described = await env.client.workflow.getHandle(batchOf(scanId, host.ip)).describe();
       expect(described.searchAttributes.VaultscanApplianceId, host.ip).toEqual([poolB]);
     }
-    const runs = await batchRuns(scanId);
+    const runs = await batchRuns(env.client, scanId);
     expect(runs.filter((r) => r.ips.includes(ip(20))).map((r) => r.applianceId)).toEqual([poolA, poolB]);
     // B never held more hosts than its window (one login, plus one batch fetched ahead): the
     // hosts A's batches gave back waited in the scan until B had room.

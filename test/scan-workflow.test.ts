@@ -11,6 +11,7 @@ import { ScanError } from '../domain/scan-error.js';
 import type { AuthTechnology } from '../activities/auth/technology.js';
 import { instantTechnology, instantVault } from './harness/simulated.js';
 import { generateApplianceKeyPair } from '../activities/secrets/sealed-access.js';
+import { batchRuns } from './harness/batch-runs.js';
 
 let env: ScanEnvironment;
 
@@ -644,18 +645,8 @@ describe('scanWorkflow', () => {
 
   /** The appliances each host's batches ran on (a host handed back runs again), in the order they started. */
   async function batchAppliances(scanId: string): Promise<Map<string, string[]>> {
-    const runs: { ips: string[]; applianceId: string; startedAt: number }[] = [];
-    for await (const wf of env.client.workflow.list({ query: `VaultscanScanId = "${scanId}"` })) {
-      if (wf.workflowId === `scan-${scanId}`) continue;
-      const applianceId = (wf.searchAttributes.VaultscanApplianceId as string[])[0]!;
-      runs.push({
-        ips: wf.searchAttributes.VaultscanTargetIps as string[],
-        applianceId,
-        startedAt: wf.startTime.getTime(),
-      });
-    }
     const ranOn = new Map<string, string[]>();
-    for (const run of runs.sort((a, b) => a.startedAt - b.startedAt))
+    for (const run of await batchRuns(env.client, scanId))
       for (const ip of run.ips) ranOn.set(ip, [...(ranOn.get(ip) ?? []), run.applianceId]);
     return ranOn;
   }

@@ -5,16 +5,16 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleWorkflowCode, type Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { createLogger, installTemporalRuntime } from '../../runtime/logger.js';
 import { parseKeyring } from '../../temporal/keyring.js';
-import { createDataConverter, failureConverterPath } from '../../temporal/data-converter.js';
+import { createDataConverter } from '../../temporal/data-converter.js';
 import { EncryptionCodec } from '../../temporal/encryption-codec.js';
 import { connectClient, connectWorkerConnection } from '../../temporal/connection.js';
 import { startTemporalDevServer, type TemporalDevServer } from '../../workers/embedded/temporal-dev-server.js';
-import { createControlPlaneWorker, workflowsPath } from '../../workers/control-plane/create-worker.js';
+import { createControlPlaneWorker } from '../../workers/control-plane/create-worker.js';
 import { startScanReconciler } from '../../workers/control-plane/scan-reconciler.js';
 import { createControlPlaneActivities } from '../../activities/control-plane.js';
 import { openDatabase, type OpenedDatabase } from '../../db/client.js';
@@ -30,7 +30,7 @@ import { spawnAppliance, type ApplianceProcess } from './appliance-process.js';
 import { spawnControlPlane, type ControlPlaneProcess } from './control-plane-process.js';
 import { freePort } from '../../runtime/net.js';
 import { saveHistories } from './saved-histories.js';
-import { PGLITE_TEMPLATE_ENV, WORKFLOW_BUNDLE_ENV } from './shared-fixtures.js';
+import { bundleControlPlaneWorkflows, PGLITE_TEMPLATE_ENV, WORKFLOW_BUNDLE_ENV } from './shared-fixtures.js';
 import { ensureFirstAdminKey } from '../../api/first-admin-key.js';
 import { enrolAppliance, keyFilePath, loadApplianceKey } from '../../workers/appliance/appliance-key.js';
 
@@ -168,13 +168,7 @@ export async function startScanEnvironment(options: ScanEnvironmentOptions = {})
     const connection = await connectWorkerConnection(settings);
     // The run's bundle (shared-fixtures.ts), or one of our own.
     const bundled = process.env[WORKFLOW_BUNDLE_ENV];
-    const workflowBundle = bundled
-      ? { codePath: bundled }
-      : await bundleWorkflowCode({
-          workflowsPath,
-          failureConverterPath,
-          logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never,
-        });
+    const workflowBundle = bundled ? { codePath: bundled } : await bundleControlPlaneWorkflows();
     const worker: Worker = await createControlPlaneWorker({
       connection,
       namespace: 'default',

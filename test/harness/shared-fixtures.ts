@@ -18,12 +18,16 @@ export const PGLITE_TEMPLATE_ENV = 'VAULTSCAN_TEST_PGLITE_TEMPLATE';
 
 const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
 
+/** The control plane's workflows, bundled as its worker would bundle them. */
+export const bundleControlPlaneWorkflows = () =>
+  bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: silent as never });
+
 /** Makes them; what it returns removes them when the run ends. */
 export default async function makeSharedFixtures(): Promise<() => void> {
   const dir = fileURLToPath(new URL(`../../.test-runs/shared-${process.pid}`, import.meta.url));
   mkdirSync(dir, { recursive: true });
 
-  const bundle = await bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: silent as never });
+  const bundle = await bundleControlPlaneWorkflows();
   const bundlePath = join(dir, 'workflow-bundle.js');
   writeFileSync(bundlePath, bundle.code);
   process.env[WORKFLOW_BUNDLE_ENV] = bundlePath;
